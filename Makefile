@@ -1,0 +1,171 @@
+# proctrail — one Makefile for every program, test and harness.
+#
+#   make                     build/proctrail-agent, build/proctrail-server, build/proctrail
+#   make test                unit + integration tests, then the unit tests under ASan+UBSan,
+#                            then every fuzz corpus replayed; ends with "N passed, N failed, N skipped"
+#   make fuzz                libFuzzer harnesses into build/fuzz/
+#   make run                 local deployment under ./var: collector on SQLite + a local agent
+#   make bench               benchmark programs into build/bench/
+#   make SANITIZE=address,undefined   instrumented tree in build-san/
+#   make V=1                 show the commands
+#
+# Sources are found by directory, so a new file needs no Makefile edit:
+#   lib/*/*.c                  -> libproctrail.a (shared by every program)
+#   agent|server|cli/*.c       -> one program each; main.c holds main(), the rest go into
+#                                 an archive that unit tests may link
+#   tests/unit/test_*.c        -> one cmocka binary each
+#   tests/fuzz/fuzz_*.c        -> one libFuzzer harness each
+#   bench/*.c                  -> one benchmark program each
+
+CC        ?= gcc
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+SANITIZE  ?=
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+ifneq ($(SANITIZE),)
+BUILD     ?= build-san
+SANFLAGS  := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD     ?= build
+SANFLAGS  :=
+endif
+
+CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+	-Wno-missing-field-initializers -D_GNU_SOURCE -fno-strict-aliasing \
+	-Iinclude -I$(BUILD)/bpf -Ibpf
+CFLAGS    += $(CFLAGS_BASE) $(SANFLAGS) -MMD -MP
+LDFLAGS   += $(SANFLAGS)
+LDLIBS    := -lbpf -lelf -lz -levent_openssl -levent_core -levent_extra -levent_pthreads \
+	-lssl -lcrypto -lsqlite3 -lzstd -lpthread
+PQ_INC    := $(shell pg_config --includedir 2>/dev/null)
+ifneq ($(PQ_INC),)
+CFLAGS    += -I$(PQ_INC)
+LDLIBS    += -lpq
+endif
+
+LIB_SRC    := $(sort $(wildcard lib/*/*.c))
+AGENT_SRC  := $(sort $(filter-out agent/main.c,$(wildcard agent/*.c)))
+SERVER_SRC := $(sort $(filter-out server/main.c,$(wildcard server/*.c)))
+CLI_SRC    := $(sort $(filter-out cli/main.c,$(wildcard cli/*.c)))
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+BENCH_SRC  := $(sort $(wildcard bench/*.c))
+BPF_SRC    := $(sort $(wildcard bpf/*.bpf.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIB_A    := $(BUILD)/libproctrail.a
+AGENT_A  := $(BUILD)/libagent.a
+SERVER_A := $(BUILD)/libserver.a
+CLI_A    := $(BUILD)/libcli.a
+SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRC))
+
+PROGRAMS := $(BUILD)/proctrail-agent $(BUILD)/proctrail-server $(BUILD)/proctrail
+UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+FUZZERS  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+ALL_ARCHIVES := $(AGENT_A) $(SERVER_A) $(CLI_A) $(LIB_A)
+
+.PHONY: all test unit fuzz run bench clean deps vmlinux
+.DEFAULT_GOAL := all
+
+all: $(PROGRAMS) $(UNITS) $(BENCHES)
+
+unit: $(UNITS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# Agent code includes the BPF skeleton, so it must exist before agent objects compile.
+$(call obj,$(AGENT_SRC) agent/main.c): $(SKELS)
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(wildcard include/proctrail/*-t.h)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  BPF     $<")
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -Ibpf -Iinclude -c $< -o $@
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	@$(if $(Q),echo "  SKEL    $@")
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
+
+$(LIB_A): $(call obj,$(LIB_SRC))
+$(AGENT_A): $(call obj,$(AGENT_SRC))
+$(SERVER_A): $(call obj,$(SERVER_SRC))
+$(CLI_A): $(call obj,$(CLI_SRC))
+$(BUILD)/%.a:
+	@mkdir -p $(@D)
+	@rm -f $@
+	$(Q)ar rcs $@ $^ $(if $^,,$(BUILD)/empty.o)
+
+$(BUILD)/empty.o:
+	@mkdir -p $(@D)
+	$(Q)echo 'typedef int proctrail_empty_unit;' | $(CC) -x c -c - -o $@
+
+# An archive of a directory with no sources yet still needs one member.
+$(AGENT_A) $(SERVER_A) $(CLI_A) $(LIB_A): | $(BUILD)/empty.o
+
+$(BUILD)/proctrail-agent: $(call obj,agent/main.c) $(AGENT_A) $(LIB_A)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/proctrail-server: $(call obj,server/main.c) $(SERVER_A) $(LIB_A)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/proctrail: $(call obj,cli/main.c) $(CLI_A) $(SERVER_A) $(LIB_A)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(ALL_ARCHIVES)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/bench/%: $(call obj,bench/%.c) $(ALL_ARCHIVES)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Fuzz harnesses: clang, libFuzzer, ASan+UBSan, every library source compiled in.
+FUZZ_CFLAGS := $(CFLAGS_BASE) -Ibuild/bpf -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+fuzz: $(FUZZERS)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(SERVER_SRC) $(wildcard include/proctrail/*.h)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(SERVER_SRC) $(LDLIBS)
+
+bench: $(BENCHES) $(PROGRAMS)
+
+deps:
+	$(Q)bash scripts/install-deps.sh
+
+# The BPF code is compiled against a pinned copy of the kernel's BTF (bpf/vmlinux.h); CO-RE
+# relocates it on the running kernel. Refresh the copy with: make vmlinux
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux.h
+
+# Both README commands start with the dependency script, so a fresh Debian machine needs nothing else.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+test:
+	$(Q)bash scripts/install-deps.sh
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) all fuzz
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) SANITIZE=address,undefined unit
+	$(Q)bash tests/run.sh
+
+run:
+	$(Q)bash scripts/install-deps.sh
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) all
+	$(Q)bash scripts/run-local.sh
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
