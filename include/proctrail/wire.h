@@ -64,6 +64,9 @@
 #define PT_SHA256_LEN          32u
 #define PT_BOOT_ID_LEN         16u
 
+/* Record header flags. */
+#define PT_RECORD_F_CRITICAL   0x01u   /* a decoder older than the record's version must refuse it */
+
 /* ---- Record types ---- */
 enum pt_record_type {
 	PT_REC_UNKNOWN        = 0,   /* decoder's value for a type it skipped; never sent */
@@ -257,6 +260,8 @@ struct pt_decode_stats {
 	uint64_t unknown_frames;
 };
 
+struct pt_counter;
+
 /* ---- Writer: bounded, sticky error ---- */
 struct pt_writer {
 	uint8_t *buf;
@@ -274,6 +279,8 @@ void pt_put_bytes(struct pt_writer *w, uint16_t type, const void *v, size_t len)
 void pt_put_str(struct pt_writer *w, uint16_t type, struct pt_str s);
 void pt_put_cstr(struct pt_writer *w, uint16_t type, const char *s);
 void pt_put_raw(struct pt_writer *w, const void *v, size_t len);
+/* Counters travel as repeated 10-byte attributes: u16 id, u64 value. */
+void pt_put_counters(struct pt_writer *w, uint16_t type, const struct pt_counter *c, uint32_t n);
 
 /* ---- Cursor: bounded reads ---- */
 struct pt_cursor {
@@ -298,6 +305,10 @@ int pt_attr_u64(const struct pt_attr *a, uint64_t *v);
 /* String: max bound, and no NUL byte inside. */
 int pt_attr_str(const struct pt_attr *a, uint32_t max, struct pt_str *s);
 int pt_attr_fixed(const struct pt_attr *a, void *out, size_t len);
+int pt_attr_counter(const struct pt_attr *a, struct pt_counter *c);
+/* Records that attribute `type` was seen; -EBADMSG on a second copy. Types >= 64 are not
+ * tracked (callers use them only for repeatable attributes). */
+int pt_attr_seen(uint64_t *seen, uint16_t type);
 
 /* ---- Records ---- */
 /* Encodes one record at the writer's position. Returns 0 or -errno (-ENOBUFS: does not fit,
@@ -472,7 +483,6 @@ struct pt_collect {
 struct pt_policy {
 	uint64_t version;
 	uint32_t n_hashes;
-	const uint8_t *hashes;     /* n_hashes * 32 bytes, NOT contiguous on the wire: see below */
 };
 struct pt_policy_result {
 	uint64_t version;

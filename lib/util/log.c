@@ -20,6 +20,7 @@ void log_init(const char *progname, int verbose)
 int log_verbose(void) { return log_level_verbose; }
 void log_set_verbose(int verbose) { log_level_verbose = verbose; }
 
+__attribute__((format(printf, 4, 0)))
 static void log_vline(const char *level, int with_errno, int saved_errno, const char *fmt,
 		      va_list ap)
 {

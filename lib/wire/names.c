@@ -1,0 +1,51 @@
+/* Names of wire enumerations, as they appear in logs and JSON. */
+#include <stddef.h>
+
+#include "proctrail/wire.h"
+
+const char *pt_hash_status_name(unsigned status)
+{
+	static const char *const names[] = {
+		[PT_HASH_OK] = "ok",
+		[PT_HASH_TOO_LARGE] = "too_large",
+		[PT_HASH_GONE] = "gone",
+		[PT_HASH_CHANGED] = "changed",
+		[PT_HASH_MEMFD] = "memfd",
+		[PT_HASH_UNREADABLE] = "unreadable",
+	};
+
+	return status < sizeof(names) / sizeof(names[0]) ? names[status] : NULL;
+}
+
+const char *pt_loss_counter_name(unsigned counter)
+{
+	static const char *const names[] = {
+		[PT_LOSS_RING_FULL] = "ring_full",
+		[PT_LOSS_KERNEL_ERROR] = "kernel_error",
+		[PT_LOSS_QUEUE_FULL] = "queue_full",
+		[PT_LOSS_SPOOL_FULL] = "spool_full",
+		[PT_LOSS_SPOOL_CORRUPT] = "spool_corrupt",
+		[PT_LOSS_ENCODE] = "encode",
+		[PT_LOSS_HASH_QUEUE] = "hash_queue",
+	};
+
+	return counter < sizeof(names) / sizeof(names[0]) ? names[counter] : NULL;
+}
+
+const char *pt_frame_type_name(unsigned type)
+{
+	static const char *const names[] = {
+		[PT_FRAME_HELLO] = "HELLO",
+		[PT_FRAME_WELCOME] = "WELCOME",
+		[PT_FRAME_BATCH] = "BATCH",
+		[PT_FRAME_ACK] = "ACK",
+		[PT_FRAME_PING] = "PING",
+		[PT_FRAME_PONG] = "PONG",
+		[PT_FRAME_COLLECT] = "COLLECT",
+		[PT_FRAME_POLICY] = "POLICY",
+		[PT_FRAME_POLICY_RESULT] = "POLICY_RESULT",
+		[PT_FRAME_ERROR] = "ERROR",
+	};
+
+	return type < sizeof(names) / sizeof(names[0]) ? names[type] : NULL;
+}

@@ -1,0 +1,104 @@
+/* Writes seed inputs for fuzz_record and fuzz_frame: one valid example of every record and
+ * frame type, so the fuzzers start from the accepted language rather than from noise.
+ * Build and run: make build/libproctrail.a && cc -Iinclude tests/fuzz/tools/gen_wire_seeds.c \
+ *   build/libproctrail.a -lzstd -o /tmp/gen && /tmp/gen tests/fuzz/corpus */
+#include <stdio.h>
+#include <string.h>
+
+#include "proctrail/wire.h"
+
+static uint8_t buf[1 << 20], recs[1 << 16], scratch[1 << 17];
+
+static void save(const char *dir, const char *name, const void *p, size_t n)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(p, 1, n, f) != n) {
+		perror(path);
+		return;
+	}
+	fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+	const char *root = argc > 1 ? argv[1] : "tests/fuzz/corpus";
+	char rdir[256], fdir[256];
+	struct pt_writer w, rw;
+	struct pt_record r;
+	uint32_t n = 0;
+
+	snprintf(rdir, sizeof(rdir), "%s/record", root);
+	snprintf(fdir, sizeof(fdir), "%s/frame", root);
+	pt_writer_init(&rw, recs, sizeof(recs));
+
+	memset(&r, 0, sizeof(r));
+	r.type = PT_REC_PROCESS_EXEC;
+	r.u.exec = (struct pt_exec){ .time_ns = 1764060000000000000ull, .pid = 4242, .tid = 4242,
+				     .ppid = 1, .uid = 1000, .euid = 1000, .gid = 1000, .egid = 1000,
+				     .path = { "/usr/bin/ls", 11 }, .cwd = { "/home/u", 7 },
+				     .comm = { "ls", 2 }, .argv = { "ls\0-l\0", 6 }, .args_count = 2,
+				     .dev = 2049, .ino = 1234, .size = 138208, .hash_status = 0,
+				     .script_path = { "/tmp/s.sh", 9 }, .script_hash_status = 2 };
+	memset(r.u.exec.sha256, 0xab, 32);
+	for (int i = 0; i < 3; i++) {
+		pt_writer_init(&w, buf, sizeof(buf));
+		pt_record_encode(&w, &r);
+		pt_record_encode(&rw, &r);
+		n++;
+		if (i == 0)
+			save(rdir, "exec", buf, w.len);
+		if (i == 1) {
+			memset(&r, 0, sizeof(r));
+			r.type = PT_REC_PROCESS_EXIT;
+			r.u.exit = (struct pt_exit){ .time_ns = 5, .pid = 4242, .code = 1,
+						     .comm = { "ls", 2 } };
+		} else {
+			memset(&r, 0, sizeof(r));
+			r.type = PT_REC_LOSS;
+			r.u.loss = (struct pt_loss){ .time_ns = 6, .counter = PT_LOSS_SPOOL_CORRUPT,
+						     .count = 3, .first_seq = 10, .last_seq = 12,
+						     .has_seq_range = true };
+		}
+		pt_writer_init(&w, buf, sizeof(buf));
+		pt_record_encode(&w, &r);
+		save(rdir, i == 1 ? "exit" : "loss", buf, w.len);
+	}
+	memset(&r, 0, sizeof(r));
+	r.type = PT_REC_AGENT_STATUS;
+	r.u.status = (struct pt_agent_status){ .time_ns = 7, .queue_depth = 3, .n_counters = 2,
+					       .counters = { { 1, 5 }, { 4, 9 } } };
+	pt_writer_init(&w, buf, sizeof(buf));
+	pt_record_encode(&w, &r);
+	save(rdir, "status", buf, w.len);
+	memset(&r, 0, sizeof(r));
+	r.type = PT_REC_EXEC_BLOCKED;
+	r.u.blocked = (struct pt_exec_blocked){ .time_ns = 8, .pid = 9, .path = { "/tmp/x", 6 } };
+	pt_writer_init(&w, buf, sizeof(buf));
+	pt_record_encode(&w, &r);
+	save(rdir, "blocked", buf, w.len);
+
+	static const uint8_t hashes[2][32] = { { 1 }, { 2 } };
+	struct pt_hello hello = { .version = { "0.1", 3 }, .hostname = { "h", 1 },
+				  .agent_name = { "a", 1 }, .stream_id = 9, .first_seq = 1,
+				  .next_seq = 5, .mode = PT_MODE_STREAM };
+	struct pt_pong pong = { .nonce = 1, .n_counters = 1, .counters = { { 1, 2 } } };
+	struct pt_error err = { .code = 1, .message = { "bad", 3 } };
+
+	pt_writer_init(&w, buf, sizeof(buf)); pt_hello_encode(&w, &hello); save(fdir, "hello", buf, w.len);
+	pt_writer_init(&w, buf, sizeof(buf)); pt_pong_encode(&w, &pong); save(fdir, "pong", buf, w.len);
+	pt_writer_init(&w, buf, sizeof(buf)); pt_error_encode(&w, &err); save(fdir, "error", buf, w.len);
+	pt_writer_init(&w, buf, sizeof(buf));
+	pt_policy_encode(&w, 3, hashes, 2);
+	save(fdir, "policy", buf, w.len);
+	pt_writer_init(&w, buf, sizeof(buf));
+	pt_batch_encode(&w, 9, 1, n, recs, rw.len, PT_CODEC_NONE, NULL, 0);
+	save(fdir, "batch-raw", buf, w.len);
+	pt_writer_init(&w, buf, sizeof(buf));
+	pt_batch_encode(&w, 9, 1, n, recs, rw.len, PT_CODEC_ZSTD, scratch, sizeof(scratch));
+	save(fdir, "batch-zstd", buf, w.len);
+	return 0;
+}
