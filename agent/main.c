@@ -1,16 +1,133 @@
+/* proctrail-agent: option table and mode dispatch. Mode code lives in its own file
+ * (stdout.c, ...); this file only parses and chooses. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "proctrail/log.h"
+#include "collector_mode.h"
+#include "sensor.h"
+#include "stdout.h"
+
+enum mode { MODE_NONE, MODE_STDOUT, MODE_UNINSTALL, MODE_HELP };
+
+enum {
+	OPT_STDOUT = 256, OPT_UNINSTALL, OPT_PIN_DIR, OPT_HASH_WORKERS, OPT_HASH_MAX,
+	OPT_POLL_MS, OPT_RING_BYTES,
+	/* collector mode options (--config, --collector, ...) go here */
+};
+
+static const struct option options[] = {
+	{ "stdout",         no_argument,       NULL, OPT_STDOUT },
+	{ "uninstall",      no_argument,       NULL, OPT_UNINSTALL },
+	{ "pin-dir",        required_argument, NULL, OPT_PIN_DIR },
+	{ "hash-workers",   required_argument, NULL, OPT_HASH_WORKERS },
+	{ "hash-max-bytes", required_argument, NULL, OPT_HASH_MAX },
+	{ "poll-ms",        required_argument, NULL, OPT_POLL_MS },
+	{ "ring-bytes",     required_argument, NULL, OPT_RING_BYTES },
+	{ "verbose",        no_argument,       NULL, 'v' },
+	{ "help",           no_argument,       NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: proctrail-agent [--help]\n");
+	fprintf(f,
+		"usage: proctrail-agent --stdout [options]    print every exec and exit as ECS JSON lines\n"
+		"       proctrail-agent --uninstall [--pin-dir DIR]   detach the BPF programs, remove the pins\n"
+		"       proctrail-agent --collector HOST:PORT --ca CA.crt --cert agent.crt --key agent.key\n"
+		"                       [--spool-dir DIR] [--mode stream|pull] [--config FILE]\n"
+		"                       deliver to a collector (--config FILE --help: every setting)\n"
+		"       proctrail-agent --help\n"
+		"options:\n"
+		"  --pin-dir DIR          BPF pins (default " PT_SENSOR_PIN_DIR ")\n"
+		"  --hash-workers N       hashing threads (default 2)\n"
+		"  --hash-max-bytes N     larger executables are not hashed (default 268435456)\n"
+		"  --poll-ms N            ring buffer polling interval (default 100)\n"
+		"  --ring-bytes N         ring buffer size, a power of two (default 16777216)\n"
+		"  -v, --verbose          more logging (repeat for debug)\n");
+}
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+	struct pt_sensor_config cfg = { 0 };
+	enum mode mode = MODE_NONE;
+	int verbose = 0, c, err;
+	uint64_t v;
+
+	if (pt_collector_mode_wanted(argc, argv))
+		return pt_collector_mode_main(argc, argv);
+	while ((c = getopt_long(argc, argv, "vh", options, NULL)) != -1) {
+		err = 0;
+		switch (c) {
+		case OPT_STDOUT:    mode = MODE_STDOUT; break;
+		case OPT_UNINSTALL: mode = MODE_UNINSTALL; break;
+		case OPT_PIN_DIR:   cfg.pin_dir = optarg; break;
+		case OPT_HASH_WORKERS:
+			err = parse_u64(optarg, 64, &v);
+			cfg.hash_workers = (unsigned)v;
+			break;
+		case OPT_HASH_MAX:
+			err = parse_u64(optarg, UINT64_MAX, &v);
+			cfg.hash_max_bytes = v;
+			break;
+		case OPT_POLL_MS:
+			err = parse_u64(optarg, 10000, &v);
+			cfg.poll_ms = (unsigned)v;
+			break;
+		case OPT_RING_BYTES:
+			err = parse_u64(optarg, 1u << 30, &v);
+			cfg.ring_bytes = v;
+			break;
+		case 'v':           verbose++; break;
+		case 'h':           mode = MODE_HELP; break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+		if (err) {
+			fprintf(stderr, "proctrail-agent: bad value for an option: %s\n", optarg);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("proctrail-agent", verbose);
+
+	switch (mode) {
+	case MODE_HELP:
 		usage(stdout);
 		return 0;
+	case MODE_STDOUT:
+		return pt_stdout_main(&cfg);
+	case MODE_UNINSTALL:
+		err = pt_sensor_uninstall(cfg.pin_dir);
+		if (err) {
+			log_warnx("uninstall: %s", strerror(-err));
+			return 1;
+		}
+		return 0;
+	case MODE_NONE:
+		/* collector mode (the default once delivery exists) is dispatched here */
+		break;
 	}
 	usage(stderr);
 	return 2;

@@ -1,17 +1,25 @@
 #include <stdio.h>
-#include <string.h>
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: proctrail-server [--help]\n");
-}
+#include "proctrail/log.h"
+#include "config.h"
+#include "server.h"
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		usage(stdout);
+	struct pt_server_config cfg;
+	char err[1024];
+	int ret;
+
+	log_init("proctrail-server", 0);
+	ret = pt_server_config_parse(&cfg, argc, argv, err, sizeof(err));
+	if (ret == 1) {
+		pt_server_usage(stdout);
 		return 0;
 	}
-	usage(stderr);
-	return 2;
+	if (ret) {
+		fprintf(stderr, "proctrail-server: %s\n", err);
+		return 2;
+	}
+	log_set_verbose(cfg.verbose);
+	return pt_server_run(&cfg) ? 1 : 0;
 }

@@ -16,7 +16,7 @@ failures=()
 filter=${TEST_FILTER:-}
 fuzz_seconds=${FUZZ_SECONDS:-5}
 logdir=build/test-logs
-mkdir -p "$logdir"
+mkdir -p "$logdir" "$logdir/unit" "$logdir/unit-san"
 
 want() { [ -z "$filter" ] || [[ "$1" =~ $filter ]]; }
 

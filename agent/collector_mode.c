@@ -1,0 +1,148 @@
+/* Collector mode: wires the sensor to the queue, the queue to the spool, the spool to the
+ * uplink, and shuts them down in the order that keeps every record. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proctrail/log.h"
+#include "collector_mode.h"
+#include "config.h"
+#include "queue.h"
+#include "sensor.h"
+#include "uplink.h"
+
+struct ctx {
+	struct pt_sensor *sensor;
+	struct pt_queue *q;
+	struct pt_uplink *up;
+};
+
+static struct pt_sensor *stop_target;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (stop_target)
+		pt_sensor_stop(stop_target);
+}
+
+static int emit(void *arg, const struct pt_record *rec, uint64_t ring_pos)
+{
+	struct ctx *c = arg;
+	/* A refused record is counted by the queue and reported; the sensor goes on. */
+	pt_queue_push(c->q, rec, ring_pos);
+	return 0;
+}
+
+static void on_commit(void *arg, uint64_t ring_pos)
+{
+	struct ctx *c = arg;
+	if (c->sensor && ring_pos)
+		pt_sensor_commit(c->sensor, ring_pos);
+}
+
+static void on_notify(void *arg)
+{
+	struct ctx *c = arg;
+	if (c->up)
+		pt_uplink_notify(c->up);
+}
+
+/* One line at exit that accounts for every record: what the sensor produced, what the queue
+ * accepted into the stream, what it dropped (and reported). Tests compare it with the collector. */
+static void log_summary(struct pt_sensor *s, struct pt_queue *q, struct pt_spool *sp)
+{
+	struct pt_sensor_stats st;
+	uint64_t tot[PT_LOSS_COUNTER_MAX + 1];
+	struct pt_spool_stats ss;
+
+	pt_sensor_stats(s, &st);
+	pt_queue_counters(q, tot);
+	pt_spool_get_stats(sp, &ss);
+	log_info("summary: sensor execs %llu exits %llu; stream %016llx next seq %llu acked %llu "
+		 "accepted %llu; lost spool_full %llu queue_full %llu encode %llu spool_corrupt %llu "
+		 "ring_full %llu; spool bytes %llu",
+		 (unsigned long long)st.execs, (unsigned long long)st.exits,
+		 (unsigned long long)pt_spool_stream_id(sp), (unsigned long long)pt_spool_next_seq(sp),
+		 (unsigned long long)pt_spool_acked_seq(sp), (unsigned long long)pt_queue_events(q),
+		 (unsigned long long)tot[PT_LOSS_SPOOL_FULL], (unsigned long long)tot[PT_LOSS_QUEUE_FULL],
+		 (unsigned long long)tot[PT_LOSS_ENCODE], (unsigned long long)tot[PT_LOSS_SPOOL_CORRUPT],
+		 (unsigned long long)tot[PT_LOSS_RING_FULL], (unsigned long long)ss.bytes);
+}
+
+bool pt_collector_mode_wanted(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--collector") || !strncmp(argv[i], "--collector=", 12) ||
+		    !strcmp(argv[i], "--config") || !strncmp(argv[i], "--config=", 9))
+			return true;
+	return false;
+}
+
+int pt_collector_mode_main(int argc, char **argv)
+{
+	struct pt_agent_config cfg;
+	struct ctx c = { 0 };
+	struct pt_spool *sp = NULL;
+	struct sigaction sa = { 0 };
+	int rc, status = 1;
+
+	rc = pt_agent_config_load(&cfg, argc, argv);
+	log_init("proctrail-agent", cfg.verbose);
+	if (rc) {
+		status = rc > 0 ? 0 : 2;
+		goto cleanup;
+	}
+	if ((rc = pt_spool_open(&cfg.spool, &sp)) < 0) {
+		log_warnx("spool %s: %s", cfg.spool_dir, strerror(-rc));
+		goto cleanup;
+	}
+	if ((rc = pt_queue_new(sp, &cfg.queue, &c.q)) < 0) {
+		log_warnx("queue: %s", strerror(-rc));
+		goto cleanup;
+	}
+	if ((rc = pt_uplink_new(&cfg.uplink, sp, c.q, &c.up)) < 0) {
+		log_warnx("uplink: %s", strerror(-rc));
+		goto cleanup;
+	}
+	if ((rc = pt_sensor_open(&cfg.sensor, emit, &c, &c.sensor)) < 0) {
+		log_warnx("cannot start the sensor: %s", strerror(-rc));
+		goto cleanup;
+	}
+	/* Events up to here are in the spool already (taken before a restart). */
+	pt_sensor_skip_until(c.sensor, pt_spool_ring_pos(sp));
+	if ((rc = pt_queue_start(c.q, on_commit, on_notify, &c)) < 0 ||
+	    (rc = pt_uplink_start(c.up)) < 0) {
+		log_warnx("threads: %s", strerror(-rc));
+		goto cleanup;
+	}
+	stop_target = c.sensor;
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	log_info("collecting: spool %s, %u collector(s), %s mode", cfg.spool_dir,
+		 cfg.uplink.n_collectors, cfg.uplink.mode == PT_MODE_PULL ? "pull" : "stream");
+	rc = pt_sensor_run(c.sensor);
+	status = rc ? 1 : 0;
+	if (rc)
+		log_warnx("sensor: %s", strerror(rc < 0 ? -rc : rc));
+cleanup:
+	stop_target = NULL;
+	/* Order: no new records (the sensor returned), everything in memory to the spool,
+	 * fsync'ed and committed to the kernel ring; then the uplink, which reads the queue and
+	 * the spool; then the rest. The uplink leaves nothing behind: the spool holds it all. */
+	pt_queue_stop(c.q);
+	if (c.sensor && c.q)
+		log_summary(c.sensor, c.q, sp);
+	pt_uplink_free(c.up);
+	c.up = NULL;
+	pt_queue_free(c.q);
+	pt_sensor_free(c.sensor);
+	pt_spool_close(sp);
+	pt_agent_config_free(&cfg);
+	return status;
+}

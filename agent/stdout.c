@@ -1,0 +1,147 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proctrail/ecs.h"
+#include "proctrail/log.h"
+#include "stdout.h"
+
+#define LINE_MAX_BYTES  (256u << 10)
+#define BATCH_BYTES     (64u << 10)     /* write(2) when this much is waiting */
+#define OUT_MAX_BYTES   (BATCH_BYTES + LINE_MAX_BYTES)
+
+struct out_ctx {
+	struct pt_sensor *sensor;
+	struct pt_buf line, out;
+	uint64_t out_pos;          /* ring position of the last record in out */
+	struct pt_ecs_context ecs;
+	char host[256];
+};
+
+/* the one sensor a signal may stop; set before handlers are installed */
+static struct pt_sensor *stop_target;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (stop_target)
+		pt_sensor_stop(stop_target);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Writes what is batched, then commits: a record is released from the ring only once the
+ * kernel holds its line. */
+static int flush_out(void *vctx)
+{
+	struct out_ctx *c = vctx;
+	int err;
+
+	if (!c->out.len)
+		return 0;
+	err = write_all(STDOUT_FILENO, c->out.data, c->out.len);
+	if (err) {
+		log_warnx("write to standard output: %s", strerror(-err));
+		return err;
+	}
+	pt_buf_reset(&c->out);
+	if (c->out_pos)
+		pt_sensor_commit(c->sensor, c->out_pos);
+	return 0;
+}
+
+static int emit_line(void *vctx, const struct pt_record *rec, uint64_t ring_pos)
+{
+	struct out_ctx *c = vctx;
+	int err;
+
+	pt_buf_reset(&c->line);
+	c->ecs.sequence++;
+	err = pt_ecs_format(rec, &c->ecs, &c->line);
+	if (!err)
+		err = pt_buf_append(&c->line, "\n", 1);
+	if (err) {
+		/* a record too large for a line is reported and skipped, not a reason to stop */
+		log_warnx("record %llu not printed: %s", (unsigned long long)c->ecs.sequence,
+			  strerror(-err));
+		if (ring_pos)
+			c->out_pos = ring_pos;
+		return 0;
+	}
+	err = pt_buf_append(&c->out, c->line.data, c->line.len);
+	if (err)
+		return err;   /* cannot happen: out is flushed before it holds BATCH_BYTES */
+	if (ring_pos)
+		c->out_pos = ring_pos;
+	return c->out.len >= BATCH_BYTES ? flush_out(c) : 0;
+}
+
+/* One line at exit: what an operator (and bench/) needs to see that nothing was lost. */
+static void log_summary(struct pt_sensor *s)
+{
+	struct pt_sensor_stats st;
+	uint64_t loss[PT_LOSS_COUNTER_MAX + 1] = { 0 };
+
+	pt_sensor_stats(s, &st);
+	pt_sensor_counters(s, loss);
+	log_info("summary: execs %llu exits %llu ring_full %llu kernel_error %llu hash_hits %llu "
+		 "hash_misses %llu hashed_bytes %llu",
+		 (unsigned long long)st.execs, (unsigned long long)st.exits,
+		 (unsigned long long)loss[PT_LOSS_RING_FULL], (unsigned long long)loss[PT_LOSS_KERNEL_ERROR],
+		 (unsigned long long)st.hash_hits, (unsigned long long)st.hash_misses,
+		 (unsigned long long)st.hashed_bytes);
+}
+
+int pt_stdout_main(const struct pt_sensor_config *cfg)
+{
+	struct pt_sensor_config sc = *cfg;
+	struct out_ctx c = { 0 };
+	struct sigaction sa = { 0 };
+	int err, status = 1;
+
+	pt_buf_init(&c.line, LINE_MAX_BYTES);
+	pt_buf_init(&c.out, OUT_MAX_BYTES);
+	sc.flush = flush_out;
+	if (gethostname(c.host, sizeof(c.host) - 1) == 0)
+		c.ecs.host_name = c.host;
+	c.ecs.has_sequence = true;
+	err = pt_sensor_open(&sc, emit_line, &c, &c.sensor);
+	if (err) {
+		log_warnx("cannot start the sensor: %s", strerror(-err));
+		goto cleanup;
+	}
+	stop_target = c.sensor;
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	err = pt_sensor_run(c.sensor);
+	if (!err)
+		err = flush_out(&c);
+	status = err && err != -EPIPE ? 1 : 0;
+	log_summary(c.sensor);
+cleanup:
+	stop_target = NULL;
+	pt_sensor_free(c.sensor);
+	pt_buf_free(&c.line);
+	pt_buf_free(&c.out);
+	return status;
+}

@@ -1,0 +1,595 @@
+/* The uplink thread: failover and backoff, the session (HELLO, batches, ACK, PING, COLLECT). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <openssl/x509.h>
+#include <zstd.h>
+
+#include "proctrail/log.h"
+#include "proctrail/tls.h"
+#include "uplink.h"
+#include "uplink_io.h"
+
+#ifndef PROCTRAIL_VERSION
+#define PROCTRAIL_VERSION "0.1.0"
+#endif
+
+#define WINDOW_MAX 64u
+
+struct pt_uplink {
+	struct pt_uplink_opts o;
+	char *addrs[PT_UPLINK_COLLECTORS_MAX];
+	struct pt_spool *sp;
+	struct pt_queue *q;
+	SSL_CTX *ctx;
+	char agent_name[PT_TLS_CN_MAX + 1];
+	char hostname[PT_NAME_MAX + 1];
+	uint8_t boot_id[PT_BOOT_ID_LEN];
+	int efd;                       /* notify: new records */
+	int stopfd;                    /* readable once stopping */
+	volatile int stop;
+	pthread_t thr;
+	bool running;
+
+	/* session state, uplink thread only */
+	struct pt_conn c;
+	struct pt_spool_cursor cur;
+	uint64_t stream_id;
+	uint64_t sent_seq;             /* highest seq sent on this connection */
+	uint64_t inflight[WINDOW_MAX]; /* last seq of each unacknowledged batch, oldest first */
+	unsigned ninflight;
+	uint64_t last_progress_ms;     /* last ACK, or when the window became non-empty */
+	uint64_t collect_until;        /* pull mode: send up to this seq */
+	struct pt_buf recs;            /* records of the batch being built */
+	uint64_t recs_first;
+	uint32_t recs_count;
+	struct pt_buf carry;           /* a record that did not continue the batch's sequence */
+	uint64_t carry_seq;
+	uint8_t *out, *scratch;
+	size_t out_cap, scratch_cap;
+};
+
+static void read_boot_id(uint8_t out[PT_BOOT_ID_LEN])
+{
+	char s[64] = { 0 };
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	unsigned n = 0;
+
+	memset(out, 0, PT_BOOT_ID_LEN);
+	if (fd < 0)
+		return;
+	if (read(fd, s, sizeof(s) - 1) <= 0)
+		s[0] = '\0';
+	close(fd);
+	for (const char *p = s; *p && n < 2 * PT_BOOT_ID_LEN; p++) {
+		int v;
+		if (*p >= '0' && *p <= '9')
+			v = *p - '0';
+		else if (*p >= 'a' && *p <= 'f')
+			v = *p - 'a' + 10;
+		else
+			continue;
+		out[n / 2] |= (uint8_t)(n % 2 ? v : v << 4);
+		n++;
+	}
+}
+
+/* The agent's name is its certificate's CN: the collector checks HELLO's against it. */
+static int own_cn(SSL_CTX *ctx, char *out, size_t outlen)
+{
+	X509 *x = SSL_CTX_get0_certificate(ctx);
+	if (!x)
+		return -ENOENT;
+	int n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, out, (int)outlen);
+	if (n <= 0 || (size_t)n >= outlen || !pt_tls_name_valid(out))
+		return -EINVAL;
+	return 0;
+}
+
+static int send_frame(struct pt_uplink *u, const uint8_t *p, size_t len)
+{
+	return pt_conn_write(&u->c, p, len, u->o.timeout_ms);
+}
+
+static int send_error(struct pt_uplink *u, uint32_t code, uint8_t ftype, const char *msg)
+{
+	uint8_t buf[PT_MESSAGE_MAX + 64];
+	struct pt_writer w;
+	struct pt_error e = { .code = code, .frame_type = ftype,
+			      .message = { msg, (uint32_t)strlen(msg) } };
+	pt_writer_init(&w, buf, sizeof(buf));
+	int rc = pt_error_encode(&w, &e);
+	return rc < 0 ? rc : send_frame(u, buf, w.len);
+}
+
+static int send_pong(struct pt_uplink *u, uint64_t nonce)
+{
+	uint8_t buf[2048];
+	struct pt_writer w;
+	struct pt_pong p = { .nonce = nonce };
+	struct pt_spool_stats st;
+	uint64_t tot[PT_LOSS_COUNTER_MAX + 1];
+
+	pt_spool_get_stats(u->sp, &st);
+	pt_queue_counters(u->q, tot);
+	p.queue_depth = pt_queue_depth(u->q);
+	p.spool_bytes = st.bytes;
+	p.next_seq = pt_spool_next_seq(u->sp) + p.queue_depth;
+	p.acked_seq = pt_spool_acked_seq(u->sp);
+	for (unsigned i = 1; i <= PT_LOSS_COUNTER_MAX; i++)
+		p.counters[p.n_counters++] = (struct pt_counter){ (uint16_t)i, tot[i] };
+	pt_writer_init(&w, buf, sizeof(buf));
+	int rc = pt_pong_encode(&w, &p);
+	return rc < 0 ? rc : send_frame(u, buf, w.len);
+}
+
+static int send_batch(struct pt_uplink *u)
+{
+	struct pt_writer w;
+	int rc;
+
+	if (!u->recs_count)
+		return 0;
+	pt_writer_init(&w, u->out, u->out_cap);
+	rc = pt_batch_encode(&w, u->stream_id, u->recs_first, u->recs_count, u->recs.data,
+			     u->recs.len, u->o.codec, u->scratch, u->scratch_cap);
+	if (rc < 0) {
+		log_warnx("uplink: batch %llu+%u: %s", (unsigned long long)u->recs_first,
+			  u->recs_count, strerror(-rc));
+		return rc;
+	}
+	if ((rc = send_frame(u, u->out, w.len)) < 0)
+		return rc;
+	if (!u->ninflight)
+		u->last_progress_ms = pt_uplink_now_ms();
+	u->sent_seq = u->recs_first + u->recs_count - 1;
+	u->inflight[u->ninflight++] = u->sent_seq;
+	log_debug("uplink: sent %u record(s) from %llu", u->recs_count,
+		  (unsigned long long)u->recs_first);
+	pt_buf_reset(&u->recs);
+	u->recs_count = 0;
+	return 0;
+}
+
+static bool may_send(struct pt_uplink *u)
+{
+	if (u->ninflight >= u->o.window)
+		return false;
+	if (u->o.mode == PT_MODE_PULL)
+		return u->collect_until > u->sent_seq;
+	return true;
+}
+
+/* Builds and sends batches while the window and the mode allow and records are available.
+ * A batch holds consecutive sequence numbers only: a record that does not continue it (after
+ * corrupt records, which recovery reported) is carried over to start the next one. */
+static int pump(struct pt_uplink *u)
+{
+	struct pt_spool_item it;
+	int rc;
+
+	while (may_send(u)) {
+		uint64_t limit = u->o.mode == PT_MODE_PULL ? u->collect_until : UINT64_MAX;
+		pt_buf_reset(&u->recs);
+		u->recs_count = 0;
+		if (u->carry.len) {
+			if (u->carry_seq > limit)
+				break;
+			if ((rc = pt_buf_append(&u->recs, u->carry.data, u->carry.len)) < 0)
+				return rc;
+			u->recs_first = u->carry_seq;
+			u->recs_count = 1;
+			pt_buf_reset(&u->carry);
+		}
+		while (u->recs_count < u->o.batch_records && u->recs.len < u->o.batch_bytes) {
+			rc = pt_spool_read(u->sp, &u->cur, &it);
+			if (rc < 0)
+				return rc;
+			if (rc == 0)
+				break;
+			if (it.seq > limit ||
+			    (u->recs_count && (it.seq != u->recs_first + u->recs_count ||
+					       u->recs.len + it.len > u->o.batch_bytes))) {
+				if ((rc = pt_buf_append(&u->carry, it.rec, it.len)) < 0)
+					return rc;
+				u->carry_seq = it.seq;
+				break;
+			}
+			if (!u->recs_count)
+				u->recs_first = it.seq;
+			if ((rc = pt_buf_append(&u->recs, it.rec, it.len)) < 0)
+				return rc;
+			u->recs_count++;
+		}
+		if (!u->recs_count)
+			break;
+		if ((rc = send_batch(u)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int on_ack(struct pt_uplink *u, const struct pt_ack *a)
+{
+	if (a->stream_id != u->stream_id) {
+		log_warnx("uplink: ACK for stream %016llx, ours is %016llx; ignored",
+			  (unsigned long long)a->stream_id, (unsigned long long)u->stream_id);
+		return 0;
+	}
+	if (a->seq > u->sent_seq) {
+		log_warnx("uplink: ACK of %llu beyond what was sent (%llu)",
+			  (unsigned long long)a->seq, (unsigned long long)u->sent_seq);
+		return -EPROTO;
+	}
+	unsigned k = 0;
+	while (k < u->ninflight && u->inflight[k] <= a->seq)
+		k++;
+	memmove(u->inflight, u->inflight + k, (u->ninflight - k) * sizeof(u->inflight[0]));
+	u->ninflight -= k;
+	u->last_progress_ms = pt_uplink_now_ms();
+	int rc = pt_spool_ack(u->sp, a->seq);
+	if (rc < 0)
+		log_warnx("uplink: saving the acknowledgement cursor: %s", strerror(-rc));
+	return 0;
+}
+
+static int on_frame(struct pt_uplink *u, const struct pt_frame *f)
+{
+	struct pt_decode_stats st = { 0 };
+	int rc;
+
+	switch (f->type) {
+	case PT_FRAME_ACK: {
+		struct pt_ack a;
+		if ((rc = pt_ack_decode(f, &a, &st)) < 0)
+			break;
+		return on_ack(u, &a);
+	}
+	case PT_FRAME_PING: {
+		struct pt_ping p;
+		if ((rc = pt_ping_decode(f, &p, &st)) < 0)
+			break;
+		if (!u->o.allow_ping)
+			return send_error(u, PT_ERR_DISABLED, f->type, "PING disabled by configuration");
+		return send_pong(u, p.nonce);
+	}
+	case PT_FRAME_COLLECT: {
+		struct pt_collect cm;
+		if ((rc = pt_collect_decode(f, &cm, &st)) < 0)
+			break;
+		if (!u->o.allow_collect)
+			return send_error(u, PT_ERR_DISABLED, f->type,
+					  "COLLECT disabled by configuration");
+		/* Everything held now, including what still waits in memory. */
+		pt_queue_flush(u->q);
+		u->collect_until = pt_spool_next_seq(u->sp) - 1;
+		log_info("uplink: COLLECT: sending up to seq %llu",
+			 (unsigned long long)u->collect_until);
+		return 0;
+	}
+	case PT_FRAME_POLICY:
+		return send_error(u, PT_ERR_DISABLED, f->type,
+				  u->o.allow_policy ? "this agent does not enforce policies yet"
+						    : "POLICY disabled by configuration");
+	case PT_FRAME_ERROR: {
+		struct pt_error e;
+		if ((rc = pt_error_decode(f, &e, &st)) < 0)
+			break;
+		log_warnx("uplink: collector error %u: %.*s", e.code, (int)e.message.len,
+			  e.message.ptr ? e.message.ptr : "");
+		return -ECONNABORTED;
+	}
+	default:
+		log_warnx("uplink: unexpected %s frame", pt_frame_type_name(f->type) ?
+			  pt_frame_type_name(f->type) : "unknown");
+		send_error(u, PT_ERR_PROTOCOL, f->type, "unexpected frame");
+		return -EPROTO;
+	}
+	log_warnx("uplink: malformed %s frame: %s", pt_frame_type_name(f->type), strerror(-rc));
+	send_error(u, PT_ERR_PROTOCOL, f->type, "malformed frame");
+	return -EPROTO;
+}
+
+/* Handles every whole frame received so far. */
+static int drain_input(struct pt_uplink *u)
+{
+	struct pt_frame f;
+	size_t flen;
+	int rc;
+
+	while ((rc = pt_conn_next_frame(&u->c, &f, &flen)) == 1) {
+		rc = on_frame(u, &f);
+		pt_buf_consume(&u->c.in, flen);
+		if (rc < 0)
+			return rc;
+	}
+	return rc;
+}
+
+static int hello(struct pt_uplink *u)
+{
+	uint8_t buf[1024];
+	struct pt_writer w;
+	struct pt_hello h = { 0 };
+	int rc;
+
+	h.version = (struct pt_str){ PROCTRAIL_VERSION, (uint32_t)strlen(PROCTRAIL_VERSION) };
+	h.hostname = (struct pt_str){ u->hostname, (uint32_t)strlen(u->hostname) };
+	h.agent_name = (struct pt_str){ u->agent_name, (uint32_t)strlen(u->agent_name) };
+	memcpy(h.boot_id, u->boot_id, PT_BOOT_ID_LEN);
+	h.stream_id = u->stream_id;
+	h.first_seq = pt_spool_first_held(u->sp);
+	h.next_seq = pt_spool_next_seq(u->sp) + pt_queue_depth(u->q);
+	h.mode = u->o.mode;
+	pt_writer_init(&w, buf, sizeof(buf));
+	if ((rc = pt_hello_encode(&w, &h)) < 0 || (rc = send_frame(u, buf, w.len)) < 0)
+		return rc;
+
+	uint64_t deadline = pt_uplink_now_ms() + u->o.timeout_ms;
+	for (;;) {
+		struct pt_frame f;
+		size_t flen;
+		if ((rc = pt_conn_fill(&u->c)) < 0)
+			return rc;
+		rc = pt_conn_next_frame(&u->c, &f, &flen);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			struct pt_welcome wm;
+			if (f.type == PT_FRAME_ERROR) {
+				on_frame(u, &f);
+				return -ECONNABORTED;
+			}
+			if (f.type != PT_FRAME_WELCOME || pt_welcome_decode(&f, &wm, NULL) < 0) {
+				log_warnx("uplink: expected WELCOME, got frame type %u", f.type);
+				return -EPROTO;
+			}
+			if (wm.has_acked_seq) {
+				if (wm.acked_seq >= pt_spool_next_seq(u->sp))
+					log_warnx("uplink: collector acknowledges %llu, beyond our %llu",
+						  (unsigned long long)wm.acked_seq,
+						  (unsigned long long)pt_spool_next_seq(u->sp) - 1);
+				else if (wm.acked_seq > pt_spool_acked_seq(u->sp))
+					pt_spool_ack(u->sp, wm.acked_seq);
+			}
+			pt_buf_consume(&u->c.in, flen);
+			return 0;
+		}
+		uint64_t now = pt_uplink_now_ms();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		struct pollfd p[2] = { { .fd = u->c.fd, .events = POLLIN },
+				       { .fd = u->stopfd, .events = POLLIN } };
+		if (poll(p, 2, (int)(deadline - now)) < 0 && errno != EINTR)
+			return -errno;
+		if (p[1].revents)
+			return -ECANCELED;
+	}
+}
+
+static int session(struct pt_uplink *u, const char *addr, bool *welcomed)
+{
+	char err[512];
+	int rc;
+
+	*welcomed = false;
+	rc = pt_conn_open(&u->c, u->ctx, addr, u->stopfd, u->o.timeout_ms, err, sizeof(err));
+	if (rc < 0) {
+		if (rc != -ECANCELED)
+			log_warnx("uplink: %s: %s", addr, err);
+		goto cleanup;
+	}
+	if ((rc = hello(u)) < 0) {
+		if (rc != -ECANCELED)
+			log_warnx("uplink: %s: HELLO: %s", addr, strerror(-rc));
+		goto cleanup;
+	}
+	*welcomed = true;
+	log_info("uplink: connected to %s (stream %016llx, acked %llu, mode %s)", addr,
+		 (unsigned long long)u->stream_id, (unsigned long long)pt_spool_acked_seq(u->sp),
+		 u->o.mode == PT_MODE_PULL ? "pull" : "stream");
+
+	/* Resend everything not acknowledged. */
+	pt_spool_cursor_seek(&u->cur, pt_spool_acked_seq(u->sp) + 1);
+	u->sent_seq = pt_spool_acked_seq(u->sp);
+	u->ninflight = 0;
+	u->collect_until = 0;
+	pt_buf_reset(&u->recs);
+	pt_buf_reset(&u->carry);
+	u->recs_count = 0;
+
+	while (!u->stop) {
+		if ((rc = drain_input(u)) < 0 || (rc = pump(u)) < 0)
+			break;
+		if (u->ninflight && pt_uplink_now_ms() - u->last_progress_ms > u->o.timeout_ms) {
+			log_warnx("uplink: %s: no ACK for %u ms; reconnecting", addr, u->o.timeout_ms);
+			rc = -ETIMEDOUT;
+			break;
+		}
+		struct pollfd p[3] = { { .fd = u->c.fd, .events = POLLIN },
+				       { .fd = u->efd, .events = POLLIN },
+				       { .fd = u->stopfd, .events = POLLIN } };
+		if (SSL_pending(u->c.ssl) == 0 && poll(p, 3, 1000) < 0 && errno != EINTR) {
+			rc = -errno;
+			break;
+		}
+		if (p[1].revents & POLLIN) {
+			uint64_t v;
+			if (read(u->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				log_warn("uplink: eventfd");
+		}
+		if ((rc = pt_conn_fill(&u->c)) < 0)
+			break;
+	}
+	if (rc < 0 && rc != -ECANCELED && !u->stop)
+		log_warnx("uplink: %s: connection lost: %s", addr, strerror(-rc));
+cleanup:
+	pt_conn_close(&u->c);
+	return rc;
+}
+
+static void *uplink_main(void *arg)
+{
+	struct pt_uplink *u = arg;
+	unsigned idx = 0, attempt = 0;
+
+	while (!u->stop) {
+		bool welcomed;
+		session(u, u->addrs[idx], &welcomed);
+		if (u->stop)
+			break;
+		if (welcomed)
+			attempt = 0;
+		idx = (idx + 1) % u->o.n_collectors;   /* fail over to the next address */
+		/* Full jitter over an exponentially growing ceiling, so a fleet that lost its
+		 * collector does not come back in lockstep. */
+		uint64_t ceil = (uint64_t)u->o.backoff_min_ms << (attempt < 16 ? attempt : 16);
+		if (ceil > u->o.backoff_max_ms)
+			ceil = u->o.backoff_max_ms;
+		uint32_t r;
+		if (getentropy(&r, sizeof(r)) < 0)
+			r = (uint32_t)pt_uplink_now_ms();
+		uint64_t delay = ceil / 2 + r % (ceil / 2 + 1);
+		attempt++;
+		log_debug("uplink: next attempt in %llu ms", (unsigned long long)delay);
+		struct pollfd p = { .fd = u->stopfd, .events = POLLIN };
+		poll(&p, 1, (int)delay);
+	}
+	return NULL;
+}
+
+int pt_uplink_new(const struct pt_uplink_opts *o, struct pt_spool *sp, struct pt_queue *q,
+		  struct pt_uplink **out)
+{
+	struct pt_uplink *u;
+	char err[512];
+	int rc;
+
+	*out = NULL;
+	if (!o->n_collectors || o->n_collectors > PT_UPLINK_COLLECTORS_MAX || !o->ca || !o->cert ||
+	    !o->key || (o->mode != PT_MODE_STREAM && o->mode != PT_MODE_PULL))
+		return -EINVAL;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->efd = u->stopfd = -1;
+	u->c.fd = -1;
+	u->cur.fd = -1;
+	u->o = *o;
+	u->sp = sp;
+	u->q = q;
+	if (!u->o.batch_records || u->o.batch_records > PT_BATCH_RECORDS_MAX)
+		u->o.batch_records = 2048;
+	if (!u->o.batch_bytes || u->o.batch_bytes > (2u << 20))
+		u->o.batch_bytes = 1u << 20;
+	if (!u->o.window || u->o.window > WINDOW_MAX)
+		u->o.window = 8;
+	if (!u->o.backoff_min_ms)
+		u->o.backoff_min_ms = 250;
+	if (!u->o.backoff_max_ms)
+		u->o.backoff_max_ms = 30000;
+	if (u->o.backoff_max_ms < u->o.backoff_min_ms)
+		u->o.backoff_max_ms = u->o.backoff_min_ms;
+	if (!u->o.timeout_ms)
+		u->o.timeout_ms = 30000;
+	for (unsigned i = 0; i < o->n_collectors; i++) {
+		char h[256], p[32];
+		if (pt_uplink_split_addr(o->collectors[i], h, sizeof(h), p, sizeof(p)) < 0) {
+			log_warnx("uplink: bad collector address '%s' (want HOST:PORT)", o->collectors[i]);
+			rc = -EINVAL;
+			goto fail;
+		}
+		if (!(u->addrs[i] = strdup(o->collectors[i]))) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		u->o.collectors[i] = u->addrs[i];
+	}
+	u->o.ca = u->o.cert = u->o.key = NULL;   /* only used here */
+	u->ctx = pt_tls_client_ctx(o->ca, o->cert, o->key, err, sizeof(err));
+	if (!u->ctx) {
+		log_warnx("uplink: TLS: %s", err);
+		rc = -EINVAL;
+		goto fail;
+	}
+	if ((rc = own_cn(u->ctx, u->agent_name, sizeof(u->agent_name))) < 0) {
+		log_warnx("uplink: %s: no usable CN in the certificate", o->cert);
+		goto fail;
+	}
+	if (gethostname(u->hostname, sizeof(u->hostname) - 1) < 0)
+		snprintf(u->hostname, sizeof(u->hostname), "unknown");
+	read_boot_id(u->boot_id);
+	u->stream_id = pt_spool_stream_id(sp);
+	u->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	u->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (u->efd < 0 || u->stopfd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	pt_buf_init(&u->recs, u->o.batch_bytes + PT_RECORD_MAX);
+	pt_buf_init(&u->carry, PT_RECORD_MAX);
+	u->scratch_cap = ZSTD_compressBound(u->o.batch_bytes + PT_RECORD_MAX);
+	u->out_cap = u->scratch_cap + 4096;
+	u->scratch = malloc(u->scratch_cap);
+	u->out = malloc(u->out_cap);
+	if (!u->scratch || !u->out || (rc = pt_spool_cursor_init(&u->cur)) < 0) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	*out = u;
+	return 0;
+fail:
+	pt_uplink_free(u);
+	return rc;
+}
+
+int pt_uplink_start(struct pt_uplink *u)
+{
+	int rc = pthread_create(&u->thr, NULL, uplink_main, u);
+	if (rc)
+		return -rc;
+	u->running = true;
+	return 0;
+}
+
+void pt_uplink_notify(void *arg)
+{
+	struct pt_uplink *u = arg;
+	uint64_t one = 1;
+	if (u && write(u->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("uplink: notify");
+}
+
+void pt_uplink_free(struct pt_uplink *u)
+{
+	if (!u)
+		return;
+	if (u->running) {
+		uint64_t one = 1;
+		u->stop = 1;
+		if (write(u->stopfd, &one, sizeof(one)) < 0)
+			log_warn("uplink: stop");
+		pthread_join(u->thr, NULL);
+	}
+	pt_spool_cursor_free(&u->cur);
+	pt_buf_free(&u->recs);
+	pt_buf_free(&u->carry);
+	free(u->scratch);
+	free(u->out);
+	if (u->ctx)
+		SSL_CTX_free(u->ctx);
+	if (u->efd >= 0)
+		close(u->efd);
+	if (u->stopfd >= 0)
+		close(u->stopfd);
+	for (unsigned i = 0; i < PT_UPLINK_COLLECTORS_MAX; i++)
+		free(u->addrs[i]);
+	free(u);
+}

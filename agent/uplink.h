@@ -1,0 +1,50 @@
+/* The uplink: one thread that delivers the spool to a collector over TLS 1.3 and frees what
+ * the collector acknowledged.
+ *
+ *   connect (next address, jittered exponential backoff) -> TLS (client cert, pinned CA)
+ *   -> HELLO -> WELCOME(acked) -> BATCHes from the spool (bounded window) <- ACK -> spool ack
+ *   PING -> PONG(health)      COLLECT -> (pull mode) send everything held
+ *
+ * Nothing is freed before an ACK: the uplink reads the spool through a cursor and only
+ * pt_spool_ack() deletes. After any reconnect it resends from the acknowledged sequence on.
+ *
+ * Ownership: pt_uplink_new() borrows the spool and the queue (they must outlive it) and copies
+ * every string it is given; pt_uplink_free() stops the thread and is NULL-safe.
+ */
+#ifndef PROCTRAIL_AGENT_UPLINK_H
+#define PROCTRAIL_AGENT_UPLINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proctrail/spool.h"
+#include "proctrail/wire.h"
+#include "queue.h"
+
+#define PT_UPLINK_COLLECTORS_MAX 16u
+
+struct pt_uplink_opts {
+	const char *collectors[PT_UPLINK_COLLECTORS_MAX];   /* "host:port" */
+	unsigned n_collectors;
+	const char *ca, *cert, *key;
+	uint8_t mode;                /* PT_MODE_STREAM or PT_MODE_PULL */
+	bool allow_collect, allow_ping, allow_policy;
+	uint8_t codec;               /* PT_CODEC_ZSTD or PT_CODEC_NONE */
+	unsigned batch_records;      /* 0: 2048 */
+	unsigned batch_bytes;        /* 0: 1 MiB of records */
+	unsigned window;             /* batches in flight; 0: 8 */
+	unsigned backoff_min_ms;     /* 0: 250 */
+	unsigned backoff_max_ms;     /* 0: 30000 */
+	unsigned timeout_ms;         /* connect, handshake, WELCOME, a stalled ACK; 0: 30000 */
+};
+
+struct pt_uplink;
+
+int pt_uplink_new(const struct pt_uplink_opts *o, struct pt_spool *sp, struct pt_queue *q,
+		  struct pt_uplink **out);
+int pt_uplink_start(struct pt_uplink *u);
+/* New records are in the spool. Safe from any thread (it is the queue's notify callback). */
+void pt_uplink_notify(void *u);
+void pt_uplink_free(struct pt_uplink *u);
+
+#endif

@@ -1,0 +1,69 @@
+/* hash_miss: time of one hash cache miss on a file of a given size (default 1 MiB): the full
+ * verified path a worker takes (open, fstat against the identity, read, SHA-256, re-fstat).
+ * The file is in the page cache, as a binary that was just executed is. Prints the median
+ * and the 90th percentile over N runs.
+ *
+ * usage: hash_miss [bytes] [runs]
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../agent/hash.h"
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	size_t bytes = argc > 1 ? strtoull(argv[1], NULL, 10) : (1u << 20);
+	int runs = argc > 2 ? atoi(argv[2]) : 200;
+	char path[] = "/tmp/pt-hash-miss-XXXXXX";
+	struct pt_file_id id;
+	struct stat st;
+	uint8_t sha[32];
+	double *t;
+	char *buf;
+	bool deleted;
+	int fd;
+
+	if (runs < 1 || runs > 100000 || bytes > (1u << 30))
+		return 2;
+	fd = mkstemp(path);
+	buf = malloc(bytes);
+	t = calloc((size_t)runs, sizeof(*t));
+	if (fd < 0 || !buf || !t)
+		return 1;
+	for (size_t i = 0; i < bytes; i++)
+		buf[i] = (char)(i * 131 + (i >> 9));
+	if (write(fd, buf, bytes) != (ssize_t)bytes || fstat(fd, &st))
+		return 1;
+	close(fd);
+	id = (struct pt_file_id){ st.st_dev, st.st_ino, (uint64_t)st.st_size,
+		(uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec,
+		(uint64_t)st.st_ctim.tv_sec * 1000000000ull + (uint64_t)st.st_ctim.tv_nsec };
+	for (int i = 0; i < runs; i++) {
+		struct timespec a, b;
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		if (pt_hash_executed(&id, path, 0, false, 1ull << 30, sha, &deleted) != PT_HASH_OK)
+			return 1;
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		t[i] = (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3;
+	}
+	unlink(path);
+	qsort(t, (size_t)runs, sizeof(*t), cmp);
+	printf("bytes=%zu runs=%d median_us=%.1f p90_us=%.1f\n", bytes, runs, t[runs / 2],
+	       t[runs * 9 / 10]);
+	free(buf);
+	free(t);
+	return 0;
+}

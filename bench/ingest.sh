@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Ingest benchmark: the replay client (bench/replay.c: real protocol, real TLS 1.3, synthetic
+# exec records, no kernel) against a real proctrail-server writing SQLite with durable commits
+# (WAL, synchronous=FULL; the ACK only after COMMIT). Fresh database per run, on the disk that
+# holds $BENCH_DIR (default /var/tmp), configurations interleaved, median of RUNS.
+#
+#   bash bench/ingest.sh [RUNS] [EVENTS]        defaults: 3 runs, 1,000,000 events per run
+#
+# Per-agent rate limits are switched off: the figure is the collector's, not the policy's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-3}
+EVENTS=${2:-1000000}
+B=${BUILD:-build}
+D=$(mktemp -d "${BENCH_DIR:-/var/tmp}/proctrail-ingest.XXXXXX")
+chmod 755 "$D"
+PORT=$((20000 + RANDOM % 20000))
+trap 'kill -TERM $SPID 2>/dev/null; wait 2>/dev/null; rm -rf "$D"' EXIT
+SPID=
+
+"$B/proctrail" --home "$D" pki init >/dev/null
+"$B/proctrail" --home "$D" enroll bench >/dev/null
+USER_FLAG=()
+if [ "$(id -u)" -eq 0 ]; then
+	chown nobody "$D"
+	USER_FLAG=(--user nobody)
+fi
+
+# connections:batch:window
+CONFIGS=("1:1000:8" "100:500:4" "1000:100:2")
+
+run_one() { # conns batch window
+	rm -f "$D"/proctrail.db*
+	: >"$D/server.log"
+	"$B/proctrail-server" --home "$D" --listen "127.0.0.1:$PORT" "${USER_FLAG[@]}" \
+		--max-records-per-sec 0 --max-bytes-per-sec 0 >>"$D/server.log" 2>&1 &
+	SPID=$!
+	for _ in $(seq 50); do
+		grep -q listening "$D/server.log" && break
+		sleep 0.1
+	done
+	"$B/bench/replay" --bundle "$D/agents/bench" --connect "127.0.0.1:$PORT" \
+		--connections "$1" --events $((EVENTS / $1)) --batch "$2" --window "$3" \
+		--stream 1000 --timeout 600 | tail -1
+	kill -TERM "$SPID"
+	wait "$SPID" || true
+	SPID=
+}
+
+declare -A rates
+for r in $(seq "$RUNS"); do
+	for c in "${CONFIGS[@]}"; do
+		IFS=: read -r conns batch window <<<"$c"
+		line=$(run_one "$conns" "$batch" "$window")
+		echo "run $r connections=$conns batch=$batch window=$window: $line"
+		rate=$(sed -n 's/.*events_per_sec=\([0-9]*\).*/\1/p' <<<"$line")
+		rates[$c]="${rates[$c]:-} ${rate:-0}"
+	done
+done
+echo
+for c in "${CONFIGS[@]}"; do
+	IFS=: read -r conns batch window <<<"$c"
+	med=$(tr ' ' '\n' <<<"${rates[$c]}" | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+	echo "median connections=$conns batch=$batch window=$window: $med events/s (runs:${rates[$c]})"
+done

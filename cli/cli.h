@@ -1,0 +1,22 @@
+/* proctrail CLI: one file per subcommand, a table in main.c. */
+#ifndef PROCTRAIL_CLI_H
+#define PROCTRAIL_CLI_H
+
+#include <stddef.h>
+
+#define CLI_PATH_MAX 4096
+
+struct cli_env {
+	char home[CLI_PATH_MAX];   /* deployment directory: --home, $PROCTRAIL_HOME, ./var */
+};
+
+/* Joins home and a relative path into out; -ENAMETOOLONG if it does not fit. */
+int cli_path(const struct cli_env *env, char *out, size_t outlen, const char *rel);
+
+int cmd_pki(const struct cli_env *env, int argc, char **argv);
+int cmd_enroll(const struct cli_env *env, int argc, char **argv);
+int cmd_revoke(const struct cli_env *env, int argc, char **argv);
+int cmd_events(const struct cli_env *env, int argc, char **argv);
+int cmd_agents(const struct cli_env *env, int argc, char **argv);
+
+#endif

@@ -1,0 +1,95 @@
+/* The collector's SQLite store.
+ *
+ * One pt_store is used by one thread only (the server's writer thread, or a test). The caller
+ * groups calls in pt_store_begin()/pt_store_commit(): a commit is durable when it returns
+ * (WAL journal, synchronous=FULL: the WAL is fsync'ed before COMMIT returns), and only then may
+ * the batches inside it be acknowledged. Each hello/batch/pong call runs in its own savepoint,
+ * so one refused call does not undo the others in the same transaction.
+ *
+ * Schema (see docs/operations.md): events (one row per (agent, stream, seq), with the record's
+ * wire bytes), events_by_pid (filled in bulk by pt_store_index()), binaries (by SHA-256: first/last seen, hosts), binary_agents, agents, streams,
+ * gaps (unexplained), loss_ranges, agent_counters, hosts.
+ *
+ * Sequence numbers and stream ids are u64 on the wire and stored as their two's-complement
+ * int64 image (SQLite integers are signed); readers convert back with a cast.
+ */
+#ifndef PROCTRAIL_STORE_H
+#define PROCTRAIL_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proctrail/wire.h"
+
+struct pt_store;
+
+/* What the session extracts from each decoded record; the store never re-decodes. */
+struct pt_store_event {
+	uint64_t seq, time_ns;
+	uint32_t off, len;          /* the record's bytes in pt_store_batch.raw */
+	uint32_t pid;
+	uint16_t type;              /* pt_record_type (PT_REC_UNKNOWN for a skipped type) */
+	bool has_pid, has_entity, has_sha;
+	uint8_t entity_id[PT_ENTITY_ID_LEN];
+	uint8_t sha256[PT_SHA256_LEN];
+	/* LOSS records */
+	uint16_t loss_counter;
+	bool loss_has_range;
+	uint64_t loss_count, loss_first, loss_last;
+};
+
+struct pt_store_batch {
+	int64_t agent;              /* from pt_store_hello() */
+	int64_t host;
+	uint64_t stream_id, first_seq;
+	uint32_t count;
+	const uint8_t *raw;         /* concatenated records */
+	size_t raw_len;
+	const struct pt_store_event *ev;   /* count entries, ev[i].seq == first_seq + i */
+};
+
+struct pt_store_hello {
+	const char *agent_name;     /* certificate CN */
+	const char *hostname, *version, *address;
+	const uint8_t *boot_id;     /* PT_BOOT_ID_LEN bytes */
+	uint64_t stream_id, first_seq, next_seq, policy_version;
+	uint8_t mode;
+};
+
+struct pt_store_hello_result {
+	int64_t agent, host;
+	bool has_acked;
+	uint64_t acked_seq;
+};
+
+struct pt_store_batch_result {
+	uint32_t inserted;          /* new rows; count - inserted were duplicates */
+	uint64_t high_seq;          /* highest sequence stored for the stream */
+};
+
+/* Opens (creating the schema) read-write. Returns 0 or -errno (-EIO for SQLite errors,
+ * logged with the database path). */
+int pt_store_open(struct pt_store **out, const char *path);
+void pt_store_close(struct pt_store *s);
+
+int pt_store_begin(struct pt_store *s);
+int pt_store_commit(struct pt_store *s);
+void pt_store_rollback(struct pt_store *s);
+
+int pt_store_hello(struct pt_store *s, const struct pt_store_hello *h, uint64_t now_ns,
+		   struct pt_store_hello_result *r);
+int pt_store_batch(struct pt_store *s, const struct pt_store_batch *b, uint64_t now_ns,
+		   struct pt_store_batch_result *r);
+int pt_store_pong(struct pt_store *s, int64_t agent, const struct pt_pong *p, uint64_t now_ns);
+/* health: "ok", "stale", "disconnected". */
+int pt_store_health(struct pt_store *s, int64_t agent, const char *health, uint64_t now_ns);
+
+/* Moves up to max_rows events (in id order) into the events_by_pid lookup table, sorted, in
+ * the caller's transaction; *indexed says how many ids were covered. */
+#define PT_STORE_INDEX_EVERY 262144u
+int pt_store_index(struct pt_store *s, uint64_t max_rows, uint64_t *indexed);
+
+/* Fills the fields of ev from a decoded record (shared by the session and tests). */
+void pt_store_event_from_record(struct pt_store_event *ev, const struct pt_record *r);
+
+#endif

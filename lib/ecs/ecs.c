@@ -1,0 +1,327 @@
+/* Records as ECS-shaped JSON (docs/ecs.md). Every ECS field written here is checked against
+ * the ECS field list by tests/unit/test_ecs.c; what ECS lacks goes under "proctrail.". */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json.h"
+#include "proctrail/ecs.h"
+
+void pt_entity_id_hex(const uint8_t id[PT_ENTITY_ID_LEN], char out[2 * PT_ENTITY_ID_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (unsigned i = 0; i < PT_ENTITY_ID_LEN; i++) {
+		out[2 * i] = hex[id[i] >> 4];
+		out[2 * i + 1] = hex[id[i] & 15];
+	}
+	out[2 * PT_ENTITY_ID_LEN] = '\0';
+}
+
+static void entity(struct pt_json *j, const char *key, const uint8_t id[PT_ENTITY_ID_LEN])
+{
+	char hex[2 * PT_ENTITY_ID_LEN + 1];
+
+	pt_entity_id_hex(id, hex);
+	pt_json_kstr(j, key, hex, 2 * PT_ENTITY_ID_LEN);
+}
+
+static void pstr(struct pt_json *j, const char *key, struct pt_str s)
+{
+	pt_json_kstr(j, key, s.ptr ? s.ptr : "", s.ptr ? s.len : 0);
+}
+
+static void status_name(struct pt_json *j, const char *key, unsigned status)
+{
+	const char *n = pt_hash_status_name(status);
+
+	if (n)
+		pt_json_kcstr(j, key, n);
+	else
+		pt_json_ku64(j, key, status);
+}
+
+/* "event": {...}; category and type are ECS arrays */
+static void event(struct pt_json *j, const struct pt_ecs_context *ctx, const char *kind,
+		  const char *action, const char *category, const char *type)
+{
+	pt_json_open(j, "event", '{');
+	pt_json_kcstr(j, "kind", kind);
+	pt_json_kcstr(j, "action", action);
+	pt_json_open(j, "category", '[');
+	pt_json_elem_str(j, category, strlen(category));
+	pt_json_close(j, ']');
+	pt_json_open(j, "type", '[');
+	pt_json_elem_str(j, type, strlen(type));
+	pt_json_close(j, ']');
+	if (ctx && ctx->has_sequence)
+		pt_json_ku64(j, "sequence", ctx->sequence);
+	pt_json_close(j, '}');
+}
+
+static void who(struct pt_json *j, const struct pt_ecs_context *ctx)
+{
+	if (!ctx)
+		return;
+	if (ctx->agent_id || ctx->agent_name) {
+		pt_json_open(j, "agent", '{');
+		if (ctx->agent_id)
+			pt_json_kcstr(j, "id", ctx->agent_id);
+		if (ctx->agent_name)
+			pt_json_kcstr(j, "name", ctx->agent_name);
+		pt_json_close(j, '}');
+	}
+	if (ctx->host_name) {
+		pt_json_open(j, "host", '{');
+		pt_json_kcstr(j, "name", ctx->host_name);
+		pt_json_close(j, '}');
+	}
+}
+
+static void stream(struct pt_json *j, const struct pt_ecs_context *ctx)
+{
+	if (ctx && ctx->has_sequence)
+		pt_json_ku64(j, "stream_id", ctx->stream_id);
+}
+
+static size_t base_name(struct pt_str p, const char **out)
+{
+	const char *s = p.ptr ? p.ptr : "";
+	size_t n = p.ptr ? p.len : 0, i = n;
+
+	while (i > 0 && s[i - 1] != '/')
+		i--;
+	*out = s + i;
+	return n - i;
+}
+
+static void args(struct pt_json *j, struct pt_str argv)
+{
+	size_t i = 0;
+
+	pt_json_open(j, "args", '[');
+	while (argv.ptr && i < argv.len) {
+		size_t l = strnlen(argv.ptr + i, argv.len - i);
+
+		pt_json_elem_str(j, argv.ptr + i, l);
+		i += l + 1;
+	}
+	pt_json_close(j, ']');
+}
+
+static void format_exec(struct pt_json *j, const struct pt_exec *x, const struct pt_ecs_context *ctx)
+{
+	const char *name;
+	size_t name_len = base_name(x->path, &name);
+	char mode[8];
+
+	pt_json_ktime(j, "@timestamp", x->time_ns);
+	event(j, ctx, "event", "exec", "process", "start");
+	pt_json_open(j, "process", '{');
+	pt_json_ku64(j, "pid", x->pid);
+	entity(j, "entity_id", x->entity_id);
+	pt_json_kstr(j, "name", name, name_len);
+	pstr(j, "executable", x->path);
+	args(j, x->argv);
+	pt_json_ku64(j, "args_count", x->args_count);
+	pstr(j, "working_directory", x->cwd);
+	if (x->hash_status == PT_HASH_OK) {
+		pt_json_open(j, "hash", '{');
+		pt_json_khex(j, "sha256", x->sha256, PT_SHA256_LEN);
+		pt_json_close(j, '}');
+	}
+	pt_json_open(j, "thread", '{');
+	pt_json_ku64(j, "id", x->tid);
+	pt_json_close(j, '}');
+	pt_json_open(j, "parent", '{');
+	pt_json_ku64(j, "pid", x->ppid);
+	entity(j, "entity_id", x->parent_entity_id);
+	pt_json_close(j, '}');
+	/* ECS: process.user is the effective user, real_user the real one */
+	pt_json_open(j, "user", '{');
+	pt_json_ku64_str(j, "id", x->euid);
+	pt_json_close(j, '}');
+	pt_json_open(j, "real_user", '{');
+	pt_json_ku64_str(j, "id", x->uid);
+	pt_json_close(j, '}');
+	pt_json_open(j, "group", '{');
+	pt_json_ku64_str(j, "id", x->egid);
+	pt_json_close(j, '}');
+	pt_json_open(j, "real_group", '{');
+	pt_json_ku64_str(j, "id", x->gid);
+	pt_json_close(j, '}');
+	pt_json_close(j, '}');
+
+	pt_json_open(j, "file", '{');
+	pstr(j, "path", x->path);
+	pt_json_kstr(j, "name", name, name_len);
+	pt_json_ku64(j, "size", x->size);
+	pt_json_ku64_str(j, "inode", x->ino);
+	pt_json_ku64_str(j, "device", x->dev);
+	pt_json_ktime(j, "mtime", x->mtime_ns);
+	pt_json_ktime(j, "ctime", x->ctime_ns);
+	snprintf(mode, sizeof(mode), "%04o", x->mode & 07777);
+	pt_json_kcstr(j, "mode", mode);
+	if (x->hash_status == PT_HASH_OK) {
+		pt_json_open(j, "hash", '{');
+		pt_json_khex(j, "sha256", x->sha256, PT_SHA256_LEN);
+		pt_json_close(j, '}');
+	}
+	pt_json_close(j, '}');
+
+	pt_json_open(j, "proctrail", '{');
+	stream(j, ctx);
+	status_name(j, "hash_status", x->hash_status);
+	pstr(j, "comm", x->comm);
+	pt_json_ku64(j, "cgroup_id", x->cgroup_id);
+	pt_json_ku64(j, "start_boot_ns", x->start_ns);
+	pt_json_kbool(j, "setuid", x->flags & PT_EXEC_F_SETUID);
+	pt_json_kbool(j, "setgid", x->flags & PT_EXEC_F_SETGID);
+	pt_json_kbool(j, "memfd", x->flags & PT_EXEC_F_MEMFD);
+	pt_json_kbool(j, "deleted", x->flags & PT_EXEC_F_DELETED);
+	pt_json_kbool(j, "args_truncated", x->flags & PT_EXEC_F_ARGV_TRUNCATED);
+	pt_json_kbool(j, "path_truncated", x->flags & PT_EXEC_F_PATH_TRUNCATED);
+	pt_json_kbool(j, "cwd_truncated", x->flags & PT_EXEC_F_CWD_TRUNCATED);
+	if (x->script_path.ptr && x->script_path.len) {
+		pt_json_open(j, "script", '{');
+		pstr(j, "path", x->script_path);
+		if (x->script_hash_status == PT_HASH_OK)
+			pt_json_khex(j, "sha256", x->script_sha256, PT_SHA256_LEN);
+		status_name(j, "hash_status", x->script_hash_status);
+		pt_json_close(j, '}');
+	}
+	pt_json_close(j, '}');
+}
+
+static void format_exit(struct pt_json *j, const struct pt_exit *x, const struct pt_ecs_context *ctx)
+{
+	pt_json_ktime(j, "@timestamp", x->time_ns);
+	event(j, ctx, "event", "exit", "process", "end");
+	pt_json_open(j, "process", '{');
+	pt_json_ku64(j, "pid", x->pid);
+	entity(j, "entity_id", x->entity_id);
+	pstr(j, "name", x->comm);
+	/* a signalled process has no exit status; 128 + signal is what a shell reports */
+	pt_json_ku64(j, "exit_code", x->signal ? 128u + x->signal : x->code);
+	pt_json_ktime(j, "end", x->time_ns);
+	pt_json_close(j, '}');
+	pt_json_open(j, "proctrail", '{');
+	stream(j, ctx);
+	pt_json_ku64(j, "signal", x->signal);
+	pt_json_kbool(j, "signaled", x->signal != 0);
+	pt_json_ku64(j, "start_boot_ns", x->start_ns);
+	pt_json_close(j, '}');
+}
+
+static void format_blocked(struct pt_json *j, const struct pt_exec_blocked *x,
+			   const struct pt_ecs_context *ctx)
+{
+	pt_json_ktime(j, "@timestamp", x->time_ns);
+	event(j, ctx, "event", "exec_blocked", "process", "denied");
+	pt_json_open(j, "process", '{');
+	pt_json_ku64(j, "pid", x->pid);
+	entity(j, "entity_id", x->entity_id);
+	pstr(j, "executable", x->path);
+	pt_json_open(j, "hash", '{');
+	pt_json_khex(j, "sha256", x->sha256, PT_SHA256_LEN);
+	pt_json_close(j, '}');
+	pt_json_open(j, "user", '{');
+	pt_json_ku64_str(j, "id", x->uid);
+	pt_json_close(j, '}');
+	pt_json_close(j, '}');
+	pt_json_open(j, "proctrail", '{');
+	stream(j, ctx);
+	pt_json_ku64(j, "policy_version", x->policy_version);
+	pt_json_close(j, '}');
+}
+
+static void counter_name(struct pt_json *j, const char *key, unsigned id)
+{
+	const char *n = pt_loss_counter_name(id);
+
+	if (n)
+		pt_json_kcstr(j, key, n);
+	else
+		pt_json_ku64(j, key, id);
+}
+
+static void format_loss(struct pt_json *j, const struct pt_loss *x, const struct pt_ecs_context *ctx)
+{
+	pt_json_ktime(j, "@timestamp", x->time_ns);
+	event(j, ctx, "event", "loss", "host", "info");
+	pt_json_open(j, "proctrail", '{');
+	stream(j, ctx);
+	pt_json_open(j, "loss", '{');
+	counter_name(j, "counter", x->counter);
+	pt_json_ku64(j, "count", x->count);
+	if (x->has_seq_range) {
+		pt_json_ku64(j, "first_seq", x->first_seq);
+		pt_json_ku64(j, "last_seq", x->last_seq);
+	}
+	pt_json_close(j, '}');
+	pt_json_close(j, '}');
+}
+
+static void format_status(struct pt_json *j, const struct pt_agent_status *x,
+			  const struct pt_ecs_context *ctx)
+{
+	uint32_t n = x->n_counters < PT_COUNTERS_MAX ? x->n_counters : PT_COUNTERS_MAX;
+
+	pt_json_ktime(j, "@timestamp", x->time_ns);
+	event(j, ctx, "state", "agent_status", "host", "info");
+	pt_json_open(j, "proctrail", '{');
+	stream(j, ctx);
+	pt_json_open(j, "status", '{');
+	pt_json_ku64(j, "queue_depth", x->queue_depth);
+	pt_json_ku64(j, "spool_bytes", x->spool_bytes);
+	pt_json_ku64(j, "uptime_ns", x->uptime_ns);
+	pt_json_ku64(j, "events", x->events);
+	pt_json_open(j, "counters", '{');
+	for (uint32_t i = 0; i < n; i++) {
+		const char *name = pt_loss_counter_name(x->counters[i].id);
+		char num[16];
+
+		if (!name) {
+			snprintf(num, sizeof(num), "%u", x->counters[i].id);
+			name = num;
+		}
+		pt_json_ku64(j, name, x->counters[i].value);
+	}
+	pt_json_close(j, '}');
+	pt_json_close(j, '}');
+	pt_json_close(j, '}');
+}
+
+int pt_ecs_format(const struct pt_record *r, const struct pt_ecs_context *ctx, struct pt_buf *out)
+{
+	struct pt_json j = { .out = out };
+	size_t start = out->len;
+
+	if (r->type == PT_REC_UNKNOWN || r->type > PT_REC_AGENT_STATUS)
+		return -EINVAL;
+	pt_json_raw(&j, "{");
+	switch (r->type) {
+	case PT_REC_PROCESS_EXEC:
+		format_exec(&j, &r->u.exec, ctx);
+		break;
+	case PT_REC_PROCESS_EXIT:
+		format_exit(&j, &r->u.exit, ctx);
+		break;
+	case PT_REC_EXEC_BLOCKED:
+		format_blocked(&j, &r->u.blocked, ctx);
+		break;
+	case PT_REC_LOSS:
+		format_loss(&j, &r->u.loss, ctx);
+		break;
+	case PT_REC_AGENT_STATUS:
+		format_status(&j, &r->u.status, ctx);
+		break;
+	}
+	who(&j, ctx);
+	pt_json_raw(&j, "}");
+	if (j.err) {
+		out->len = start;
+		return j.err == -ENOMEM ? -ENOMEM : -EMSGSIZE;
+	}
+	return 0;
+}

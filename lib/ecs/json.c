@@ -1,0 +1,237 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json.h"
+
+/* The formatter makes many small appends: copy directly while there is capacity (cap never
+ * exceeds max), and let pt_buf_append grow and bound-check otherwise. */
+static inline void put(struct pt_json *j, const void *p, size_t n)
+{
+	struct pt_buf *b = j->out;
+
+	if (j->err)
+		return;
+	if (b->cap - b->len >= n) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		return;
+	}
+	j->err = pt_buf_append(b, p, n);
+}
+
+/* Decimal without printf: the formatter writes a dozen numbers per record. */
+static size_t u64_dec(uint64_t v, char out[20])
+{
+	char tmp[20];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+static void put_dec(char *p, unsigned v, int width)
+{
+	for (int i = width - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+void pt_json_raw(struct pt_json *j, const char *s)
+{
+	put(j, s, strlen(s));
+}
+
+static void comma(struct pt_json *j)
+{
+	if (j->need_comma)
+		put(j, ",", 1);
+	j->need_comma = true;
+}
+
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates, <= U+10FFFF),
+ * or 0 if the bytes there are not one. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned c = p[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return n >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		if (n < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+			return 0;
+		if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f))
+			return 0;
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if (n < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
+			return 0;
+		if ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+void pt_json_string(struct pt_json *j, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, run = 0;
+
+	put(j, "\"", 1);
+	while (i < len) {
+		unsigned c = p[i];
+		size_t l;
+		char esc[8];
+
+		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+			i++;
+			run++;
+			continue;
+		}
+		l = c >= 0x80 ? utf8_len(p + i, len - i) : 0;
+		if (l) {
+			i += l;
+			run += l;
+			continue;
+		}
+		put(j, p + i - run, run);
+		run = 0;
+		if (c == '"')
+			put(j, "\\\"", 2);
+		else if (c == '\\')
+			put(j, "\\\\", 2);
+		else if (c == '\n')
+			put(j, "\\n", 2);
+		else if (c == '\t')
+			put(j, "\\t", 2);
+		else if (c < 0x20) {
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			put(j, esc, 6);
+		} else {
+			put(j, "\\ufffd", 6);   /* a byte that is not UTF-8 */
+		}
+		i++;
+	}
+	put(j, p + i - run, run);
+	put(j, "\"", 1);
+}
+
+void pt_json_key(struct pt_json *j, const char *key)
+{
+	comma(j);
+	pt_json_string(j, key, strlen(key));
+	put(j, ":", 1);
+}
+
+void pt_json_open(struct pt_json *j, const char *key, char brace)
+{
+	if (key)
+		pt_json_key(j, key);
+	else
+		comma(j);
+	put(j, &brace, 1);
+	j->need_comma = false;
+}
+
+void pt_json_close(struct pt_json *j, char brace)
+{
+	put(j, &brace, 1);
+	j->need_comma = true;
+}
+
+void pt_json_kstr(struct pt_json *j, const char *key, const char *s, size_t len)
+{
+	pt_json_key(j, key);
+	pt_json_string(j, s, len);
+}
+
+void pt_json_kcstr(struct pt_json *j, const char *key, const char *s)
+{
+	pt_json_kstr(j, key, s, strlen(s));
+}
+
+void pt_json_ku64(struct pt_json *j, const char *key, uint64_t v)
+{
+	char num[20];
+	size_t n = u64_dec(v, num);
+
+	pt_json_key(j, key);
+	put(j, num, n);
+}
+
+void pt_json_ku64_str(struct pt_json *j, const char *key, uint64_t v)
+{
+	char num[20];
+	size_t n = u64_dec(v, num);
+
+	pt_json_kstr(j, key, num, n);
+}
+
+void pt_json_kbool(struct pt_json *j, const char *key, bool v)
+{
+	pt_json_key(j, key);
+	pt_json_raw(j, v ? "true" : "false");
+}
+
+void pt_json_khex(struct pt_json *j, const char *key, const uint8_t *p, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	char buf[2 * 64];
+
+	if (len > 64) {
+		j->err = j->err ? j->err : -EINVAL;
+		return;
+	}
+	for (size_t i = 0; i < len; i++) {
+		buf[2 * i] = hex[p[i] >> 4];
+		buf[2 * i + 1] = hex[p[i] & 15];
+	}
+	pt_json_kstr(j, key, buf, 2 * len);
+}
+
+/* RFC 3339 in UTC with nanoseconds, "2026-11-25T08:27:32.406918762Z". The civil date comes
+ * from H. Hinnant's days-to-civil algorithm: no gmtime_r/snprintf on the hot path. A u64 of
+ * nanoseconds ends in 2554, so the year always has four digits. */
+void pt_json_ktime(struct pt_json *j, const char *key, uint64_t ns)
+{
+	uint64_t secs = ns / 1000000000u, days = secs / 86400u, sod = secs % 86400u;
+	uint64_t z = days + 719468u, era = z / 146097u, doe = z - era * 146097u;
+	uint64_t yoe = (doe - doe / 1460u + doe / 36524u - doe / 146096u) / 365u;
+	uint64_t doy = doe - (365u * yoe + yoe / 4u - yoe / 100u), mp = (5u * doy + 2u) / 153u;
+	unsigned d = (unsigned)(doy - (153u * mp + 2u) / 5u + 1u);
+	unsigned m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+	unsigned y = (unsigned)(yoe + era * 400u + (m <= 2));
+	char buf[30];
+
+	put_dec(buf, y, 4);
+	buf[4] = '-';
+	put_dec(buf + 5, m, 2);
+	buf[7] = '-';
+	put_dec(buf + 8, d, 2);
+	buf[10] = 'T';
+	put_dec(buf + 11, (unsigned)(sod / 3600u), 2);
+	buf[13] = ':';
+	put_dec(buf + 14, (unsigned)(sod / 60u % 60u), 2);
+	buf[16] = ':';
+	put_dec(buf + 17, (unsigned)(sod % 60u), 2);
+	buf[19] = '.';
+	put_dec(buf + 20, (unsigned)(ns % 1000000000u), 9);
+	buf[29] = 'Z';
+	pt_json_kstr(j, key, buf, sizeof(buf));
+}
+
+void pt_json_elem_str(struct pt_json *j, const char *s, size_t len)
+{
+	comma(j);
+	pt_json_string(j, s, len);
+}

@@ -1,0 +1,29 @@
+/* proctrail-server settings: defaults, then the configuration file, then flags. */
+#ifndef PROCTRAIL_SERVER_CONFIG_H
+#define PROCTRAIL_SERVER_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "session.h"
+
+#define PT_SERVER_PATH_MAX 1024
+
+struct pt_server_config {
+	char listen[256];          /* address:port */
+	char ca[PT_SERVER_PATH_MAX], cert[PT_SERVER_PATH_MAX], key[PT_SERVER_PATH_MAX];
+	char crl[PT_SERVER_PATH_MAX], db[PT_SERVER_PATH_MAX];
+	char user[64];
+	struct pt_session_limits lim;
+	unsigned collect_interval_s;
+	unsigned max_connections;
+	int verbose;
+};
+
+/* Parses argv (and the --config file it names). Returns 0, 1 when --help was printed, or
+ * -errno with the reason in err. */
+int pt_server_config_parse(struct pt_server_config *c, int argc, char **argv, char *err,
+			   size_t errlen);
+void pt_server_usage(FILE *f);
+
+#endif

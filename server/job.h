@@ -1,0 +1,49 @@
+/* Work for the store's writer thread, and its answer.
+ *
+ * A job is made by a session on the event-loop thread, run by pt_job_run() on the writer thread
+ * inside a group transaction, and handed back to the loop once that transaction committed
+ * (ret 0) or failed (ret < 0). Ownership: the job owns its copies (raw, ev, strings) and one
+ * reference on its session; pt_job_free() releases all of it and is NULL-safe.
+ */
+#ifndef PROCTRAIL_SERVER_JOB_H
+#define PROCTRAIL_SERVER_JOB_H
+
+#include <sys/queue.h>
+
+#include "proctrail/store.h"
+#include "proctrail/wire.h"
+
+struct pt_session;
+
+enum pt_job_type { PT_JOB_HELLO, PT_JOB_BATCH, PT_JOB_PONG, PT_JOB_HEALTH };
+
+struct pt_job {
+	TAILQ_ENTRY(pt_job) link;
+	enum pt_job_type type;
+	struct pt_session *sess;
+	int ret;
+	uint64_t now_ns;
+	size_t bytes;                  /* memory held, for the writer's bound */
+	/* HELLO */
+	struct pt_store_hello hello;
+	char agent_name[PT_NAME_MAX + 1], hostname[PT_NAME_MAX + 1], version[PT_NAME_MAX + 1];
+	char address[64];
+	uint8_t boot_id[PT_BOOT_ID_LEN];
+	struct pt_store_hello_result hello_res;
+	/* BATCH */
+	struct pt_store_batch batch;
+	uint8_t *raw;
+	struct pt_store_event *ev;
+	struct pt_store_batch_result batch_res;
+	/* PONG, HEALTH */
+	int64_t agent;
+	struct pt_pong pong;
+	const char *health;            /* static string */
+};
+
+TAILQ_HEAD(pt_job_list, pt_job);
+
+int pt_job_run(struct pt_store *store, struct pt_job *job);
+void pt_job_free(struct pt_job *job);
+
+#endif

@@ -1,0 +1,513 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proctrail/log.h"
+#include "session.h"
+#include "version.h"
+
+#define SMALL_FRAME_MAX (PT_MESSAGE_MAX + 256)
+
+struct pt_session *pt_session_new(const char *agent_id, const char *address,
+				  const struct pt_session_ops *ops, void *io, void *ctx,
+				  const struct pt_session_limits *lim, uint64_t now_ns)
+{
+	struct pt_session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->refs = 1;
+	s->state = PT_SESS_HELLO;
+	s->ops = ops;
+	s->io = io;
+	s->ctx = ctx;
+	s->lim = lim;
+	snprintf(s->agent_id, sizeof(s->agent_id), "%s", agent_id);
+	snprintf(s->address, sizeof(s->address), "%s", address);
+	s->tok_records = (int64_t)lim->records_per_s;
+	s->tok_bytes = (int64_t)lim->bytes_per_s;
+	s->tok_ns = now_ns;
+	s->connected_ns = s->last_pong_ns = now_ns;
+	return s;
+}
+
+void pt_session_ref(struct pt_session *s)
+{
+	s->refs++;
+}
+
+void pt_session_unref(struct pt_session *s)
+{
+	if (!s || --s->refs > 0)
+		return;
+	free(s);
+}
+
+static void send_frame(struct pt_session *s, const struct pt_writer *w)
+{
+	if (s->io && s->state != PT_SESS_CLOSED && !w->err)
+		s->ops->send(s->io, w->buf, w->len);
+}
+
+static void close_session(struct pt_session *s)
+{
+	if (s->state == PT_SESS_CLOSED)
+		return;
+	s->state = PT_SESS_CLOSED;
+	if (s->io)
+		s->ops->close(s->io);
+}
+
+void pt_session_fail(struct pt_session *s, uint32_t code, uint8_t frame_type, const char *fmt, ...)
+{
+	uint8_t buf[SMALL_FRAME_MAX];
+	char msg[PT_MESSAGE_MAX];
+	struct pt_writer w;
+	struct pt_error e = { .code = code, .frame_type = frame_type };
+	va_list ap;
+
+	if (s->state == PT_SESS_CLOSED)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("agent %s (%s): %s; closing the connection", s->agent_id, s->address, msg);
+	e.message.ptr = msg;
+	e.message.len = (uint32_t)strlen(msg);
+	pt_writer_init(&w, buf, sizeof(buf));
+	if (pt_error_encode(&w, &e) == 0)
+		send_frame(s, &w);
+	close_session(s);
+}
+
+int pt_session_frame_len(struct pt_session *s, const uint8_t *buf, size_t avail, size_t *total)
+{
+	struct pt_frame_header h;
+	int ret = pt_frame_header_parse(buf, avail, s->lim->max_frame, &h);
+
+	if (ret == -EAGAIN)
+		return ret;
+	if (ret == -EMSGSIZE) {
+		pt_session_fail(s, PT_ERR_LIMIT, buf[3], "frame of %u bytes over the limit of %u",
+				PT_FRAME_HDR_LEN + pt_be32_get(buf + 4), s->lim->max_frame);
+		return ret;
+	}
+	if (ret) {
+		pt_session_fail(s, PT_ERR_PROTOCOL, 0, "bad frame header (magic or version)");
+		return ret;
+	}
+	*total = PT_FRAME_HDR_LEN + (size_t)h.payload_len;
+	return 0;
+}
+
+bool pt_session_wants_input(const struct pt_session *s)
+{
+	if (s->state == PT_SESS_HELLO)
+		return true;
+	return s->state == PT_SESS_READY && s->inflight < s->lim->window;
+}
+
+static struct pt_job *job_new(struct pt_session *s, enum pt_job_type type, uint64_t now_ns)
+{
+	struct pt_job *job = calloc(1, sizeof(*job));
+
+	if (!job)
+		return NULL;
+	job->type = type;
+	job->now_ns = now_ns;
+	job->sess = s;
+	job->agent = s->agent_row;
+	job->bytes = sizeof(*job);
+	pt_session_ref(s);
+	return job;
+}
+
+static void str_copy(char *dst, size_t cap, struct pt_str src)
+{
+	size_t n = src.len < cap - 1 ? src.len : cap - 1;
+
+	if (n)              /* an absent optional string is a NULL view */
+		memcpy(dst, src.ptr, n);
+	dst[n] = '\0';
+}
+
+static int on_hello(struct pt_session *s, const struct pt_frame *f, uint64_t now_ns)
+{
+	struct pt_hello m;
+	struct pt_job *job;
+	int ret = pt_hello_decode(f, &m, &s->stats);
+
+	if (ret) {
+		pt_session_fail(s, PT_ERR_PROTOCOL, f->type, "malformed HELLO (%s)", strerror(-ret));
+		return ret;
+	}
+	/* Identity is the certificate's: a payload naming anyone else is refused outright. */
+	if (m.agent_name.len != strlen(s->agent_id) ||
+	    memcmp(m.agent_name.ptr, s->agent_id, m.agent_name.len)) {
+		pt_session_fail(s, PT_ERR_IDENTITY, f->type,
+				"HELLO names agent '%.*s' but the certificate is '%s'",
+				(int)(m.agent_name.len > 64 ? 64 : m.agent_name.len), m.agent_name.ptr,
+				s->agent_id);
+		return -EPERM;
+	}
+	if (m.first_seq == 0 || m.first_seq > m.next_seq) {
+		pt_session_fail(s, PT_ERR_PROTOCOL, f->type,
+				"HELLO sequence range [%llu, %llu) is invalid",
+				(unsigned long long)m.first_seq, (unsigned long long)m.next_seq);
+		return -EBADMSG;
+	}
+	job = job_new(s, PT_JOB_HELLO, now_ns);
+	if (!job) {
+		pt_session_fail(s, PT_ERR_INTERNAL, f->type, "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(job->agent_name, sizeof(job->agent_name), "%s", s->agent_id);
+	str_copy(job->hostname, sizeof(job->hostname), m.hostname);
+	str_copy(job->version, sizeof(job->version), m.version);
+	snprintf(job->address, sizeof(job->address), "%s", s->address);
+	memcpy(job->boot_id, m.boot_id, PT_BOOT_ID_LEN);
+	job->hello = (struct pt_store_hello){
+		.agent_name = job->agent_name, .hostname = job->hostname, .version = job->version,
+		.address = job->address, .boot_id = job->boot_id, .stream_id = m.stream_id,
+		.first_seq = m.first_seq, .next_seq = m.next_seq,
+		.policy_version = m.policy_version, .mode = m.mode,
+	};
+	s->stream_id = m.stream_id;
+	s->mode = m.mode;
+	s->state = PT_SESS_WELCOME_WAIT;
+	s->ops->submit(s->ctx, job);
+	return 0;
+}
+
+/* Token buckets: a batch may overdraw once, then the connection is not read until the
+ * buckets are positive again, which TCP turns into back-pressure on that agent alone. */
+static void charge(struct pt_session *s, uint64_t records, uint64_t bytes, uint64_t now_ns)
+{
+	const struct pt_session_limits *l = s->lim;
+	uint64_t dt = now_ns > s->tok_ns ? now_ns - s->tok_ns : 0, wait_ms = 0;
+
+	s->tok_ns = now_ns;
+	if (l->records_per_s) {
+		s->tok_records += (int64_t)(dt * l->records_per_s / 1000000000ull);
+		if (s->tok_records > (int64_t)l->records_per_s)
+			s->tok_records = (int64_t)l->records_per_s;
+		s->tok_records -= (int64_t)records;
+		if (s->tok_records < 0)
+			wait_ms = (uint64_t)(-s->tok_records) * 1000 / l->records_per_s + 1;
+	}
+	if (l->bytes_per_s) {
+		s->tok_bytes += (int64_t)(dt * l->bytes_per_s / 1000000000ull);
+		if (s->tok_bytes > (int64_t)l->bytes_per_s)
+			s->tok_bytes = (int64_t)l->bytes_per_s;
+		s->tok_bytes -= (int64_t)bytes;
+		if (s->tok_bytes < 0) {
+			uint64_t ms = (uint64_t)(-s->tok_bytes) * 1000 / l->bytes_per_s + 1;
+
+			wait_ms = ms > wait_ms ? ms : wait_ms;
+		}
+	}
+	if (wait_ms && s->io)
+		s->ops->pause(s->io, wait_ms);
+}
+
+/* Decodes every record of the batch before anything is queued: a batch is stored whole or
+ * not at all. */
+static int decode_records(struct pt_session *s, struct pt_job *job, const struct pt_batch *m)
+{
+	const uint8_t *recs;
+	size_t len, off = 0, used;
+	struct pt_record r;
+	uint32_t i;
+	int ret;
+
+	if (m->codec == PT_CODEC_NONE) {
+		job->raw = malloc(m->body_len ? m->body_len : 1);
+		if (!job->raw)
+			return -ENOMEM;
+		memcpy(job->raw, m->body, m->body_len);
+		recs = job->raw;
+		len = m->body_len;
+	} else {
+		job->raw = malloc(m->raw_len ? m->raw_len : 1);
+		if (!job->raw)
+			return -ENOMEM;
+		ret = pt_batch_records(m, job->raw, m->raw_len, &recs, &len);
+		if (ret)
+			return ret;
+	}
+	job->ev = calloc(m->count, sizeof(*job->ev));
+	if (!job->ev)
+		return -ENOMEM;
+	job->bytes += len + (size_t)m->count * sizeof(*job->ev);
+	for (i = 0; i < m->count; i++) {
+		struct pt_store_event *ev = &job->ev[i];
+
+		if (off >= len)
+			return -EBADMSG;       /* fewer records than COUNT */
+		ret = pt_record_decode(recs + off, len - off, &r, &used, &s->stats);
+		if (ret)
+			return ret;
+		pt_store_event_from_record(ev, &r);
+		ev->type = r.wire_type;      /* unknown types are kept, to be read by newer code */
+		ev->seq = m->first_seq + i;
+		ev->off = (uint32_t)off;
+		ev->len = (uint32_t)used;
+		off += used;
+	}
+	if (off != len)
+		return -EBADMSG;               /* more bytes than COUNT records */
+	job->batch = (struct pt_store_batch){
+		.agent = s->agent_row, .host = s->host_row, .stream_id = m->stream_id,
+		.first_seq = m->first_seq, .count = m->count, .raw = job->raw, .raw_len = len,
+		.ev = job->ev,
+	};
+	return 0;
+}
+
+static int on_batch(struct pt_session *s, const struct pt_frame *f, size_t frame_len,
+		    uint64_t now_ns)
+{
+	struct pt_batch m;
+	struct pt_job *job = NULL;
+	int ret = pt_batch_decode(f, &m, &s->stats);
+
+	if (ret) {
+		pt_session_fail(s, PT_ERR_PROTOCOL, f->type, "malformed BATCH (%s)", strerror(-ret));
+		goto out;
+	}
+	if (m.stream_id != s->stream_id) {
+		ret = -EBADMSG;
+		pt_session_fail(s, PT_ERR_PROTOCOL, f->type,
+				"BATCH for stream %llu on a connection for stream %llu",
+				(unsigned long long)m.stream_id, (unsigned long long)s->stream_id);
+		goto out;
+	}
+	job = job_new(s, PT_JOB_BATCH, now_ns);
+	if (!job) {
+		ret = -ENOMEM;
+		pt_session_fail(s, PT_ERR_INTERNAL, f->type, "out of memory");
+		goto out;
+	}
+	ret = decode_records(s, job, &m);
+	if (ret) {
+		pt_session_fail(s, ret == -ENOMEM ? PT_ERR_INTERNAL : PT_ERR_PROTOCOL, f->type,
+				"BATCH %llu+%u refused: a record does not decode (%s)",
+				(unsigned long long)m.first_seq, m.count, strerror(-ret));
+		goto out;
+	}
+	s->inflight++;
+	s->batches++;
+	s->records += m.count;
+	charge(s, m.count, frame_len, now_ns);
+	s->ops->submit(s->ctx, job);
+	job = NULL;
+out:
+	pt_job_free(job);
+	return ret;
+}
+
+static int on_pong(struct pt_session *s, const struct pt_frame *f, uint64_t now_ns)
+{
+	struct pt_job *job;
+	int ret;
+
+	job = job_new(s, PT_JOB_PONG, now_ns);
+	if (!job) {
+		pt_session_fail(s, PT_ERR_INTERNAL, f->type, "out of memory");
+		return -ENOMEM;
+	}
+	ret = pt_pong_decode(f, &job->pong, &s->stats);
+	if (ret) {
+		pt_session_fail(s, PT_ERR_PROTOCOL, f->type, "malformed PONG (%s)", strerror(-ret));
+		pt_job_free(job);
+		return ret;
+	}
+	if (job->pong.nonce != s->ping_nonce)
+		log_debug("agent %s: PONG for nonce %llu, expected %llu", s->agent_id,
+			  (unsigned long long)job->pong.nonce, (unsigned long long)s->ping_nonce);
+	s->last_pong_ns = now_ns;
+	s->ping_outstanding = false;
+	s->stale = false;
+	s->ops->submit(s->ctx, job);
+	return 0;
+}
+
+static int on_error(struct pt_session *s, const struct pt_frame *f)
+{
+	struct pt_error e;
+
+	if (pt_error_decode(f, &e, &s->stats)) {
+		pt_session_fail(s, PT_ERR_PROTOCOL, f->type, "malformed ERROR");
+		return -EBADMSG;
+	}
+	/* DISABLED refuses one command; the connection stays. Anything else ends it. */
+	log_warnx("agent %s (%s): ERROR %u: %.*s", s->agent_id, s->address, e.code,
+		  (int)e.message.len, e.message.ptr);
+	if (e.code == PT_ERR_DISABLED)
+		return 0;
+	close_session(s);
+	return -ECONNABORTED;
+}
+
+int pt_session_frame(struct pt_session *s, const uint8_t *frame, size_t len, uint64_t now_ns)
+{
+	struct pt_frame f;
+	int ret;
+
+	if (s->state == PT_SESS_CLOSED)
+		return -ECONNABORTED;
+	ret = pt_frame_split(frame, len, &f);
+	if (ret) {
+		pt_session_fail(s, PT_ERR_PROTOCOL, 0, "malformed frame (%s)", strerror(-ret));
+		return ret;
+	}
+	if (s->state == PT_SESS_HELLO) {
+		if (f.type != PT_FRAME_HELLO) {
+			pt_session_fail(s, PT_ERR_PROTOCOL, f.type, "expected HELLO, got %s",
+					pt_frame_type_name(f.type) ? pt_frame_type_name(f.type) : "?");
+			return -EBADMSG;
+		}
+		return on_hello(s, &f, now_ns);
+	}
+	switch (f.type) {
+	case PT_FRAME_BATCH:
+		return on_batch(s, &f, len, now_ns);
+	case PT_FRAME_PONG:
+		return on_pong(s, &f, now_ns);
+	case PT_FRAME_ERROR:
+		return on_error(s, &f);
+	case PT_FRAME_POLICY_RESULT:
+		return 0;
+	default:
+		pt_session_fail(s, PT_ERR_PROTOCOL, f.type, "unexpected %s frame",
+				pt_frame_type_name(f.type) ? pt_frame_type_name(f.type) : "unknown");
+		return -EBADMSG;
+	}
+}
+
+static void hello_done(struct pt_session *s, struct pt_job *job)
+{
+	uint8_t buf[SMALL_FRAME_MAX];
+	struct pt_writer w;
+	struct pt_welcome m = {
+		.version = { PROCTRAIL_VERSION, sizeof(PROCTRAIL_VERSION) - 1 },
+		.has_acked_seq = job->hello_res.has_acked,
+		.acked_seq = job->hello_res.acked_seq,
+		.ping_interval_ms = s->lim->ping_interval_ms,
+	};
+
+	if (job->ret) {
+		pt_session_fail(s, PT_ERR_INTERNAL, PT_FRAME_HELLO, "store refused HELLO");
+		return;
+	}
+	s->agent_row = job->hello_res.agent;
+	s->host_row = job->hello_res.host;
+	pt_writer_init(&w, buf, sizeof(buf));
+	if (pt_welcome_encode(&w, &m)) {
+		pt_session_fail(s, PT_ERR_INTERNAL, PT_FRAME_HELLO, "cannot encode WELCOME");
+		return;
+	}
+	send_frame(s, &w);
+	s->state = PT_SESS_READY;
+	log_info("agent %s (%s) connected: stream %llu, %s mode, collector holds up to %llu",
+		 s->agent_id, s->address, (unsigned long long)s->stream_id,
+		 s->mode == PT_MODE_PULL ? "pull" : "stream",
+		 (unsigned long long)job->hello_res.acked_seq);
+}
+
+static void batch_done(struct pt_session *s, struct pt_job *job)
+{
+	uint8_t buf[128];
+	struct pt_writer w;
+	struct pt_ack a = {
+		.stream_id = job->batch.stream_id,
+		.seq = job->batch.first_seq + job->batch.count - 1,
+	};
+
+	s->inflight--;
+	if (job->ret) {
+		pt_session_fail(s, PT_ERR_INTERNAL, PT_FRAME_BATCH,
+				"BATCH %llu+%u could not be stored; not acknowledged",
+				(unsigned long long)job->batch.first_seq, job->batch.count);
+		return;
+	}
+	pt_writer_init(&w, buf, sizeof(buf));
+	if (pt_ack_encode(&w, &a) == 0)
+		send_frame(s, &w);
+}
+
+void pt_session_job_done(struct pt_job *job)
+{
+	struct pt_session *s = job->sess;
+
+	if (s->state != PT_SESS_CLOSED) {
+		if (job->type == PT_JOB_HELLO)
+			hello_done(s, job);
+		else if (job->type == PT_JOB_BATCH)
+			batch_done(s, job);
+		if (s->io && pt_session_wants_input(s))
+			s->ops->resume(s->io);
+	}
+	pt_job_free(job);
+}
+
+static void send_nonce(struct pt_session *s, uint8_t type, uint64_t nonce)
+{
+	uint8_t buf[64];
+	struct pt_writer w;
+	int ret;
+
+	pt_writer_init(&w, buf, sizeof(buf));
+	if (type == PT_FRAME_PING)
+		ret = pt_ping_encode(&w, &(struct pt_ping){ .nonce = nonce });
+	else
+		ret = pt_collect_encode(&w, &(struct pt_collect){ .nonce = nonce });
+	if (!ret)
+		send_frame(s, &w);
+}
+
+void pt_session_ping(struct pt_session *s, uint64_t now_ns)
+{
+	uint64_t limit = 3ull * s->lim->ping_interval_ms * 1000000ull;
+	struct pt_job *job;
+
+	if (s->state != PT_SESS_READY)
+		return;
+	if (!s->stale && now_ns - s->last_pong_ns > limit) {
+		s->stale = true;
+		log_warnx("agent %s (%s): no PONG for %llu s, marked stale", s->agent_id, s->address,
+			  (unsigned long long)((now_ns - s->last_pong_ns) / 1000000000ull));
+		job = job_new(s, PT_JOB_HEALTH, now_ns);
+		if (job) {
+			job->health = "stale";
+			s->ops->submit(s->ctx, job);
+		}
+	}
+	s->ping_nonce++;
+	s->ping_outstanding = true;
+	send_nonce(s, PT_FRAME_PING, s->ping_nonce);
+}
+
+void pt_session_collect(struct pt_session *s, uint64_t now_ns)
+{
+	(void)now_ns;
+	if (s->state == PT_SESS_READY && s->mode == PT_MODE_PULL)
+		send_nonce(s, PT_FRAME_COLLECT, ++s->ping_nonce);
+}
+
+void pt_session_detach(struct pt_session *s, uint64_t now_ns)
+{
+	struct pt_job *job;
+
+	s->state = PT_SESS_CLOSED;
+	s->io = NULL;
+	if (s->agent_row) {
+		job = job_new(s, PT_JOB_HEALTH, now_ns);
+		if (job) {
+			job->health = "disconnected";
+			s->ops->submit(s->ctx, job);
+		}
+	}
+}

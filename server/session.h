@@ -1,0 +1,84 @@
+/* One agent connection after its TLS handshake: the protocol state machine, frame decoding and
+ * validation, per-agent limits. Transport-free: the I/O layer (server/conn.c) or a test/fuzz
+ * harness hands it whole frames and provides the ops below, so the same code is fuzzed and run.
+ *
+ * Ownership: a session is reference-counted; the I/O layer holds one reference and every job
+ * in flight holds one. pt_session_unref() is NULL-safe.
+ */
+#ifndef PROCTRAIL_SERVER_SESSION_H
+#define PROCTRAIL_SERVER_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "proctrail/tls.h"
+#include "proctrail/wire.h"
+#include "job.h"
+
+struct pt_session_limits {
+	uint32_t max_frame;          /* bytes, header included, <= PT_FRAME_MAX */
+	uint64_t records_per_s;      /* 0: unlimited */
+	uint64_t bytes_per_s;        /* 0: unlimited */
+	uint32_t window;             /* batches in the writer at once, per connection */
+	uint32_t ping_interval_ms;
+};
+
+struct pt_session_ops {
+	void (*send)(void *io, const uint8_t *buf, size_t len);
+	void (*close)(void *io);                /* after what was sent is flushed */
+	void (*pause)(void *io, uint64_t ms);   /* rate limit: read nothing for ms */
+	void (*resume)(void *io);               /* input may be processed again */
+	void (*submit)(void *ctx, struct pt_job *job);
+};
+
+enum pt_session_state { PT_SESS_HELLO, PT_SESS_WELCOME_WAIT, PT_SESS_READY, PT_SESS_CLOSED };
+
+struct pt_session {
+	int refs;
+	enum pt_session_state state;
+	const struct pt_session_ops *ops;
+	void *io, *ctx;
+	const struct pt_session_limits *lim;
+	char agent_id[PT_TLS_CN_MAX + 1];
+	char address[64];
+	int64_t agent_row, host_row;
+	uint64_t stream_id;
+	uint8_t mode;
+	uint32_t inflight;
+	int64_t tok_records, tok_bytes;
+	uint64_t tok_ns;
+	uint64_t ping_nonce, last_pong_ns, connected_ns;
+	bool stale, ping_outstanding;
+	struct pt_decode_stats stats;
+	uint64_t batches, records;
+	TAILQ_ENTRY(pt_session) link;
+};
+
+struct pt_session *pt_session_new(const char *agent_id, const char *address,
+				  const struct pt_session_ops *ops, void *io, void *ctx,
+				  const struct pt_session_limits *lim, uint64_t now_ns);
+void pt_session_ref(struct pt_session *s);
+void pt_session_unref(struct pt_session *s);
+
+/* Framing: given the bytes available, returns 0 with *total = the whole frame's length,
+ * -EAGAIN when more bytes are needed, or a negative error after which the session has sent
+ * ERROR and closed. */
+int pt_session_frame_len(struct pt_session *s, const uint8_t *buf, size_t avail, size_t *total);
+/* Whether the next frame may be handled now (false while waiting for WELCOME's data, with a
+ * full window, or once closed). */
+bool pt_session_wants_input(const struct pt_session *s);
+/* Handles one whole frame. Returns 0, or a negative error after which the session is closed. */
+int pt_session_frame(struct pt_session *s, const uint8_t *frame, size_t len, uint64_t now_ns);
+/* A job of this session came back from the writer (on the loop thread). Consumes the job. */
+void pt_session_job_done(struct pt_job *job);
+/* Timers. */
+void pt_session_ping(struct pt_session *s, uint64_t now_ns);
+void pt_session_collect(struct pt_session *s, uint64_t now_ns);
+/* The transport is gone: no more ops on io; records the disconnection. */
+void pt_session_detach(struct pt_session *s, uint64_t now_ns);
+/* Sends ERROR(code, message) and closes; logs the reason with the agent and address. */
+void pt_session_fail(struct pt_session *s, uint32_t code, uint8_t frame_type, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#endif

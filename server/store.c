@@ -1,0 +1,771 @@
+/* SQLite store of the collector: schema, prepared statements, batch insert with dedup, gap
+ * accounting and binary prevalence. One thread per handle (SQLITE_OPEN_NOMUTEX). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "proctrail/log.h"
+#include "proctrail/store.h"
+
+static const char SCHEMA[] =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+	"INSERT OR IGNORE INTO meta VALUES('schema_version', '1');"
+	"CREATE TABLE IF NOT EXISTS hosts(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+	"CREATE TABLE IF NOT EXISTS agents("
+	"  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, hostname TEXT, version TEXT,"
+	"  address TEXT, boot_id BLOB, mode INTEGER, stream_id INTEGER, last_seq INTEGER,"
+	"  policy_version INTEGER, first_seen_ns INTEGER, last_seen_ns INTEGER,"
+	"  last_pong_ns INTEGER, health TEXT, connected INTEGER DEFAULT 0,"
+	"  queue_depth INTEGER, spool_bytes INTEGER, agent_next_seq INTEGER,"
+	"  agent_acked_seq INTEGER, events INTEGER DEFAULT 0, duplicates INTEGER DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS streams(agent INTEGER NOT NULL, stream_id INTEGER NOT NULL,"
+	"  high_seq INTEGER NOT NULL, first_seen_ns INTEGER,"
+	"  PRIMARY KEY(agent, stream_id)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS gaps(agent INTEGER NOT NULL, stream_id INTEGER NOT NULL,"
+	"  first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, detected_ns INTEGER,"
+	"  PRIMARY KEY(agent, stream_id, first_seq)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS loss_ranges(agent INTEGER NOT NULL, stream_id INTEGER NOT NULL,"
+	"  first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, counter INTEGER NOT NULL,"
+	"  PRIMARY KEY(agent, stream_id, first_seq, last_seq, counter)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS agent_counters(agent INTEGER NOT NULL, counter INTEGER NOT NULL,"
+	"  total INTEGER NOT NULL DEFAULT 0, reported INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY(agent, counter)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, agent INTEGER NOT NULL,"
+	"  stream_id INTEGER NOT NULL, seq INTEGER NOT NULL, type INTEGER NOT NULL,"
+	"  time_ns INTEGER, pid INTEGER, entity_id BLOB, sha256 BLOB, host INTEGER,"
+	"  record BLOB NOT NULL);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS events_key ON events(agent, stream_id, seq);"
+	"CREATE INDEX IF NOT EXISTS events_time ON events(time_ns);"
+	/* By process id and entity id: not an index on events, which would be a random-key
+	 * insert per event on the hot path (it cut ingest by half or more, docs/benchmarks.md),
+	 * but a side table filled in bulk, sorted, every PT_STORE_INDEX_EVERY events (or when
+	 * the writer is idle); rows above meta.pid_indexed_upto are the small unindexed tail. */
+	"CREATE TABLE IF NOT EXISTS events_by_pid(pid INTEGER NOT NULL, entity_id BLOB,"
+	"  event INTEGER NOT NULL, PRIMARY KEY(pid, entity_id, event)) WITHOUT ROWID;" /* entity x'' when none */
+	"INSERT OR IGNORE INTO meta VALUES('pid_indexed_upto', '0');"
+	"CREATE TABLE IF NOT EXISTS binaries(sha256 BLOB PRIMARY KEY, first_seen_ns INTEGER,"
+	"  last_seen_ns INTEGER, hosts INTEGER NOT NULL DEFAULT 0,"
+	"  execs INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS binary_agents(sha256 BLOB NOT NULL, agent INTEGER NOT NULL,"
+	"  PRIMARY KEY(sha256, agent)) WITHOUT ROWID;";
+
+enum stmt_id {
+	S_EVENT, S_STREAM_GET, S_STREAM_PUT, S_GAP_ADD, S_GAP_OVERLAP, S_GAP_DEL, S_LOSS_ADD,
+	S_LOSS_OVERLAP, S_COUNTER_REPORTED, S_COUNTER_TOTAL, S_BIN_AGENT, S_BIN_UPSERT,
+	S_AGENT_BATCH, S_AGENT_UPSERT, S_AGENT_ID, S_HOST_ADD, S_HOST_ID, S_AGENT_PONG,
+	S_AGENT_HEALTH, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO, S_INDEX_UPTO, S_INDEX_MAXID,
+	S_INDEX_FILL, S_INDEX_SET, S_MAX
+};
+
+static const char *const SQL[S_MAX] = {
+	[S_EVENT] = "INSERT OR IGNORE INTO events(agent, stream_id, seq, type, time_ns, pid,"
+		    " entity_id, sha256, host, record) VALUES(?,?,?,?,?,?,?,?,?,?)",
+	[S_STREAM_GET] = "SELECT high_seq FROM streams WHERE agent=? AND stream_id=?",
+	[S_STREAM_PUT] = "INSERT INTO streams(agent, stream_id, high_seq, first_seen_ns)"
+			 " VALUES(?,?,?,?) ON CONFLICT(agent, stream_id)"
+			 " DO UPDATE SET high_seq=excluded.high_seq",
+	[S_GAP_ADD] = "INSERT OR REPLACE INTO gaps VALUES(?,?,?,?,?)",
+	[S_GAP_OVERLAP] = "SELECT first_seq, last_seq, detected_ns FROM gaps WHERE agent=?"
+			  " AND stream_id=? AND first_seq<=? AND last_seq>=?",
+	[S_GAP_DEL] = "DELETE FROM gaps WHERE agent=? AND stream_id=? AND first_seq=?",
+	[S_LOSS_ADD] = "INSERT OR IGNORE INTO loss_ranges VALUES(?,?,?,?,?)",
+	[S_LOSS_OVERLAP] = "SELECT first_seq, last_seq FROM loss_ranges WHERE agent=?"
+			   " AND stream_id=? AND first_seq<=? AND last_seq>=?",
+	[S_COUNTER_REPORTED] = "INSERT INTO agent_counters(agent, counter, reported) VALUES(?,?,?)"
+			       " ON CONFLICT(agent, counter) DO UPDATE SET"
+			       " reported=reported+excluded.reported",
+	[S_COUNTER_TOTAL] = "INSERT INTO agent_counters(agent, counter, total) VALUES(?,?,?)"
+			    " ON CONFLICT(agent, counter) DO UPDATE SET total=excluded.total",
+	[S_BIN_AGENT] = "INSERT OR IGNORE INTO binary_agents VALUES(?,?)",
+	[S_BIN_UPSERT] = "INSERT INTO binaries(sha256, first_seen_ns, last_seen_ns, hosts, execs)"
+			 " VALUES(?1,?2,?3,?4,?5) ON CONFLICT(sha256) DO UPDATE SET"
+			 " first_seen_ns=min(first_seen_ns, excluded.first_seen_ns),"
+			 " last_seen_ns=max(last_seen_ns, excluded.last_seen_ns),"
+			 " hosts=hosts+excluded.hosts, execs=execs+excluded.execs",
+	[S_AGENT_BATCH] = "UPDATE agents SET stream_id=?2, last_seq=?3, last_seen_ns=?4,"
+			  " events=events+?5, duplicates=duplicates+?6 WHERE id=?1",
+	[S_AGENT_UPSERT] = "INSERT INTO agents(name, hostname, version, address, boot_id, mode,"
+			   " stream_id, policy_version, first_seen_ns, last_seen_ns, health,"
+			   " connected, agent_next_seq) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?9,'ok',1,?10)"
+			   " ON CONFLICT(name) DO UPDATE SET hostname=excluded.hostname,"
+			   " version=excluded.version, address=excluded.address,"
+			   " boot_id=excluded.boot_id, mode=excluded.mode,"
+			   " stream_id=excluded.stream_id, policy_version=excluded.policy_version,"
+			   " last_seen_ns=excluded.last_seen_ns, health='ok', connected=1,"
+			   " agent_next_seq=excluded.agent_next_seq",
+	[S_AGENT_ID] = "SELECT id FROM agents WHERE name=?",
+	[S_HOST_ADD] = "INSERT OR IGNORE INTO hosts(name) VALUES(?)",
+	[S_HOST_ID] = "SELECT id FROM hosts WHERE name=?",
+	[S_AGENT_PONG] = "UPDATE agents SET last_pong_ns=?2, last_seen_ns=?2, health='ok', connected=1,"
+			 " queue_depth=?3, spool_bytes=?4, agent_next_seq=?5, agent_acked_seq=?6"
+			 " WHERE id=?1",
+	[S_AGENT_HEALTH] = "UPDATE agents SET health=?2, connected=(?2<>'disconnected'),"
+			   " last_seen_ns=max(coalesce(last_seen_ns,0), ?3) WHERE id=?1",
+	[S_SAVEPOINT] = "SAVEPOINT call",
+	[S_RELEASE] = "RELEASE call",
+	[S_ROLLBACK_TO] = "ROLLBACK TO call",
+	[S_INDEX_UPTO] = "SELECT CAST(value AS INTEGER) FROM meta WHERE key='pid_indexed_upto'",
+	[S_INDEX_MAXID] = "SELECT coalesce(max(id), 0) FROM events",
+	[S_INDEX_FILL] = "INSERT OR IGNORE INTO events_by_pid"
+			 " SELECT pid, coalesce(entity_id, x''), id FROM events"
+			 " WHERE id > ?1 AND id <= ?2 AND pid IS NOT NULL ORDER BY pid, entity_id, id",
+	[S_INDEX_SET] = "UPDATE meta SET value=?1 WHERE key='pid_indexed_upto'",
+};
+
+struct bin_agg;
+
+struct pt_store {
+	sqlite3 *db;
+	sqlite3_stmt *st[S_MAX];
+	struct bin_agg *agg;          /* prevalence of this transaction, written at commit */
+	size_t agg_n, agg_cap, agg_pending;
+	char path[512];
+};
+
+static int db_err(struct pt_store *s, const char *what)
+{
+	log_warnx("%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+	return -EIO;
+}
+
+static int exec(struct pt_store *s, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_warnx("%s: %s: %s", s->path, sql, msg ? msg : "?");
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+void pt_store_close(struct pt_store *s)
+{
+	int i;
+
+	if (!s)
+		return;
+	for (i = 0; i < S_MAX; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	free(s->agg);
+	free(s);
+}
+
+int pt_store_open(struct pt_store **out, const char *path)
+{
+	struct pt_store *s = calloc(1, sizeof(*s));
+	int i, ret = -EIO;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	if (sqlite3_open_v2(path, &s->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		ret = db_err(s, "open");
+		goto out;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	/* WAL + synchronous=FULL: COMMIT returns after the WAL fsync, which is what an ACK
+	 * promises. Readers (the CLI) never block the writer. */
+	if ((ret = exec(s, "PRAGMA journal_mode=WAL")) ||
+	    (ret = exec(s, "PRAGMA synchronous=FULL")) ||
+	    (ret = exec(s, "PRAGMA cache_size=-65536")) ||
+	    (ret = exec(s, "PRAGMA temp_store=MEMORY")) ||
+	    (ret = exec(s, "PRAGMA wal_autocheckpoint=4000")) ||
+	    (ret = exec(s, SCHEMA)))
+		goto out;
+	for (i = 0; i < S_MAX; i++) {
+		if (sqlite3_prepare_v3(s->db, SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+				       NULL) != SQLITE_OK) {
+			ret = db_err(s, SQL[i]);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	if (ret)
+		pt_store_close(s);
+	else
+		*out = s;
+	return ret;
+}
+
+int pt_store_begin(struct pt_store *s)
+{
+	s->agg_n = s->agg_pending = 0;
+	return exec(s, "BEGIN IMMEDIATE");
+}
+
+static int binaries_flush(struct pt_store *s);
+
+int pt_store_commit(struct pt_store *s)
+{
+	int ret = binaries_flush(s);
+
+	return ret ? ret : exec(s, "COMMIT");
+}
+
+void pt_store_rollback(struct pt_store *s)
+{
+	s->agg_n = s->agg_pending = 0;
+	if (!sqlite3_get_autocommit(s->db))
+		exec(s, "ROLLBACK");
+}
+
+static int run_stmt(struct pt_store *s, enum stmt_id id)
+{
+	int rc = sqlite3_step(s->st[id]);
+
+	sqlite3_reset(s->st[id]);
+	return rc == SQLITE_DONE ? 0 : db_err(s, SQL[id]);
+}
+
+static int savepoint(struct pt_store *s)
+{
+	return run_stmt(s, S_SAVEPOINT);
+}
+
+static int release(struct pt_store *s, int ret)
+{
+	if (ret) {
+		run_stmt(s, S_ROLLBACK_TO);
+		run_stmt(s, S_RELEASE);
+		return ret;
+	}
+	return run_stmt(s, S_RELEASE);
+}
+
+/* Runs a prepared statement with no result row; resets it whatever happens. */
+static int step_done(struct pt_store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	int ret = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : db_err(s, what);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
+static sqlite3_int64 i64(uint64_t v)
+{
+	return (sqlite3_int64)v;
+}
+
+/* Removes [a, b] from the stream's gaps, splitting a gap that straddles it. */
+static int gaps_subtract(struct pt_store *s, int64_t agent, uint64_t stream, uint64_t a, uint64_t b,
+			 uint64_t now_ns)
+{
+	sqlite3_stmt *q = s->st[S_GAP_OVERLAP];
+	struct { uint64_t f, l, t; } hit[64];
+	int n, i, rc, ret;
+
+	/* Gaps are disjoint, so few overlap one range; loop while a page was full. */
+	do {
+		n = 0;
+		sqlite3_bind_int64(q, 1, agent);
+		sqlite3_bind_int64(q, 2, i64(stream));
+		sqlite3_bind_int64(q, 3, i64(b));
+		sqlite3_bind_int64(q, 4, i64(a));
+		while (n < 64 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+			hit[n].f = (uint64_t)sqlite3_column_int64(q, 0);
+			hit[n].l = (uint64_t)sqlite3_column_int64(q, 1);
+			hit[n].t = (uint64_t)sqlite3_column_int64(q, 2);
+			n++;
+		}
+		sqlite3_reset(q);
+		sqlite3_clear_bindings(q);
+		for (i = 0; i < n; i++) {
+			sqlite3_stmt *d = s->st[S_GAP_DEL], *g = s->st[S_GAP_ADD];
+
+			sqlite3_bind_int64(d, 1, agent);
+			sqlite3_bind_int64(d, 2, i64(stream));
+			sqlite3_bind_int64(d, 3, i64(hit[i].f));
+			if ((ret = step_done(s, d, "deleting gap")))
+				return ret;
+			if (hit[i].f < a) {
+				sqlite3_bind_int64(g, 1, agent);
+				sqlite3_bind_int64(g, 2, i64(stream));
+				sqlite3_bind_int64(g, 3, i64(hit[i].f));
+				sqlite3_bind_int64(g, 4, i64(a - 1));
+				sqlite3_bind_int64(g, 5, i64(hit[i].t ? hit[i].t : now_ns));
+				if ((ret = step_done(s, g, "trimming gap")))
+					return ret;
+			}
+			if (hit[i].l > b) {
+				sqlite3_bind_int64(g, 1, agent);
+				sqlite3_bind_int64(g, 2, i64(stream));
+				sqlite3_bind_int64(g, 3, i64(b + 1));
+				sqlite3_bind_int64(g, 4, i64(hit[i].l));
+				sqlite3_bind_int64(g, 5, i64(hit[i].t ? hit[i].t : now_ns));
+				if ((ret = step_done(s, g, "trimming gap")))
+					return ret;
+			}
+		}
+	} while (n == 64);
+	return 0;
+}
+
+/* Records [a, b] as unexplained, minus whatever LOSS ranges already cover. */
+static int gap_add(struct pt_store *s, int64_t agent, uint64_t stream, uint64_t a, uint64_t b,
+		   uint64_t now_ns)
+{
+	sqlite3_stmt *g = s->st[S_GAP_ADD], *q = s->st[S_LOSS_OVERLAP];
+	struct { uint64_t f, l; } cov[64];
+	int n = 0, i, ret;
+
+	sqlite3_bind_int64(g, 1, agent);
+	sqlite3_bind_int64(g, 2, i64(stream));
+	sqlite3_bind_int64(g, 3, i64(a));
+	sqlite3_bind_int64(g, 4, i64(b));
+	sqlite3_bind_int64(g, 5, i64(now_ns));
+	if ((ret = step_done(s, g, "adding gap")))
+		return ret;
+	sqlite3_bind_int64(q, 1, agent);
+	sqlite3_bind_int64(q, 2, i64(stream));
+	sqlite3_bind_int64(q, 3, i64(b));
+	sqlite3_bind_int64(q, 4, i64(a));
+	while (n < 64 && sqlite3_step(q) == SQLITE_ROW) {
+		cov[n].f = (uint64_t)sqlite3_column_int64(q, 0);
+		cov[n].l = (uint64_t)sqlite3_column_int64(q, 1);
+		n++;
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	for (i = 0; i < n; i++)
+		if ((ret = gaps_subtract(s, agent, stream, cov[i].f, cov[i].l, now_ns)))
+			return ret;
+	return 0;
+}
+
+static int stream_get(struct pt_store *s, int64_t agent, uint64_t stream, bool *found,
+		      uint64_t *high)
+{
+	sqlite3_stmt *q = s->st[S_STREAM_GET];
+	int rc;
+
+	sqlite3_bind_int64(q, 1, agent);
+	sqlite3_bind_int64(q, 2, i64(stream));
+	rc = sqlite3_step(q);
+	*found = rc == SQLITE_ROW;
+	if (*found)
+		*high = (uint64_t)sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : db_err(s, "reading stream");
+}
+
+static int stream_put(struct pt_store *s, int64_t agent, uint64_t stream, uint64_t high,
+		      uint64_t now_ns)
+{
+	sqlite3_stmt *q = s->st[S_STREAM_PUT];
+
+	sqlite3_bind_int64(q, 1, agent);
+	sqlite3_bind_int64(q, 2, i64(stream));
+	sqlite3_bind_int64(q, 3, i64(high));
+	sqlite3_bind_int64(q, 4, i64(now_ns));
+	return step_done(s, q, "writing stream");
+}
+
+static int lookup_id(struct pt_store *s, enum stmt_id add, enum stmt_id get, const char *name,
+		     int64_t *id)
+{
+	sqlite3_stmt *q;
+	int ret, rc;
+
+	if (add != S_MAX) {
+		sqlite3_bind_text(s->st[add], 1, name, -1, SQLITE_STATIC);
+		if ((ret = step_done(s, s->st[add], "adding host")))
+			return ret;
+	}
+	q = s->st[get];
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc == SQLITE_ROW ? 0 : db_err(s, "looking up id");
+}
+
+int pt_store_hello(struct pt_store *s, const struct pt_store_hello *h, uint64_t now_ns,
+		   struct pt_store_hello_result *r)
+{
+	sqlite3_stmt *q = s->st[S_AGENT_UPSERT];
+	uint64_t high = 0;
+	bool found;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	if ((ret = savepoint(s)))
+		return ret;
+	sqlite3_bind_text(q, 1, h->agent_name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, h->hostname, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, h->version, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, h->address, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 5, h->boot_id, PT_BOOT_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int(q, 6, h->mode);
+	sqlite3_bind_int64(q, 7, i64(h->stream_id));
+	sqlite3_bind_int64(q, 8, i64(h->policy_version));
+	sqlite3_bind_int64(q, 9, i64(now_ns));
+	sqlite3_bind_int64(q, 10, i64(h->next_seq));
+	if ((ret = step_done(s, q, "writing agent")) ||
+	    (ret = lookup_id(s, S_MAX, S_AGENT_ID, h->agent_name, &r->agent)) ||
+	    (ret = lookup_id(s, S_HOST_ADD, S_HOST_ID, h->hostname, &r->host)) ||
+	    (ret = stream_get(s, r->agent, h->stream_id, &found, &high)))
+		goto out;
+	/* Sequence numbers start at 1: what the agent no longer holds and we never stored was
+	 * lost, unless a LOSS record says so (it will remove the gap when it arrives). */
+	if (h->first_seq > high + 1) {
+		if ((ret = gap_add(s, r->agent, h->stream_id, high + 1, h->first_seq - 1, now_ns)))
+			goto out;
+		high = h->first_seq - 1;
+		found = true;
+		if ((ret = stream_put(s, r->agent, h->stream_id, high, now_ns)))
+			goto out;
+	}
+	r->has_acked = found;
+	r->acked_seq = high;
+out:
+	return release(s, ret);
+}
+
+struct bin_agg {
+	uint8_t sha[PT_SHA256_LEN];
+	int64_t agent;
+	uint64_t first, last, execs;
+};
+
+static int cmp_agg(const void *a, const void *b)
+{
+	const struct bin_agg *x = a, *y = b;
+	int c = memcmp(x->sha, y->sha, PT_SHA256_LEN);
+
+	if (c)
+		return c;
+	return x->agent < y->agent ? -1 : x->agent > y->agent;
+}
+
+/* Sorts and merges equal (sha, agent) entries in place; returns the new count. */
+static size_t agg_merge(struct bin_agg *v, size_t n)
+{
+	size_t i, o = 0;
+
+	qsort(v, n, sizeof(*v), cmp_agg);
+	for (i = 0; i < n; i++) {
+		if (o && !cmp_agg(&v[o - 1], &v[i])) {
+			v[o - 1].first = v[i].first < v[o - 1].first ? v[i].first : v[o - 1].first;
+			v[o - 1].last = v[i].last > v[o - 1].last ? v[i].last : v[o - 1].last;
+			v[o - 1].execs += v[i].execs;
+		} else {
+			v[o++] = v[i];
+		}
+	}
+	return o;
+}
+
+/* Prevalence is aggregated per batch, then per transaction, and written at commit: the
+ * random-key writes are one per distinct (binary, agent) of the whole group, not per event. */
+static int binaries_collect(struct pt_store *s, const struct pt_store_batch *b)
+{
+	size_t n = 0, i, need;
+	struct bin_agg *v;
+
+	for (i = 0; i < b->count; i++)
+		n += b->ev[i].has_sha && b->ev[i].type == PT_REC_PROCESS_EXEC;
+	if (!n)
+		return 0;
+	need = s->agg_n + n;
+	if (need > s->agg_cap) {
+		size_t cap = s->agg_cap ? s->agg_cap : 1024;
+
+		while (cap < need)
+			cap *= 2;
+		v = reallocarray(s->agg, cap, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		s->agg = v;
+		s->agg_cap = cap;
+	}
+	v = s->agg + s->agg_n;
+	n = 0;
+	for (i = 0; i < b->count; i++) {
+		const struct pt_store_event *e = &b->ev[i];
+
+		if (!e->has_sha || e->type != PT_REC_PROCESS_EXEC)
+			continue;
+		memcpy(v[n].sha, e->sha256, PT_SHA256_LEN);
+		v[n].agent = b->agent;
+		v[n].first = v[n].last = e->time_ns;
+		v[n].execs = 1;
+		n++;
+	}
+	s->agg_pending = agg_merge(v, n);
+	return 0;
+}
+
+static int binaries_flush(struct pt_store *s)
+{
+	sqlite3_stmt *q = s->st[S_BIN_AGENT], *u = s->st[S_BIN_UPSERT];
+	size_t n, i;
+	int ret = 0;
+
+	n = agg_merge(s->agg, s->agg_n);
+	for (i = 0; i < n && !ret; i++) {
+		const struct bin_agg *a = &s->agg[i];
+		int new_host;
+
+		sqlite3_bind_blob(q, 1, a->sha, PT_SHA256_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, a->agent);
+		if ((ret = step_done(s, q, "writing binary_agents")))
+			break;
+		new_host = sqlite3_changes(s->db) > 0;
+		sqlite3_bind_blob(u, 1, a->sha, PT_SHA256_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(u, 2, i64(a->first));
+		sqlite3_bind_int64(u, 3, i64(a->last));
+		sqlite3_bind_int(u, 4, new_host);
+		sqlite3_bind_int64(u, 5, i64(a->execs));
+		ret = step_done(s, u, "writing binaries");
+	}
+	s->agg_n = 0;
+	return ret;
+}
+
+static int loss_record(struct pt_store *s, const struct pt_store_batch *b,
+		       const struct pt_store_event *e, uint64_t now_ns)
+{
+	sqlite3_stmt *c = s->st[S_COUNTER_REPORTED], *l = s->st[S_LOSS_ADD];
+	int ret;
+
+	sqlite3_bind_int64(c, 1, b->agent);
+	sqlite3_bind_int(c, 2, e->loss_counter);
+	sqlite3_bind_int64(c, 3, i64(e->loss_count));
+	if ((ret = step_done(s, c, "writing loss counter")))
+		return ret;
+	if (!e->loss_has_range || e->loss_first > e->loss_last)
+		return 0;
+	sqlite3_bind_int64(l, 1, b->agent);
+	sqlite3_bind_int64(l, 2, i64(b->stream_id));
+	sqlite3_bind_int64(l, 3, i64(e->loss_first));
+	sqlite3_bind_int64(l, 4, i64(e->loss_last));
+	sqlite3_bind_int(l, 5, e->loss_counter);
+	if ((ret = step_done(s, l, "writing loss range")))
+		return ret;
+	return gaps_subtract(s, b->agent, b->stream_id, e->loss_first, e->loss_last, now_ns);
+}
+
+static int insert_events(struct pt_store *s, const struct pt_store_batch *b, uint32_t *inserted)
+{
+	sqlite3_stmt *q = s->st[S_EVENT];
+	uint32_t i;
+	int rc;
+
+	for (i = 0; i < b->count; i++) {
+		const struct pt_store_event *e = &b->ev[i];
+
+		sqlite3_bind_int64(q, 1, b->agent);
+		sqlite3_bind_int64(q, 2, i64(b->stream_id));
+		sqlite3_bind_int64(q, 3, i64(e->seq));
+		sqlite3_bind_int(q, 4, e->type);
+		sqlite3_bind_int64(q, 5, i64(e->time_ns));
+		if (e->has_pid)
+			sqlite3_bind_int64(q, 6, e->pid);
+		else
+			sqlite3_bind_null(q, 6);
+		if (e->has_entity)
+			sqlite3_bind_blob(q, 7, e->entity_id, PT_ENTITY_ID_LEN, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(q, 7);
+		if (e->has_sha)
+			sqlite3_bind_blob(q, 8, e->sha256, PT_SHA256_LEN, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(q, 8);
+		sqlite3_bind_int64(q, 9, b->host);
+		sqlite3_bind_blob(q, 10, b->raw + e->off, (int)e->len, SQLITE_STATIC);
+		rc = sqlite3_step(q);
+		sqlite3_reset(q);
+		if (rc != SQLITE_DONE)
+			return db_err(s, "inserting event");
+		*inserted += (uint32_t)sqlite3_changes(s->db);
+	}
+	return 0;
+}
+
+int pt_store_batch(struct pt_store *s, const struct pt_store_batch *b, uint64_t now_ns,
+		   struct pt_store_batch_result *r)
+{
+	uint64_t high = 0, last;
+	sqlite3_stmt *q;
+	uint32_t i;
+	bool found;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	if (b->count == 0 || b->first_seq == 0 || b->first_seq > UINT64_MAX - b->count)
+		return -EINVAL;
+	last = b->first_seq + b->count - 1;
+	if ((ret = savepoint(s)))
+		return ret;
+	if ((ret = stream_get(s, b->agent, b->stream_id, &found, &high)) ||
+	    (ret = insert_events(s, b, &r->inserted)))
+		goto out;
+	if (b->first_seq > high + 1)
+		ret = gap_add(s, b->agent, b->stream_id, high + 1, b->first_seq - 1, now_ns);
+	else if (b->first_seq <= high)   /* a resend may fill a gap */
+		ret = gaps_subtract(s, b->agent, b->stream_id, b->first_seq,
+				    last < high ? last : high, now_ns);
+	if (ret)
+		goto out;
+	if (last > high)
+		high = last;
+	if ((ret = stream_put(s, b->agent, b->stream_id, high, now_ns)))
+		goto out;
+	for (i = 0; i < b->count; i++)
+		if (b->ev[i].type == PT_REC_LOSS && (ret = loss_record(s, b, &b->ev[i], now_ns)))
+			goto out;
+	if ((ret = binaries_collect(s, b)))
+		goto out;
+	q = s->st[S_AGENT_BATCH];
+	sqlite3_bind_int64(q, 1, b->agent);
+	sqlite3_bind_int64(q, 2, i64(b->stream_id));
+	sqlite3_bind_int64(q, 3, i64(high));
+	sqlite3_bind_int64(q, 4, i64(now_ns));
+	sqlite3_bind_int64(q, 5, r->inserted);
+	sqlite3_bind_int64(q, 6, b->count - r->inserted);
+	ret = step_done(s, q, "updating agent");
+	r->high_seq = high;
+out:
+	ret = release(s, ret);
+	/* The batch's share of the prevalence aggregate counts only if the batch stayed. */
+	if (!ret)
+		s->agg_n += s->agg_pending;
+	s->agg_pending = 0;
+	return ret;
+}
+
+int pt_store_pong(struct pt_store *s, int64_t agent, const struct pt_pong *p, uint64_t now_ns)
+{
+	sqlite3_stmt *q = s->st[S_AGENT_PONG], *c = s->st[S_COUNTER_TOTAL];
+	uint32_t i;
+	int ret;
+
+	if ((ret = savepoint(s)))
+		return ret;
+	sqlite3_bind_int64(q, 1, agent);
+	sqlite3_bind_int64(q, 2, i64(now_ns));
+	sqlite3_bind_int64(q, 3, i64(p->queue_depth));
+	sqlite3_bind_int64(q, 4, i64(p->spool_bytes));
+	sqlite3_bind_int64(q, 5, i64(p->next_seq));
+	sqlite3_bind_int64(q, 6, i64(p->acked_seq));
+	if ((ret = step_done(s, q, "writing health")))
+		goto out;
+	for (i = 0; i < p->n_counters && i < PT_COUNTERS_MAX; i++) {
+		sqlite3_bind_int64(c, 1, agent);
+		sqlite3_bind_int(c, 2, p->counters[i].id);
+		sqlite3_bind_int64(c, 3, i64(p->counters[i].value));
+		if ((ret = step_done(s, c, "writing counters")))
+			goto out;
+	}
+out:
+	return release(s, ret);
+}
+
+int pt_store_health(struct pt_store *s, int64_t agent, const char *health, uint64_t now_ns)
+{
+	sqlite3_stmt *q = s->st[S_AGENT_HEALTH];
+
+	sqlite3_bind_int64(q, 1, agent);
+	sqlite3_bind_text(q, 2, health, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, i64(now_ns));
+	return step_done(s, q, "writing health");
+}
+
+static int query_u64(struct pt_store *s, enum stmt_id id, uint64_t *out)
+{
+	int rc = sqlite3_step(s->st[id]);
+
+	if (rc == SQLITE_ROW)
+		*out = (uint64_t)sqlite3_column_int64(s->st[id], 0);
+	sqlite3_reset(s->st[id]);
+	return rc == SQLITE_ROW ? 0 : db_err(s, SQL[id]);
+}
+
+int pt_store_index(struct pt_store *s, uint64_t max_rows, uint64_t *indexed)
+{
+	uint64_t upto = 0, maxid = 0, to;
+	sqlite3_stmt *q;
+	int ret;
+
+	*indexed = 0;
+	if ((ret = query_u64(s, S_INDEX_UPTO, &upto)) || (ret = query_u64(s, S_INDEX_MAXID, &maxid)))
+		return ret;
+	if (maxid <= upto)
+		return 0;
+	to = maxid - upto > max_rows ? upto + max_rows : maxid;
+	q = s->st[S_INDEX_FILL];
+	sqlite3_bind_int64(q, 1, i64(upto));
+	sqlite3_bind_int64(q, 2, i64(to));
+	if ((ret = step_done(s, q, "filling events_by_pid")))
+		return ret;
+	q = s->st[S_INDEX_SET];
+	sqlite3_bind_int64(q, 1, i64(to));
+	if ((ret = step_done(s, q, "advancing pid_indexed_upto")))
+		return ret;
+	*indexed = to - upto;
+	return 0;
+}
+
+void pt_store_event_from_record(struct pt_store_event *ev, const struct pt_record *r)
+{
+	ev->type = r->type;
+	ev->has_pid = ev->has_entity = ev->has_sha = ev->loss_has_range = false;
+	ev->time_ns = 0;
+	switch (r->type) {
+	case PT_REC_PROCESS_EXEC:
+		ev->time_ns = r->u.exec.time_ns;
+		ev->pid = r->u.exec.pid;
+		ev->has_pid = true;
+		memcpy(ev->entity_id, r->u.exec.entity_id, PT_ENTITY_ID_LEN);
+		ev->has_entity = true;
+		if (r->u.exec.hash_status == PT_HASH_OK) {
+			memcpy(ev->sha256, r->u.exec.sha256, PT_SHA256_LEN);
+			ev->has_sha = true;
+		}
+		break;
+	case PT_REC_PROCESS_EXIT:
+		ev->time_ns = r->u.exit.time_ns;
+		ev->pid = r->u.exit.pid;
+		ev->has_pid = true;
+		memcpy(ev->entity_id, r->u.exit.entity_id, PT_ENTITY_ID_LEN);
+		ev->has_entity = true;
+		break;
+	case PT_REC_EXEC_BLOCKED:
+		ev->time_ns = r->u.blocked.time_ns;
+		ev->pid = r->u.blocked.pid;
+		ev->has_pid = true;
+		memcpy(ev->entity_id, r->u.blocked.entity_id, PT_ENTITY_ID_LEN);
+		ev->has_entity = true;
+		memcpy(ev->sha256, r->u.blocked.sha256, PT_SHA256_LEN);
+		ev->has_sha = true;
+		break;
+	case PT_REC_LOSS:
+		ev->time_ns = r->u.loss.time_ns;
+		ev->loss_counter = r->u.loss.counter;
+		ev->loss_count = r->u.loss.count;
+		ev->loss_has_range = r->u.loss.has_seq_range;
+		ev->loss_first = r->u.loss.first_seq;
+		ev->loss_last = r->u.loss.last_seq;
+		break;
+	case PT_REC_AGENT_STATUS:
+		ev->time_ns = r->u.status.time_ns;
+		break;
+	default:
+		break;
+	}
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Pull mode: the agent holds every record (memory, then spool) until the collector sends
+# COLLECT; then it sends all of it. Real agent, real collector, real execs.
+. "$(dirname "$0")/delivery_lib.bash"
+
+deploy
+# COLLECT only on demand (SIGUSR1), never on the schedule during the test.
+start_server --collect-interval 3600 --ping-interval 1
+make_bin
+start_agent --mode pull
+N=300
+storm 1 "$N"
+sleep 3   # several queue flushes and PINGs: the agent is connected and answering
+j=$(agent_json)
+[ -n "$j" ] || fail "agent not registered with the collector"
+expect_eq "agent mode" "$(jq -r .mode <<<"$j")" "pull"
+expect_eq "events stored before COLLECT" "$(q "SELECT count(*) FROM events e JOIN agents a ON a.id = e.agent WHERE a.name = '$NAME'")" 0
+held=$(jq -r .agent_next_seq <<<"$j")
+[ "$held" -gt "$N" ] || fail "PONG says the agent holds only $((held - 1)) records"
+ok "agent holds $((held - 1)) records, health reported by PONG"
+
+kill -USR1 "$SERVER_PID"
+wait_stored "$N" 30
+check_exactly_once 1 "$N"
+expect_eq "missing after COLLECT" "$MISSING" 0
+expect_eq "duplicated after COLLECT" "$DUPS" 0
+# Everything held at COLLECT time went, not just our execs.
+total=$(q "SELECT count(*) FROM events e JOIN agents a ON a.id = e.agent WHERE a.name = '$NAME'")
+[ "$total" -ge "$((held - 1))" ] || fail "stored $total, agent held $((held - 1))"
+ok "all $total held records sent after COLLECT"
+
+# Records made after the COLLECT wait for the next one.
+storm $((N + 1)) $((N + 100))
+sleep 2
+expect_eq "second wave before COLLECT" "$(stored_args | awk -v n="$N" '$1 > n' | wc -l)" 0
+kill -USR1 "$SERVER_PID"
+wait_stored $((N + 100)) 30
+check_exactly_once 1 $((N + 100))
+expect_eq "missing after second COLLECT" "$MISSING" 0
+expect_eq "duplicated after second COLLECT" "$DUPS" 0
+expect_eq "unexplained gaps" "$(agent_json | jq -r .unexplained_gaps)" 0
+stop_agent

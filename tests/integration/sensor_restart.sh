@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The pinned ring keeps recording while no agent runs: events produced while the agent was
+# stopped (cleanly or by kill -9) are printed by the next run, and what one run printed is
+# not printed again. A full ring becomes a loss record, never a silent gap. --uninstall
+# detaches the programs and removes the pins.
+. "$(dirname "$0")/helpers/sensor-lib.sh"
+sensor_setup
+cd "$T"
+agent_start
+marker1=$(jq -r 'select(.process.args[0] == "/bin/true") | .process.args[1]' "$OUT" | head -1)
+[ -n "$marker1" ] || fail "no ready marker"
+agent_stop
+
+/bin/echo "while-down-$$-a" >/dev/null
+agent_start
+wait_for ".event.action == \"exec\" and .process.args[1] == \"while-down-$$-a\"" >/dev/null ||
+	fail "an exec made while the agent was stopped was not printed by the next run"
+[ "$(count ".process.args[1]? == \"$marker1\"")" = 1 ] || fail "the first run's records were printed again"
+
+# kill -9: nothing to clean up, the next run still finds the pinned ring
+kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
+/bin/echo "while-killed-$$-b" >/dev/null
+agent_start
+wait_for ".event.action == \"exec\" and .process.args[1] == \"while-killed-$$-b\"" >/dev/null ||
+	fail "an exec made after kill -9 was not printed by the next run"
+[ "$(count ".process.args[1]? == \"while-down-$$-a\"")" = 1 ] || fail "records printed twice after kill -9"
+agent_stop
+
+# --uninstall: pins gone, links detached
+link_id=$(bpftool link show pinned "$PIN/link_exec" | sed -n 's/^\([0-9]*\):.*/\1/p')
+[ -n "$link_id" ] || fail "no pinned exec link"
+"$AGENT" --uninstall --pin-dir "$PIN" || fail "uninstall failed"
+[ ! -e "$PIN" ] || fail "pin directory still there"
+bpftool link show id "$link_id" >/dev/null 2>&1 && fail "link $link_id still attached after uninstall"
+
+# a tiny ring and a stopped agent: what does not fit is counted and reported as a loss
+: > "$OUT"
+agent_start --ring-bytes 8192
+kill -STOP "$AGENT_PID"
+"$H" quick 200 > quick.pids
+kill -CONT "$AGENT_PID"
+lost=$(wait_for '.event.action == "loss" and .proctrail.loss.counter == "ring_full"' 10 |
+	jq -s 'map(.proctrail.loss.count) | add') || fail "no ring_full loss record"
+[ "$lost" -gt 0 ] || fail "loss count is $lost"
+seen=0
+while read -r p; do
+	seen=$((seen + $(count "(.event.action == \"exec\" or .event.action == \"exit\") and .process.pid == $p")))
+done < quick.pids
+# 400 records were produced for the children; each is printed or counted as lost
+[ $((seen + lost)) -ge 400 ] || fail "printed $seen + lost $lost < 400 produced"
+echo "printed $seen, lost $lost"
+agent_stop
+echo PASS

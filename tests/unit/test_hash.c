@@ -1,0 +1,325 @@
+/* agent/hash: a hash is of the executed file or absent with the right reason; the cache
+ * keyed by file identity serves a second request without reading. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../../agent/hash.h"
+
+/* SHA-256("abc"), FIPS 180-2 */
+static const uint8_t abc_sha[32] = {
+	0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+	0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad,
+};
+
+#define NO_PID 0x7ffffff0u   /* above pid_max: /proc/NO_PID/exe never exists */
+
+struct fixture {
+	char dir[64];
+	char path[128];
+};
+
+static void write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static void id_of(const char *path, struct pt_file_id *id)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	*id = (struct pt_file_id){ st.st_dev, st.st_ino, (uint64_t)st.st_size,
+		(uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec,
+		(uint64_t)st.st_ctim.tv_sec * 1000000000ull + (uint64_t)st.st_ctim.tv_nsec };
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/pt-hash-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/bin", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char p[160];
+
+	unlink(f->path);
+	snprintf(p, sizeof(p), "%s/other", f->dir);
+	unlink(p);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void test_matching_file(void **state)
+{
+	struct fixture *f = *state;
+	struct pt_file_id id;
+	uint8_t sha[32];
+	bool deleted = true;
+
+	write_file(f->path, "abc");
+	id_of(f->path, &id);
+	assert_int_equal(pt_hash_executed(&id, f->path, NO_PID, false, 1 << 20, sha, &deleted), PT_HASH_OK);
+	assert_memory_equal(sha, abc_sha, 32);
+	assert_false(deleted);
+}
+
+static void test_too_large_is_not_read(void **state)
+{
+	struct fixture *f = *state;
+	struct pt_file_id id;
+	uint8_t sha[32];
+	bool deleted;
+
+	write_file(f->path, "abc");
+	id_of(f->path, &id);
+	assert_int_equal(pt_hash_executed(&id, f->path, NO_PID, false, 2, sha, &deleted),
+			 PT_HASH_TOO_LARGE);
+}
+
+static void test_replaced_file_is_changed(void **state)
+{
+	struct fixture *f = *state;
+	struct pt_file_id id;
+	char other[160];
+	uint8_t sha[32];
+	bool deleted;
+
+	write_file(f->path, "abc");
+	id_of(f->path, &id);
+	snprintf(other, sizeof(other), "%s/other", f->dir);
+	write_file(other, "abd");
+	assert_int_equal(rename(other, f->path), 0);
+	assert_int_equal(pt_hash_executed(&id, f->path, NO_PID, false, 1 << 20, sha, &deleted),
+			 PT_HASH_CHANGED);
+}
+
+static void test_modified_in_place_is_changed(void **state)
+{
+	struct fixture *f = *state;
+	struct pt_file_id id;
+	uint8_t sha[32];
+	bool deleted;
+	int fd;
+
+	write_file(f->path, "abc");
+	id_of(f->path, &id);
+	usleep(10000);
+	fd = open(f->path, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "d", 1), 1);
+	close(fd);
+	assert_int_equal(pt_hash_executed(&id, f->path, NO_PID, false, 1 << 20, sha, &deleted),
+			 PT_HASH_CHANGED);
+}
+
+static void test_vanished_file_is_gone(void **state)
+{
+	struct fixture *f = *state;
+	struct pt_file_id id;
+	uint8_t sha[32];
+	bool deleted;
+
+	write_file(f->path, "abc");
+	id_of(f->path, &id);
+	assert_int_equal(unlink(f->path), 0);
+	assert_int_equal(pt_hash_executed(&id, f->path, NO_PID, false, 1 << 20, sha, &deleted),
+			 PT_HASH_GONE);
+}
+
+static void test_proc_exe_fallback(void **state)
+{
+	struct pt_file_id id;
+	uint8_t sha[32], want[32];
+	bool deleted;
+	int fd;
+
+	(void)state;
+	/* our own executable, reached only through /proc/PID/exe: the path names nothing */
+	id_of("/proc/self/exe", &id);
+	assert_int_equal(pt_hash_executed(&id, "/nonexistent/bin", (uint32_t)getpid(), false,
+					  1ull << 30, sha, &deleted), PT_HASH_OK);
+	fd = open("/proc/self/exe", O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pt_hash_fd(fd, 1ull << 30, want, NULL), 0);
+	close(fd);
+	assert_memory_equal(sha, want, 32);
+	assert_false(deleted);
+}
+
+static void test_memfd_without_process(void **state)
+{
+	struct pt_file_id id = { 1, 2, 3, 4, 5 };
+	uint8_t sha[32];
+	bool deleted;
+
+	(void)state;
+	assert_int_equal(pt_hash_executed(&id, NULL, NO_PID, true, 1 << 20, sha, &deleted), PT_HASH_MEMFD);
+}
+
+static void test_hash_fd_cap(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t sha[32];
+	uint64_t n;
+	int fd;
+
+	write_file(f->path, "abc");
+	fd = open(f->path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pt_hash_fd(fd, 2, sha, &n), -EFBIG);
+	assert_int_equal(pt_hash_fd(fd, 3, sha, &n), 0);
+	assert_int_equal(n, 3);
+	assert_memory_equal(sha, abc_sha, 32);
+	close(fd);
+}
+
+static void wait_done(struct pt_hash_job *job)
+{
+	for (int i = 0; i < 5000 && !__atomic_load_n(&job->done, __ATOMIC_ACQUIRE); i++)
+		usleep(1000);
+	assert_true(__atomic_load_n(&job->done, __ATOMIC_ACQUIRE));
+}
+
+static void test_pool_and_cache(void **state)
+{
+	struct fixture *f = *state;
+	struct pt_hasher *h;
+	struct pt_hash_job job = { 0 }, again = { 0 };
+	struct pt_hash_stats st;
+	uint64_t ev;
+	int efd = eventfd(0, EFD_CLOEXEC);
+
+	assert_true(efd >= 0);
+	write_file(f->path, "abc");
+	assert_int_equal(pt_hasher_new(0, 1 << 20, 16, efd, &h), -EINVAL);
+	assert_int_equal(pt_hasher_new(2, 1 << 20, 16, efd, &h), 0);
+	id_of(f->path, &job.id);
+	job.path = f->path;
+	job.pid = NO_PID;
+	assert_false(pt_hasher_try_cache(h, &job));
+	pt_hasher_submit(h, &job);
+	wait_done(&job);
+	assert_int_equal(read(efd, &ev, sizeof(ev)), (ssize_t)sizeof(ev));
+	assert_int_equal(job.status, PT_HASH_OK);
+	assert_memory_equal(job.sha256, abc_sha, 32);
+
+	/* the same identity again: answered from the cache even though the file is gone now */
+	assert_int_equal(unlink(f->path), 0);
+	again.id = job.id;
+	again.path = f->path;
+	again.pid = NO_PID;
+	assert_true(pt_hasher_try_cache(h, &again));
+	assert_int_equal(again.status, PT_HASH_OK);
+	assert_int_equal(again.done, 1);
+	assert_memory_equal(again.sha256, abc_sha, 32);
+
+	/* another identity (a rewritten file) misses */
+	again.id.mtime_ns++;
+	again.done = 0;
+	assert_false(pt_hasher_try_cache(h, &again));
+	pt_hasher_submit(h, &again);
+	wait_done(&again);
+	assert_int_equal(again.status, PT_HASH_GONE);
+
+	pt_hasher_stats(h, &st);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.misses, 2);
+	pt_hasher_free(h);
+	pt_hasher_free(NULL);
+	close(efd);
+}
+
+static void test_cache_is_bounded(void **state)
+{
+	struct fixture *f = *state;
+	struct pt_hasher *h;
+	struct pt_hash_job job;
+	struct pt_file_id first, last;
+	struct pt_hash_stats st;
+	char p[160];
+
+	assert_int_equal(pt_hasher_new(1, 1 << 20, 4, -1, &h), 0);
+	/* 4 entries, 12 files hashed in turn: the first is evicted, the last is still there */
+	for (unsigned i = 0; i < 12; i++) {
+		snprintf(p, sizeof(p), "%s/other", f->dir);
+		write_file(p, i % 2 ? "abc" : "xyz");
+		memset(&job, 0, sizeof(job));
+		id_of(p, &job.id);
+		job.path = p;
+		job.pid = NO_PID;
+		assert_false(pt_hasher_try_cache(h, &job));
+		pt_hasher_submit(h, &job);
+		wait_done(&job);
+		assert_int_equal(job.status, PT_HASH_OK);
+		if (i == 0)
+			first = job.id;
+		last = job.id;
+		/* a new inode for the next round: keep this one alive under another name */
+		snprintf(p, sizeof(p), "%s/keep%u", f->dir, i);
+		{
+			char from[160];
+
+			snprintf(from, sizeof(from), "%s/other", f->dir);
+			assert_int_equal(rename(from, p), 0);
+		}
+	}
+	memset(&job, 0, sizeof(job));
+	job.id = first;
+	job.path = "/nonexistent";
+	job.pid = NO_PID;
+	assert_false(pt_hasher_try_cache(h, &job));
+	job.id = last;
+	assert_true(pt_hasher_try_cache(h, &job));
+	assert_memory_equal(job.sha256, abc_sha, 32);
+	pt_hasher_stats(h, &st);
+	assert_int_equal(st.hits, 1);
+	pt_hasher_free(h);
+	for (unsigned i = 0; i < 12; i++) {
+		snprintf(p, sizeof(p), "%s/keep%u", f->dir, i);
+		unlink(p);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_matching_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_large_is_not_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replaced_file_is_changed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_modified_in_place_is_changed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vanished_file_is_gone, setup, teardown),
+		cmocka_unit_test(test_proc_exe_fallback),
+		cmocka_unit_test(test_memfd_without_process),
+		cmocka_unit_test_setup_teardown(test_hash_fd_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_and_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_is_bounded, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

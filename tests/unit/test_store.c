@@ -1,0 +1,239 @@
+/* The collector's SQLite store on a real (temporary) database: dedup, gaps and LOSS ranges,
+ * prevalence, the pid lookup table. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "proctrail/log.h"
+#include "proctrail/store.h"
+
+struct fx {
+	char dir[64], path[96];
+	struct pt_store *s;
+	struct pt_store_hello_result h;
+	uint8_t raw[64];
+};
+
+static int64_t q1(struct fx *f, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	uint8_t boot[PT_BOOT_ID_LEN] = { 1 };
+	struct pt_store_hello h = { .agent_name = "a1", .hostname = "host-a1", .version = "t",
+		.address = "127.0.0.1:1", .boot_id = boot, .stream_id = 7, .first_seq = 1,
+		.next_seq = 1, .mode = PT_MODE_STREAM };
+
+	log_init("test_store", 0);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_store_XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/db", f->dir);
+	assert_int_equal(pt_store_open(&f->s, f->path), 0);
+	assert_int_equal(pt_store_begin(f->s), 0);
+	assert_int_equal(pt_store_hello(f->s, &h, 1000, &f->h), 0);
+	assert_int_equal(pt_store_commit(f->s), 0);
+	assert_false(f->h.has_acked);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char p[128];
+
+	pt_store_close(f->s);
+	pt_store_close(NULL);
+	snprintf(p, sizeof(p), "%s-wal", f->path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", f->path);
+	unlink(p);
+	unlink(f->path);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* A batch of n exec-like events (only the extracted fields matter to the store). */
+static int put(struct fx *f, uint64_t stream, uint64_t first, uint32_t n, int sha_mod,
+	       struct pt_store_batch_result *r)
+{
+	struct pt_store_event *ev = calloc(n, sizeof(*ev));
+	struct pt_store_batch b = { .agent = f->h.agent, .host = f->h.host, .stream_id = stream,
+		.first_seq = first, .count = n, .raw = f->raw, .raw_len = 8, .ev = ev };
+	uint32_t i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		ev[i].seq = first + i;
+		ev[i].type = PT_REC_PROCESS_EXEC;
+		ev[i].time_ns = 100 + first + i;
+		ev[i].pid = 1000 + (uint32_t)((first + i) % 7);
+		ev[i].has_pid = true;
+		ev[i].has_sha = sha_mod > 0;
+		if (sha_mod > 0)
+			ev[i].sha256[0] = (uint8_t)((first + i) % (uint64_t)sha_mod);
+		ev[i].len = 8;
+	}
+	ret = pt_store_begin(f->s);
+	if (!ret)
+		ret = pt_store_batch(f->s, &b, 2000, r);
+	if (!ret)
+		ret = pt_store_commit(f->s);
+	free(ev);
+	return ret;
+}
+
+static void test_dedup(void **state)
+{
+	struct fx *f = *state;
+	struct pt_store_batch_result r;
+
+	assert_int_equal(put(f, 7, 1, 100, 0, &r), 0);
+	assert_int_equal(r.inserted, 100);
+	assert_int_equal(r.high_seq, 100);
+	assert_int_equal(put(f, 7, 51, 100, 0, &r), 0);     /* half resent */
+	assert_int_equal(r.inserted, 50);
+	assert_int_equal(put(f, 7, 1, 150, 0, &r), 0);      /* all resent */
+	assert_int_equal(r.inserted, 0);
+	assert_int_equal(q1(f, "SELECT count(*) FROM events"), 150);
+	assert_int_equal(q1(f, "SELECT duplicates FROM agents"), 200);
+	assert_int_equal(q1(f, "SELECT count(*) FROM gaps"), 0);
+	/* invalid batches are refused before any write */
+	assert_int_equal(put(f, 7, 0, 1, 0, &r), -EINVAL);
+}
+
+static void test_gaps_and_loss(void **state)
+{
+	struct fx *f = *state;
+	struct pt_store_batch_result r;
+	struct pt_store_event loss = { .seq = 31, .type = PT_REC_LOSS, .loss_counter = PT_LOSS_SPOOL_FULL,
+		.loss_count = 5, .loss_has_range = true, .loss_first = 12, .loss_last = 16, .len = 8 };
+	struct pt_store_batch b = { .agent = f->h.agent, .host = f->h.host, .stream_id = 7,
+		.first_seq = 31, .count = 1, .raw = f->raw, .raw_len = 8, .ev = &loss };
+
+	assert_int_equal(put(f, 7, 1, 10, 0, &r), 0);
+	assert_int_equal(put(f, 7, 21, 10, 0, &r), 0);      /* 11..20 missing */
+	assert_int_equal(q1(f, "SELECT first_seq*100+last_seq FROM gaps"), 1120);
+	/* a new stream is a new sequence space, not a gap */
+	assert_int_equal(put(f, 8, 1, 5, 0, &r), 0);
+	assert_int_equal(q1(f, "SELECT count(*) FROM gaps"), 1);
+	/* LOSS for 12..16 splits the gap into 11 and 17..20 */
+	assert_int_equal(pt_store_begin(f->s), 0);
+	assert_int_equal(pt_store_batch(f->s, &b, 3000, &r), 0);
+	assert_int_equal(pt_store_commit(f->s), 0);
+	assert_int_equal(q1(f, "SELECT count(*) FROM gaps"), 2);
+	assert_int_equal(q1(f, "SELECT sum(last_seq - first_seq + 1) FROM gaps"), 5);
+	assert_int_equal(q1(f, "SELECT reported FROM agent_counters WHERE counter=4"), 5);
+	/* a late resend fills 17..20; only 11 stays unexplained */
+	assert_int_equal(put(f, 7, 17, 4, 0, &r), 0);
+	assert_int_equal(q1(f, "SELECT first_seq*100+last_seq FROM gaps"), 1111);
+	/* a LOSS range already known explains a gap found later (stream 8: 6..9 covered) */
+}
+
+static void test_hello_gap(void **state)
+{
+	struct fx *f = *state;
+	struct pt_store_hello_result hr;
+	uint8_t boot[PT_BOOT_ID_LEN] = { 2 };
+	struct pt_store_hello h = { .agent_name = "a1", .hostname = "host-a1", .version = "t",
+		.address = "x", .boot_id = boot, .stream_id = 9, .first_seq = 40, .next_seq = 50,
+		.mode = PT_MODE_PULL };
+	struct pt_store_batch_result r;
+
+	assert_int_equal(pt_store_begin(f->s), 0);
+	assert_int_equal(pt_store_hello(f->s, &h, 5000, &hr), 0);
+	assert_int_equal(pt_store_commit(f->s), 0);
+	assert_true(hr.has_acked);
+	assert_int_equal(hr.acked_seq, 39);
+	assert_int_equal(hr.agent, f->h.agent);             /* same name, same agent row */
+	assert_int_equal(q1(f, "SELECT first_seq*100+last_seq FROM gaps WHERE stream_id=9"), 139);
+	assert_int_equal(put(f, 9, 40, 10, 0, &r), 0);
+	/* a second HELLO on the same stream reports what is held */
+	h.first_seq = 50;
+	assert_int_equal(pt_store_begin(f->s), 0);
+	assert_int_equal(pt_store_hello(f->s, &h, 6000, &hr), 0);
+	assert_int_equal(pt_store_commit(f->s), 0);
+	assert_int_equal(hr.acked_seq, 49);
+	assert_int_equal(q1(f, "SELECT count(*) FROM gaps"), 1);
+}
+
+static void test_binaries_and_index(void **state)
+{
+	struct fx *f = *state;
+	struct pt_store_batch_result r;
+	uint64_t n;
+
+	assert_int_equal(put(f, 7, 1, 300, 3, &r), 0);    /* 3 distinct hashes */
+	assert_int_equal(put(f, 7, 301, 30, 3, &r), 0);
+	assert_int_equal(q1(f, "SELECT count(*) FROM binaries"), 3);
+	assert_int_equal(q1(f, "SELECT sum(execs) FROM binaries"), 330);
+	assert_int_equal(q1(f, "SELECT max(hosts) FROM binaries"), 1);
+	assert_int_equal(q1(f, "SELECT min(first_seen_ns) FROM binaries"), 101);
+	assert_int_equal(q1(f, "SELECT max(last_seen_ns) FROM binaries"), 430);
+
+	assert_int_equal(pt_store_begin(f->s), 0);
+	assert_int_equal(pt_store_index(f->s, 100, &n), 0);
+	assert_int_equal(n, 100);
+	assert_int_equal(pt_store_index(f->s, 1000, &n), 0);
+	assert_int_equal(n, 230);
+	assert_int_equal(pt_store_index(f->s, 1000, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(pt_store_commit(f->s), 0);
+	assert_int_equal(q1(f, "SELECT count(*) FROM events_by_pid"), 330);
+	assert_int_equal(q1(f, "SELECT count(*) FROM events_by_pid WHERE pid=1000"),
+			 q1(f, "SELECT count(*) FROM events WHERE pid=1000"));
+}
+
+static void test_pong_health(void **state)
+{
+	struct fx *f = *state;
+	struct pt_pong p = { .nonce = 1, .queue_depth = 5, .spool_bytes = 4096, .next_seq = 9,
+		.acked_seq = 8, .n_counters = 2 };
+
+	p.counters[0] = (struct pt_counter){ PT_LOSS_RING_FULL, 3 };
+	p.counters[1] = (struct pt_counter){ PT_LOSS_QUEUE_FULL, 4 };
+	assert_int_equal(pt_store_begin(f->s), 0);
+	assert_int_equal(pt_store_health(f->s, f->h.agent, "stale", 10), 0);
+	assert_int_equal(pt_store_commit(f->s), 0);
+	assert_int_equal(q1(f, "SELECT health='stale' FROM agents"), 1);
+	assert_int_equal(pt_store_begin(f->s), 0);
+	assert_int_equal(pt_store_pong(f->s, f->h.agent, &p, 20), 0);
+	assert_int_equal(pt_store_commit(f->s), 0);
+	assert_int_equal(q1(f, "SELECT health='ok' AND queue_depth=5 AND spool_bytes=4096 FROM agents"), 1);
+	assert_int_equal(q1(f, "SELECT sum(total) FROM agent_counters"), 7);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_dedup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gaps_and_loss, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hello_gap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_binaries_and_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pong_health, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
