@@ -9,11 +9,13 @@
 #include "collector_mode.h"
 #include "config.h"
 #include "queue.h"
+#include "ring_id.h"
 #include "sensor.h"
 #include "uplink.h"
 
 struct ctx {
 	struct pt_sensor *sensor;
+	uint64_t ring_offset;          /* added to the sensor's ring positions (see ring_id.h) */
 	struct pt_queue *q;
 	struct pt_uplink *up;
 };
@@ -31,15 +33,15 @@ static int emit(void *arg, const struct pt_record *rec, uint64_t ring_pos)
 {
 	struct ctx *c = arg;
 	/* A refused record is counted by the queue and reported; the sensor goes on. */
-	pt_queue_push(c->q, rec, ring_pos);
+	pt_queue_push(c->q, rec, ring_pos ? ring_pos + c->ring_offset : 0);
 	return 0;
 }
 
 static void on_commit(void *arg, uint64_t ring_pos)
 {
 	struct ctx *c = arg;
-	if (c->sensor && ring_pos)
-		pt_sensor_commit(c->sensor, ring_pos);
+	if (c->sensor && ring_pos > c->ring_offset)
+		pt_sensor_commit(c->sensor, ring_pos - c->ring_offset);
 }
 
 static void on_notify(void *arg)
@@ -110,8 +112,23 @@ int pt_collector_mode_main(int argc, char **argv)
 		log_warnx("cannot start the sensor: %s", strerror(-rc));
 		goto cleanup;
 	}
-	/* Events up to here are in the spool already (taken before a restart). */
-	pt_sensor_skip_until(c.sensor, pt_spool_ring_pos(sp));
+	/* Events up to the spool's ring position are in the spool already (taken before a
+	 * restart) -- if the ring is the same one: after a reboot or a reinstall it is new. */
+	uint8_t rid[PT_SPOOL_RING_ID_LEN];
+	if ((rc = pt_ring_identity(cfg.sensor.pin_dir, rid)) < 0) {
+		log_warnx("ring identity: %s; treating the ring as new", strerror(-rc));
+		memset(rid, 0xff, sizeof(rid));
+	}
+	rc = pt_spool_ring_epoch(sp, rid, &c.ring_offset);
+	if (rc < 0)
+		log_warnx("spool: saving the ring identity: %s", strerror(-rc));
+	if (rc == 0 && pt_spool_ring_pos(sp) > c.ring_offset) {
+		log_debug("resuming the kernel ring after position %llu",
+			  (unsigned long long)(pt_spool_ring_pos(sp) - c.ring_offset));
+		pt_sensor_skip_until(c.sensor, pt_spool_ring_pos(sp) - c.ring_offset);
+	} else if (rc != 0) {
+		log_info("kernel ring not seen before by this spool: reading all of it");
+	}
 	if ((rc = pt_queue_start(c.q, on_commit, on_notify, &c)) < 0 ||
 	    (rc = pt_uplink_start(c.up)) < 0) {
 		log_warnx("threads: %s", strerror(-rc));

@@ -95,25 +95,33 @@ static bool same_file(const struct pt_file_id *id, const struct stat *st)
 	       (uint64_t)st->st_ctim.tv_sec * 1000000000ull + (uint64_t)st->st_ctim.tv_nsec == id->ctime_ns;
 }
 
-/* Opens name and keeps it only if it is the executed file. Returns the fd, or -errno; -ESTALE
- * when a file was there but it is another one. */
+/* Opens name and keeps it only if it is the executed file. Returns a readable fd, or -errno;
+ * -ESTALE when a file was there but it is another one. The name is first opened O_PATH: a
+ * device or FIFO put at the path is then never opened for reading (no side effects, no
+ * blocking), only looked at; the identity check is what proves the file, so symlinks may be
+ * followed. */
 static int open_matching(const char *name, const struct pt_file_id *id, struct stat *st)
 {
-	int fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	char self[64];
+	int pfd, fd, err;
 
-	if (fd < 0)
+	pfd = open(name, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
 		return -errno;
-	if (fstat(fd, st) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
+	if (fstat(pfd, st) < 0) {
+		err = -errno;
+		goto cleanup;
 	}
 	if (!S_ISREG(st->st_mode) || !same_file(id, st)) {
-		close(fd);
-		return -ESTALE;
+		err = -ESTALE;
+		goto cleanup;
 	}
-	return fd;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	fd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	err = fd < 0 ? -errno : fd;
+cleanup:
+	close(pfd);
+	return err;
 }
 
 static int status_of(int err)

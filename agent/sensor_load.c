@@ -22,6 +22,8 @@
 _Static_assert(PT_K_LOSS_RING_FULL == PT_LOSS_RING_FULL, "loss slot numbering");
 _Static_assert(PT_K_LOSS_KERNEL_ERROR == PT_LOSS_KERNEL_ERROR, "loss slot numbering");
 _Static_assert(PT_LOSS_COUNTER_MAX < PT_K_LOSS_REPORTED_BASE, "loss slots");
+_Static_assert(PT_K_LOSS_REPORTED_BASE + PT_LOSS_COUNTER_MAX < PT_K_LOSS_LAYOUT_SLOT &&
+	       PT_K_LOSS_LAYOUT_SLOT < PT_K_LOSS_SLOTS, "loss slots");
 
 static const char *const pin_names[] = { "events", "loss", "link_exec", "link_exit" };
 
@@ -106,6 +108,29 @@ int pt_sensor_kernel_open(const char *pin_dir, uint64_t ring_bytes, struct pt_se
 	k->loss_fd = obj_get(pin_dir, "loss");
 	links[0] = obj_get(pin_dir, "link_exec");
 	links[1] = obj_get(pin_dir, "link_exit");
+	if (k->loss_fd >= 0) {
+		uint64_t layout = 0;
+
+		pt_sensor_kernel_read_loss(k->loss_fd, PT_K_LOSS_LAYOUT_SLOT, &layout);
+		if (layout != PT_K_LAYOUT_VERSION) {
+			/* programs of another agent version: their records cannot be read by this
+			 * one, and leaving them attached would keep a second set running */
+			log_warnx("%s holds BPF objects of record layout %llu, this agent reads %u: "
+				  "replacing them (records they hold unread are lost)", pin_dir,
+				  (unsigned long long)layout, PT_K_LAYOUT_VERSION);
+			close_fd(&k->ring_fd);
+			close_fd(&k->loss_fd);
+			close_fd(&links[0]);
+			close_fd(&links[1]);
+			err = pt_sensor_uninstall(pin_dir);
+			if (!err)
+				err = ensure_bpffs(pin_dir);
+			if (err) {
+				log_warnx("remove old pins under %s: %s", pin_dir, strerror(-err));
+				goto cleanup;
+			}
+		}
+	}
 	if (k->ring_fd >= 0 && k->loss_fd >= 0 && links[0] >= 0 && links[1] >= 0) {
 		/* the programs of the previous run are attached and have kept writing into the
 		 * pinned ring: keep them, so nothing produced between the two runs is missed */
@@ -161,6 +186,8 @@ int pt_sensor_kernel_open(const char *pin_dir, uint64_t ring_bytes, struct pt_se
 		if (!err)
 			k->loss_fd = dup(bpf_map__fd(skel->maps.loss));
 	}
+	if (!err)
+		err = pt_sensor_kernel_write_loss(k->loss_fd, PT_K_LOSS_LAYOUT_SLOT, PT_K_LAYOUT_VERSION);
 	/* links last: their presence means the set is complete */
 	if (!err)
 		err = pin_fd(bpf_link__fd(skel->links.pt_exec), pin_dir, "link_exec");

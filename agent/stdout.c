@@ -126,6 +126,8 @@ int pt_stdout_main(const struct pt_sensor_config *cfg)
 		log_warnx("cannot start the sensor: %s", strerror(-err));
 		goto cleanup;
 	}
+	log_info("recording every exec and exit (BPF objects pinned under %s); stop with Ctrl-C",
+		 sc.pin_dir ? sc.pin_dir : PT_SENSOR_PIN_DIR);
 	stop_target = c.sensor;
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);

@@ -14,6 +14,7 @@
 
 #include "proctrail/log.h"
 #include "proctrail/tls.h"
+#include "ring_id.h"
 #include "uplink.h"
 #include "uplink_io.h"
 
@@ -55,31 +56,6 @@ struct pt_uplink {
 	uint8_t *out, *scratch;
 	size_t out_cap, scratch_cap;
 };
-
-static void read_boot_id(uint8_t out[PT_BOOT_ID_LEN])
-{
-	char s[64] = { 0 };
-	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-	unsigned n = 0;
-
-	memset(out, 0, PT_BOOT_ID_LEN);
-	if (fd < 0)
-		return;
-	if (read(fd, s, sizeof(s) - 1) <= 0)
-		s[0] = '\0';
-	close(fd);
-	for (const char *p = s; *p && n < 2 * PT_BOOT_ID_LEN; p++) {
-		int v;
-		if (*p >= '0' && *p <= '9')
-			v = *p - '0';
-		else if (*p >= 'a' && *p <= 'f')
-			v = *p - 'a' + 10;
-		else
-			continue;
-		out[n / 2] |= (uint8_t)(n % 2 ? v : v << 4);
-		n++;
-	}
-}
 
 /* The agent's name is its certificate's CN: the collector checks HELLO's against it. */
 static int own_cn(SSL_CTX *ctx, char *out, size_t outlen)
@@ -525,7 +501,8 @@ int pt_uplink_new(const struct pt_uplink_opts *o, struct pt_spool *sp, struct pt
 	}
 	if (gethostname(u->hostname, sizeof(u->hostname) - 1) < 0)
 		snprintf(u->hostname, sizeof(u->hostname), "unknown");
-	read_boot_id(u->boot_id);
+	if (pt_boot_id(u->boot_id) < 0)
+		log_warnx("uplink: no boot id; HELLO carries zeros");
 	u->stream_id = pt_spool_stream_id(sp);
 	u->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	u->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

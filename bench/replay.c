@@ -5,7 +5,7 @@
  *   replay --bundle DIR [--connect 127.0.0.1:7443] [--connections N] [--events N] [--batch N]
  *          [--window N] [--zstd] [--name NAME] [--stream ID] [--mode stream|pull]
  *          [--first-seq N] [--skip A-B] [--loss A-B] [--passes N] [--malformed]
- *          [--no-cert] [--pace-ms N] [--verify-db FILE] [--timeout SEC]
+ *          [--no-cert] [--no-pong] [--pace-ms N] [--verify-db FILE] [--timeout SEC]
  *
  * --bundle is an enrollment directory (agent.crt, agent.key, ca.crt). With several
  * connections, connection i uses the bundle's certificate and --name (default: the bundle's
@@ -48,7 +48,7 @@ struct opts {
 	const char *bundle, *connect, *name, *verify_db, *mode;
 	unsigned connections, batch, window, passes, timeout_s, pace_ms;
 	uint64_t events, stream, first_seq, skip_a, skip_b, loss_a, loss_b;
-	int zstd, malformed, no_cert;
+	int zstd, malformed, no_cert, no_pong;
 };
 
 enum cstate { C_HANDSHAKE, C_WELCOME, C_COLLECT, C_SENDING, C_DONE, C_FAILED };
@@ -414,6 +414,8 @@ static void on_frame(struct rconn *c, const uint8_t *p, size_t len)
 	case PT_FRAME_PING:
 		if (pt_ping_decode(&f, &pg, NULL))
 			goto bad;
+		if (r->o.no_pong)       /* an agent that stopped answering: the collector marks it stale */
+			return;
 		pt_writer_init(&w, buf, sizeof(buf));
 		if (pt_pong_encode(&w, &(struct pt_pong){ .nonce = pg.nonce, .next_seq = c->last_seq + 1,
 							  .acked_seq = c->acked }) == 0)
@@ -538,7 +540,7 @@ static void usage(void)
 	fprintf(stderr, "usage: replay --bundle DIR [--connect ADDR:PORT] [--connections N]"
 			" [--events N] [--batch N] [--window N] [--zstd] [--name NAME] [--stream ID]"
 			" [--mode stream|pull] [--first-seq N] [--skip A-B] [--loss A-B]"
-			" [--passes N] [--malformed] [--no-cert] [--pace-ms N] [--verify-db FILE]"
+			" [--passes N] [--malformed] [--no-cert] [--no-pong] [--pace-ms N] [--verify-db FILE]"
 			" [--timeout SEC]\n");
 	exit(2);
 }
@@ -574,7 +576,7 @@ int main(int argc, char **argv)
 	struct sockaddr_storage ss;
 	struct event *tev;
 	struct timeval tv;
-	int salen = sizeof(ss), a;
+	int salen = sizeof(ss), a, ret = 1;
 	unsigned i;
 	const char *slash;
 
@@ -587,6 +589,7 @@ int main(int argc, char **argv)
 		if (!strcmp(k, "--zstd")) { r.o.zstd = 1; continue; }
 		if (!strcmp(k, "--malformed")) { r.o.malformed = 1; continue; }
 		if (!strcmp(k, "--no-cert")) { r.o.no_cert = 1; continue; }
+		if (!strcmp(k, "--no-pong")) { r.o.no_pong = 1; continue; }
 		if (!v)
 			usage();
 		a++;
@@ -668,8 +671,24 @@ int main(int argc, char **argv)
 		       r.o.connections, (unsigned long long)(r.o.events * r.o.connections),
 		       (unsigned long long)r.acked_events, secs,
 		       secs > 0 ? (double)r.acked_events / secs : 0.0);
-		return 0;
+		ret = 0;
+	} else {
+		printf("%s\n", r.result[0] ? r.result : "result: failed reason=unknown");
 	}
-	printf("%s\n", r.result[0] ? r.result : "result: failed reason=unknown");
-	return 1;
+	fflush(stdout);
+	for (i = 0; i < r.o.connections; i++) {
+		if (r.c[i].bev)
+			bufferevent_free(r.c[i].bev);
+		event_free(r.c[i].pace_ev);
+	}
+	event_free(tev);
+	event_base_free(r.base);
+	SSL_CTX_free(r.ctx);
+	sqlite3_close(r.db);
+	free(r.c);
+	free(r.frame);
+	free(r.scratch);
+	free(r.pool);
+	free(r.loss_rec);
+	return ret;
 }

@@ -119,7 +119,7 @@ loss() {
 	out=$("$SPAWN" -p 2 -s "$secs")
 	sleep 1
 	echo "spawner: $out"
-	echo "agent RSS: $(grep -E 'VmHWM|VmRSS' "/proc/$APID/status" | tr -s ' \t' ' ' | tr '\n' ' ')"
+	echo "agent memory: $(grep -E 'VmHWM|VmRSS|RssAnon|RssFile|RssShmem' "/proc/$APID/status" | tr -s ' \t' ' ' | tr '\n' ' ')"
 	agent_stop
 	s=$(summary)
 	echo "agent: $s"
@@ -131,9 +131,10 @@ stop() {
 	echo "## SIGSTOP of the agent for 10 s at $rate exec/s"
 	agent_start
 	"$SPAWN" -p 2 -s 20 -r "$rate" > "$TMP/spawn.out" &
+	local spid=$!
 	sleep 5
 	kill -STOP "$APID"; sleep 10; kill -CONT "$APID"
-	wait %1 2>/dev/null || wait
+	wait "$spid"
 	sleep 2
 	out=$(cat "$TMP/spawn.out")
 	agent_stop

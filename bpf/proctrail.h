@@ -27,7 +27,11 @@
 /* Slots 8..15 are written by the agent only: the totals it has already reported as loss
  * records, so that a restarted agent reports only what is new. */
 #define PT_K_LOSS_REPORTED_BASE 8
-#define PT_K_LOSS_SLOTS         16
+/* Slot 16 holds PT_K_LAYOUT_VERSION, written by the agent that created the pins: a newer agent
+ * must not read records laid out by older programs. Bump it with any change to the records. */
+#define PT_K_LOSS_LAYOUT_SLOT   16
+#define PT_K_LAYOUT_VERSION     1
+#define PT_K_LOSS_SLOTS         24
 
 #define PT_K_EXEC 1
 #define PT_K_EXIT 2

@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <stdio.h>
 
 #include "proctrail/log.h"
@@ -11,6 +12,10 @@ int main(int argc, char **argv)
 	int ret;
 
 	log_init("proctrail-server", 0);
+	/* Batches are decoded into buffers of up to 8 MiB, thousands per second: keep them on the
+	 * heap instead of an mmap/munmap (and a page-zeroing fault storm) per batch. */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	ret = pt_server_config_parse(&cfg, argc, argv, err, sizeof(err));
 	if (ret == 1) {
 		pt_server_usage(stdout);

@@ -29,6 +29,9 @@
 
 #define HANDSHAKE_TIMEOUT_S 15
 #define LINGER_TIMEOUT_S    3
+/* Decoded batches waiting for the writer, all connections together: over this, connections
+ * stop being read until the writer catches up (each connection is bounded by its window too). */
+#define QUEUED_BYTES_MAX    (256u << 20)
 
 struct server;
 
@@ -38,7 +41,7 @@ struct conn {
 	struct pt_session *sess;
 	struct event *timer;          /* rate-limit resume, or linger on close */
 	char address[64];
-	int closing, rate_paused, freed;
+	int closing, rate_paused, freed, starved;
 	TAILQ_ENTRY(conn) link;
 };
 
@@ -53,6 +56,8 @@ struct server {
 	unsigned nconns;
 	int stopping;
 	uint64_t stop_started_ns;
+	size_t queued_bytes;          /* job bytes between submit and done */
+	unsigned nstarved;
 };
 
 static uint64_t now_ns(void)
@@ -75,6 +80,8 @@ static void conn_free(struct conn *c)
 		event_free(c->timer);
 	if (c->bev)
 		bufferevent_free(c->bev);
+	if (c->starved)
+		srv->nstarved--;
 	TAILQ_REMOVE(&srv->conns, c, link);
 	srv->nconns--;
 	free(c);
@@ -147,6 +154,7 @@ static void op_submit(void *ctx, struct pt_job *job)
 {
 	struct server *srv = ctx;
 
+	srv->queued_bytes += job->bytes;
 	pt_writer_submit(srv->writer, job);
 }
 
@@ -163,6 +171,14 @@ static void process_input(struct conn *c)
 	int ret;
 
 	while (!c->closing && !c->rate_paused && !c->srv->stopping) {
+		if (c->srv->queued_bytes > QUEUED_BYTES_MAX) {
+			if (!c->starved) {
+				c->starved = 1;
+				c->srv->nstarved++;
+			}
+			bufferevent_disable(c->bev, EV_READ);
+			return;
+		}
 		if (!pt_session_wants_input(c->sess)) {
 			/* The window is full: stop reading, TCP pushes back on this agent only. */
 			bufferevent_disable(c->bev, EV_READ);
@@ -335,8 +351,22 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 
 static void job_done(struct pt_job *job, void *arg)
 {
-	(void)arg;
+	struct server *srv = arg;
+	struct conn *c, *next;
+
+	srv->queued_bytes -= job->bytes < srv->queued_bytes ? job->bytes : srv->queued_bytes;
 	pt_session_job_done(job);
+	if (!srv->nstarved || srv->queued_bytes > QUEUED_BYTES_MAX / 2 || srv->stopping)
+		return;
+	/* Below half the bound again: read the connections that were held back. */
+	for (c = TAILQ_FIRST(&srv->conns); c && srv->nstarved; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (!c->starved)
+			continue;
+		c->starved = 0;
+		srv->nstarved--;
+		op_resume(c);
+	}
 }
 
 static void ping_cb(evutil_socket_t fd, short what, void *arg)

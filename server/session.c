@@ -380,11 +380,23 @@ int pt_session_frame(struct pt_session *s, const uint8_t *frame, size_t len, uin
 		return on_error(s, &f);
 	case PT_FRAME_POLICY_RESULT:
 		return 0;
+	case PT_FRAME_HELLO:
+	case PT_FRAME_WELCOME:
+	case PT_FRAME_ACK:
+	case PT_FRAME_PING:
+	case PT_FRAME_COLLECT:
+	case PT_FRAME_POLICY:
+		break;
 	default:
-		pt_session_fail(s, PT_ERR_PROTOCOL, f.type, "unexpected %s frame",
-				pt_frame_type_name(f.type) ? pt_frame_type_name(f.type) : "unknown");
-		return -EBADMSG;
+		/* A newer agent's frame type: skipped and counted (docs/wire-format.md). */
+		s->stats.unknown_frames++;
+		log_debug("agent %s: skipped unknown frame type %u", s->agent_id, f.type);
+		return 0;
 	}
+	/* A collector's frame, or a second HELLO, coming from an agent. */
+	pt_session_fail(s, PT_ERR_PROTOCOL, f.type, "unexpected %s frame from an agent",
+			pt_frame_type_name(f.type));
+	return -EBADMSG;
 }
 
 static void hello_done(struct pt_session *s, struct pt_job *job)

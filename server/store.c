@@ -457,6 +457,8 @@ static size_t agg_merge(struct bin_agg *v, size_t n)
 {
 	size_t i, o = 0;
 
+	if (n < 2)
+		return n;
 	qsort(v, n, sizeof(*v), cmp_agg);
 	for (i = 0; i < n; i++) {
 		if (o && !cmp_agg(&v[o - 1], &v[i])) {

@@ -3,7 +3,8 @@
  * docs/spool.md is the normative description of the files; this header mirrors it.
  *
  * Directory:
- *   spool.meta                  stream id + acknowledged sequence (rewritten by tmp + rename)
+ *   spool.meta                  stream id, acknowledged sequence, ring identity and offset
+ *                               (rewritten by tmp + rename)
  *   seg-<first seq, 16 hex>.pts segments, in sequence order; the highest one is appended to
  *   anything else               foreign: logged once at open and ignored, never fatal
  *
@@ -46,6 +47,7 @@
 #define PT_SPOOL_BYTES_DEFAULT   (1ull << 30)
 #define PT_SPOOL_BYTES_MIN       (128ull << 10)
 #define PT_SPOOL_LOSSES_MAX      256u                 /* pending loss ranges kept; merged past it */
+#define PT_SPOOL_RING_ID_LEN     20u                  /* boot id + ring map id */
 
 struct pt_spool;
 
@@ -85,6 +87,14 @@ uint64_t pt_spool_ring_pos(struct pt_spool *s);     /* highest ring position eve
 uint64_t pt_spool_durable_ring_pos(struct pt_spool *s); /* highest one fsync'ed */
 bool pt_spool_new_stream(struct pt_spool *s);       /* true when open created the stream */
 void pt_spool_get_stats(struct pt_spool *s, struct pt_spool_stats *st);
+
+/* Ring positions in the spool only grow, across kernel rings: a new ring (after a reboot or an
+ * uninstall) starts again at 0, so its positions are stored plus an offset. Given the identity
+ * of the ring the sensor uses, sets *offset to add to its positions. Returns 0 when it is the
+ * ring the spool last saw (nothing of it to skip beyond pt_spool_ring_pos() - offset), 1 when
+ * it is another one (the offset moved past everything stored, which is then saved), -errno. */
+int pt_spool_ring_epoch(struct pt_spool *s, const uint8_t id[PT_SPOOL_RING_ID_LEN],
+			uint64_t *offset);
 
 /* Moves up to max pending losses into out; returns how many. */
 size_t pt_spool_take_losses(struct pt_spool *s, struct pt_spool_loss *out, size_t max);

@@ -1,4 +1,5 @@
-/* spool.meta: the stream id and the acknowledged-sequence cursor.
+/* spool.meta: the stream id, the acknowledged-sequence cursor, and which kernel ring the
+ * spooled ring positions belong to.
  *
  * Rewritten whole (tmp, fsync, rename) so a crash leaves either the old or the new cursor.
  * The directory is not fsync'ed for it: losing the newest cursor only means acknowledged
@@ -6,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "proctrail/crc32c.h"
@@ -13,7 +15,8 @@
 #include "proctrail/wire.h"
 #include "spool-int.h"
 
-int spool_meta_read(struct pt_spool *s, uint64_t *stream_id, uint64_t *acked)
+int spool_meta_read(struct pt_spool *s, uint64_t *stream_id, uint64_t *acked,
+		    uint8_t ring_id[PT_SPOOL_RING_ID_LEN], uint64_t *ring_offset)
 {
 	uint8_t b[META_LEN + 1];
 	int fd, rc;
@@ -28,12 +31,14 @@ int spool_meta_read(struct pt_spool *s, uint64_t *stream_id, uint64_t *acked)
 		goto cleanup;
 	}
 	if (n != META_LEN || pt_be32_get(b) != META_MAGIC || pt_be32_get(b + 4) != SPOOL_VERSION ||
-	    pt_crc32c(0, b, 24) != pt_be32_get(b + 24)) {
+	    pt_crc32c(0, b, META_LEN - 4) != pt_be32_get(b + META_LEN - 4)) {
 		rc = -EBADMSG;
 		goto cleanup;
 	}
 	*stream_id = pt_be64_get(b + 8);
 	*acked = pt_be64_get(b + 16);
+	memcpy(ring_id, b + 24, PT_SPOOL_RING_ID_LEN);
+	*ring_offset = pt_be64_get(b + 48);
 	rc = 0;
 cleanup:
 	close(fd);
@@ -49,7 +54,10 @@ int spool_meta_write(struct pt_spool *s)
 	pt_be32_put(b + 4, SPOOL_VERSION);
 	pt_be64_put(b + 8, s->stream_id);
 	pt_be64_put(b + 16, s->acked_seq);
-	pt_be32_put(b + 24, pt_crc32c(0, b, 24));
+	memcpy(b + 24, s->ring_id, PT_SPOOL_RING_ID_LEN);
+	pt_be32_put(b + 44, 0);
+	pt_be64_put(b + 48, s->ring_offset);
+	pt_be32_put(b + META_LEN - 4, pt_crc32c(0, b, META_LEN - 4));
 
 	fd = openat(s->dirfd, META_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)

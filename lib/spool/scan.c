@@ -189,7 +189,7 @@ int spool_scan(struct pt_spool *s)
 	bool have_stream = false;
 	int rc;
 
-	rc = spool_meta_read(s, &mstream, &macked);
+	rc = spool_meta_read(s, &mstream, &macked, s->ring_id, &s->ring_offset);
 	if (rc == 0) {
 		s->stream_id = mstream;
 		s->acked_seq = s->meta_acked = macked;

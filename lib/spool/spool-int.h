@@ -11,7 +11,7 @@
 #define REC_MAGIC   0x50545231u   /* "PTR1" */
 #define META_MAGIC  0x5054534du   /* "PTSM" */
 #define SPOOL_VERSION 1u
-#define META_LEN    28u
+#define META_LEN    60u
 #define META_NAME   "spool.meta"
 #define META_TMP    "spool.meta.tmp"
 
@@ -30,6 +30,8 @@ struct pt_spool {
 	uint64_t max_bytes, segment_bytes;
 	uint64_t stream_id, next_seq, acked_seq, meta_acked;
 	uint64_t ring_pos, durable_ring;
+	uint8_t ring_id[PT_SPOOL_RING_ID_LEN];   /* which kernel ring the positions come from */
+	uint64_t ring_offset;                    /* added to that ring's positions */
 	bool new_stream;
 	struct seg *segs;     /* sorted by id; the last one is the active segment when fd >= 0 */
 	size_t nsegs, segcap;
@@ -43,7 +45,8 @@ struct pt_spool {
 
 void spool_seg_name(char *out, size_t outlen, uint64_t id);
 int spool_seg_parse_name(const char *name, uint64_t *id);
-int spool_meta_read(struct pt_spool *s, uint64_t *stream_id, uint64_t *acked);
+int spool_meta_read(struct pt_spool *s, uint64_t *stream_id, uint64_t *acked,
+		    uint8_t ring_id[PT_SPOOL_RING_ID_LEN], uint64_t *ring_offset);
 int spool_meta_write(struct pt_spool *s);
 void spool_seg_header(uint8_t hdr[PT_SPOOL_SEG_HDR_LEN], uint64_t stream_id, uint64_t first_seq,
 		      uint64_t ring_pos);

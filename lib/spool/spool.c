@@ -252,6 +252,26 @@ size_t pt_spool_take_losses(struct pt_spool *s, struct pt_spool_loss *out, size_
 	return n;
 }
 
+int pt_spool_ring_epoch(struct pt_spool *s, const uint8_t id[PT_SPOOL_RING_ID_LEN],
+			uint64_t *offset)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (memcmp(s->ring_id, id, PT_SPOOL_RING_ID_LEN) == 0) {
+		*offset = s->ring_offset;
+	} else {
+		memcpy(s->ring_id, id, PT_SPOOL_RING_ID_LEN);
+		/* +1: position 0 means "no ring position" (records the sensor makes itself). */
+		s->ring_offset = s->ring_pos ? s->ring_pos + 1 : 0;
+		*offset = s->ring_offset;
+		rc = spool_meta_write(s);
+		rc = rc < 0 ? rc : 1;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 int pt_spool_ack(struct pt_spool *s, uint64_t seq)
 {
 	int rc = 0;

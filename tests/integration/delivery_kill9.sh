@@ -42,4 +42,16 @@ if [ "$MISSING" -gt 0 ]; then
 fi
 ok "every exec stored exactly once or reported lost ($MISSING missing, $lost reported)"
 expect_eq "unexplained gaps" "$(agent_json | jq -r .unexplained_gaps)" 0
+
+# A new kernel ring (as after a reboot or a reinstall) numbers its positions from 0 again: the
+# agent must not skip its events because the spool saw higher positions in the old ring.
+stop_agent
+"$AGENT" --uninstall --pin-dir "$PIN" >>"$T/agent.log" 2>&1
+start_agent
+storm $((total + 1)) $((total + 200))
+wait_args $((total + 1)) $((total + 200)) 30
+check_exactly_once 1 $((total + 200))
+expect_eq "missing after a new kernel ring" "$MISSING" 0
+expect_eq "duplicated after a new kernel ring" "$DUPS" 0
+grep -q "kernel ring not seen before" "$T/agent.log" || fail "new ring not detected"
 stop_agent

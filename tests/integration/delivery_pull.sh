@@ -40,3 +40,20 @@ expect_eq "missing after second COLLECT" "$MISSING" 0
 expect_eq "duplicated after second COLLECT" "$DUPS" 0
 expect_eq "unexplained gaps" "$(agent_json | jq -r .unexplained_gaps)" 0
 stop_agent
+
+# A command the configuration disables is refused with ERROR(DISABLED); the agent stays
+# connected and keeps holding its records.
+start_agent --mode pull --allow-collect no
+storm $((N + 101)) $((N + 150))
+sleep 2
+kill -USR1 "$SERVER_PID"
+for _ in $(seq 40); do
+	grep -q "ERROR 5: COLLECT disabled by configuration" "$T/server.start" && break
+	sleep 0.25
+done
+grep -q "ERROR 5: COLLECT disabled by configuration" "$T/server.start" || fail "no ERROR(DISABLED) for COLLECT"
+ok "COLLECT refused with ERROR(DISABLED)"
+sleep 1
+expect_eq "records sent without an allowed COLLECT" "$(stored_args | awk -v n=$((N + 100)) '$1 > n' | wc -l)" 0
+expect_eq "agent still connected" "$(agent_json | jq -r .connected)" "true"
+stop_agent

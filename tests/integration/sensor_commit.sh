@@ -41,10 +41,10 @@ run_probe r4 2 nocommit
 for i in 5 6 7; do /bin/true "ptc-$$-$i"; done
 wait $PROBE
 [ "$(grep -c '^exec' r4)" = 3 ] || fail "run 4 saw $(cat r4)"
-second=$(grep "ptc-$$-6" r4 | awk '{print $2}')
+second=$(grep -e "ptc-$$-6" r4 | awk '{print $2}')
 run_probe r5 2 commit "$second"
 wait $PROBE
 [ "$(grep '^exec' r5 | awk '{print $3}')" = "ptc-$$-7" ] || fail "skip_until($second) left: $(cat r5)"
-[ "$(grep "ptc-$$-7" r5 | awk '{print $2}')" = "$(grep "ptc-$$-7" r4 | awk '{print $2}')" ] ||
+[ "$(grep -e "ptc-$$-7" r5 | awk '{print $2}')" = "$(grep -e "ptc-$$-7" r4 | awk '{print $2}')" ] ||
 	fail "ring position changed between runs"
 echo PASS

@@ -45,16 +45,20 @@ expect ".event.action == \"exit\" and .process.pid == $spid" '.proctrail.signal 
 
 # 300 processes that exec /bin/true and exit at once: every one has its exec and its exit
 "$H" quick 300 > quick.pids || fail "quick children failed"
-last=$(tail -1 quick.pids)
-wait_for ".event.action == \"exit\" and .process.pid == $last" >/dev/null || fail "no exit for the last quick child"
-sleep 0.3
-missing=0
-while read -r p; do
-	n_exec=$(count ".event.action == \"exec\" and .process.pid == $p and .process.executable == \"/usr/bin/true\"")
-	n_exit=$(count ".event.action == \"exit\" and .process.pid == $p and .process.exit_code == 0")
-	[ "$n_exec" = 1 ] && [ "$n_exit" = 1 ] || { missing=$((missing + 1)); echo "pid $p: exec $n_exec exit $n_exit"; }
-done < quick.pids
-[ "$missing" = 0 ] || fail "$missing of 300 quick processes incomplete"
+summarize() { # one line per record of a quick child: pid action executable-or-code
+	jq -r '[.process.pid, .event.action, (.process.executable // .process.exit_code)] | @tsv' "$OUT" |
+		awk 'NR == FNR { want[$1] = 1; next } ($1 in want)' quick.pids -
+}
+for _ in $(seq 1 200); do
+	[ "$(summarize | grep -c $'\texit\t')" -ge 300 ] && break
+	sleep 0.05
+done
+sleep 0.2
+summarize > quick.seen
+missing=$(awk -F'\t' '$2 == "exec" && $3 == "/usr/bin/true" { e[$1]++ } $2 == "exit" && $3 == 0 { x[$1]++ }
+	END { while ((getline p < "quick.pids") > 0) if (e[p] != 1 || x[p] != 1) { print p, e[p] + 0, x[p] + 0; n++ }
+	      exit n > 0 }' quick.seen) || fail "quick processes incomplete (pid exec exit): $missing"
+[ "$(wc -l < quick.seen)" = 600 ] || fail "expected 600 records for the quick children, got $(wc -l < quick.seen)"
 
 # threads: one exit record for the process, with the group's exit code
 "$H" threads 5 & tpid=$!

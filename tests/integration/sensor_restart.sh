@@ -26,6 +26,16 @@ wait_for ".event.action == \"exec\" and .process.args[1] == \"while-killed-$$-b\
 [ "$(count ".process.args[1]? == \"while-down-$$-a\"")" = 1 ] || fail "records printed twice after kill -9"
 agent_stop
 
+# pins left by programs of another record layout are replaced, not read
+old_link=$(bpftool link show pinned "$PIN/link_exec" | sed -n 's/^\([0-9]*\):.*/\1/p')
+bpftool map update pinned "$PIN/loss" key 16 0 0 0 value 0 0 0 0 0 0 0 0 || fail "cannot fake an old layout"
+agent_start
+grep -q "record layout 0" "$OUT.err" || fail "no warning about the old layout"
+new_link=$(bpftool link show pinned "$PIN/link_exec" | sed -n 's/^\([0-9]*\):.*/\1/p')
+[ -n "$new_link" ] && [ "$new_link" != "$old_link" ] || fail "old programs were kept ($old_link, $new_link)"
+bpftool link show id "$old_link" >/dev/null 2>&1 && fail "old link $old_link still attached"
+agent_stop
+
 # --uninstall: pins gone, links detached
 link_id=$(bpftool link show pinned "$PIN/link_exec" | sed -n 's/^\([0-9]*\):.*/\1/p')
 [ -n "$link_id" ] || fail "no pinned exec link"

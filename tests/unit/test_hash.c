@@ -138,6 +138,22 @@ static void test_modified_in_place_is_changed(void **state)
 			 PT_HASH_CHANGED);
 }
 
+static void test_fifo_at_path_is_not_opened(void **state)
+{
+	struct fixture *f = *state;
+	struct pt_file_id id;
+	uint8_t sha[32];
+	bool deleted;
+
+	/* a FIFO put where the binary was: opening it for reading would block forever */
+	write_file(f->path, "abc");
+	id_of(f->path, &id);
+	assert_int_equal(unlink(f->path), 0);
+	assert_int_equal(mkfifo(f->path, 0644), 0);
+	assert_int_equal(pt_hash_executed(&id, f->path, NO_PID, false, 1 << 20, sha, &deleted),
+			 PT_HASH_CHANGED);
+}
+
 static void test_vanished_file_is_gone(void **state)
 {
 	struct fixture *f = *state;
@@ -313,6 +329,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_too_large_is_not_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replaced_file_is_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_modified_in_place_is_changed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fifo_at_path_is_not_opened, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vanished_file_is_gone, setup, teardown),
 		cmocka_unit_test(test_proc_exe_fallback),
 		cmocka_unit_test(test_memfd_without_process),

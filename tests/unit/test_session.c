@@ -259,6 +259,34 @@ static void test_bad_batches(void **state)
 	free(f);
 }
 
+static void test_unknown_and_unexpected_frames(void **state)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	struct pt_session *s = ready_session(f, 7);
+	uint8_t buf[256];
+	struct pt_writer w;
+	struct pt_frame_builder fb;
+
+	(void)state;
+	f->out_len = 0;
+	/* a frame type from the future: skipped, counted, connection kept */
+	pt_writer_init(&w, buf, sizeof(buf));
+	pt_frame_begin(&fb, &w, 200);
+	pt_put_u64(&w, 1, 42);
+	assert_int_equal(pt_frame_end(&fb), 0);
+	assert_int_equal(pt_session_frame(s, buf, w.len, 3), 0);
+	assert_int_equal(s->stats.unknown_frames, 1);
+	assert_int_equal(f->closed, 0);
+	/* a collector-only frame from the agent: protocol error */
+	pt_writer_init(&w, buf, sizeof(buf));
+	assert_int_equal(pt_ack_encode(&w, &(struct pt_ack){ .stream_id = 7, .seq = 1 }), 0);
+	assert_int_equal(pt_session_frame(s, buf, w.len, 3), -EBADMSG);
+	assert_int_equal(out_error(f, 0), PT_ERR_PROTOCOL);
+	assert_int_equal(f->closed, 1);
+	pt_session_unref(s);
+	free(f);
+}
+
 static void test_frame_limits(void **state)
 {
 	struct fake *f = calloc(1, sizeof(*f));
@@ -320,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_first_frame_must_be_hello),
 		cmocka_unit_test(test_batch_ack_after_commit),
 		cmocka_unit_test(test_bad_batches),
+		cmocka_unit_test(test_unknown_and_unexpected_frames),
 		cmocka_unit_test(test_frame_limits),
 		cmocka_unit_test(test_rate_limit_pauses),
 	};

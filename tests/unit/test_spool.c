@@ -493,6 +493,35 @@ static void test_corrupt_segment_header(void **state)
 	pt_spool_close(s);
 }
 
+/* Ring positions keep growing across kernel rings: a new ring gets an offset past them. */
+static void test_ring_epoch(void **state)
+{
+	struct fx *f = *state;
+	uint8_t a[PT_SPOOL_RING_ID_LEN], b[PT_SPOOL_RING_ID_LEN];
+	uint64_t off = 99;
+	memset(a, 1, sizeof(a));
+	memset(b, 2, sizeof(b));
+	struct pt_spool *s = open_spool(f->dir, 0, 0);
+	assert_int_equal(pt_spool_ring_epoch(s, a, &off), 1);   /* a new spool knows no ring */
+	assert_int_equal(off, 0);
+	assert_int_equal(pt_spool_ring_epoch(s, a, &off), 0);
+	assert_int_equal(off, 0);
+	assert_int_equal(append_n(s, 1, 10), 10);                /* ring positions 100..1000 */
+	pt_spool_close(s);
+
+	s = open_spool(f->dir, 0, 0);
+	assert_int_equal(pt_spool_ring_epoch(s, a, &off), 0);    /* same ring: resume */
+	assert_int_equal(off, 0);
+	assert_int_equal(pt_spool_ring_epoch(s, b, &off), 1);    /* reboot: a new ring */
+	assert_int_equal(off, 1001);
+	pt_spool_close(s);
+
+	s = open_spool(f->dir, 0, 0);
+	assert_int_equal(pt_spool_ring_epoch(s, b, &off), 0);    /* remembered */
+	assert_int_equal(off, 1001);
+	pt_spool_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -509,6 +538,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_meta_lost_keeps_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_size_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_segment_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ring_epoch, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,12 +49,13 @@ sensor_setup() {
 
 # Starts the agent and returns once it is seen recording (a marker exec shows up).
 agent_start() {
-	local marker="pt-ready-$$-$RANDOM"
+	local marker="pt-ready-$$-$RANDOM" before
 
+	before=$(grep -c "recording every exec" "$OUT.err" 2>/dev/null)
 	"$AGENT" --stdout --pin-dir "$PIN" --poll-ms 20 "$@" >>"$OUT" 2>>"$OUT.err" &
 	AGENT_PID=$!
-	for _ in $(seq 1 100); do
-		[ -e "$PIN/link_exit" ] && break
+	for _ in $(seq 1 200); do
+		[ "$(grep -c "recording every exec" "$OUT.err")" -gt "${before:-0}" ] && break
 		kill -0 "$AGENT_PID" 2>/dev/null || fail "agent exited at start"
 		sleep 0.05
 	done
