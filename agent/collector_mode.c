@@ -90,8 +90,9 @@ int pt_collector_mode_main(int argc, char **argv)
 	struct sigaction sa = { 0 };
 	int rc, status = 1;
 
+	log_init("proctrail-agent", 0);
 	rc = pt_agent_config_load(&cfg, argc, argv);
-	log_init("proctrail-agent", cfg.verbose);
+	log_set_verbose(cfg.verbose);
 	if (rc) {
 		status = rc > 0 ? 0 : 2;
 		goto cleanup;

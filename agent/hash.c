@@ -87,12 +87,28 @@ cleanup:
 	return err;
 }
 
-static bool same_file(const struct pt_file_id *id, const struct stat *st)
+/* The identity check. Unlinking a file (rm, or a rename over its name) sets its ctime, so an
+ * executable deleted or replaced after its exec no longer has the ctime the kernel reported.
+ * Such a file, reached through /proc/PID/exe (which is the executed file) and with no name
+ * left (st_nlink 0), is accepted on (dev, ino, size, mtime): its content can only have changed
+ * with its mtime, or through a descriptor opened for writing before, which exec refuses
+ * (ETXTBSY). Everything else must match exactly, ctime included. */
+static bool same_file(const struct pt_file_id *id, const struct stat *st, bool unlinked_ok)
 {
+	bool ctime_eq = (uint64_t)st->st_ctim.tv_sec * 1000000000ull + (uint64_t)st->st_ctim.tv_nsec ==
+			id->ctime_ns;
+
 	return (uint64_t)st->st_dev == id->dev && (uint64_t)st->st_ino == id->ino &&
 	       (uint64_t)st->st_size == id->size &&
 	       (uint64_t)st->st_mtim.tv_sec * 1000000000ull + (uint64_t)st->st_mtim.tv_nsec == id->mtime_ns &&
-	       (uint64_t)st->st_ctim.tv_sec * 1000000000ull + (uint64_t)st->st_ctim.tv_nsec == id->ctime_ns;
+	       (ctime_eq || (unlinked_ok && st->st_nlink == 0));
+}
+
+static bool same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
 /* Opens name and keeps it only if it is the executed file. Returns a readable fd, or -errno;
@@ -100,7 +116,8 @@ static bool same_file(const struct pt_file_id *id, const struct stat *st)
  * device or FIFO put at the path is then never opened for reading (no side effects, no
  * blocking), only looked at; the identity check is what proves the file, so symlinks may be
  * followed. */
-static int open_matching(const char *name, const struct pt_file_id *id, struct stat *st)
+static int open_matching(const char *name, bool is_exe, const struct pt_file_id *id,
+			 struct stat *st)
 {
 	char self[64];
 	int pfd, fd, err;
@@ -112,7 +129,7 @@ static int open_matching(const char *name, const struct pt_file_id *id, struct s
 		err = -errno;
 		goto cleanup;
 	}
-	if (!S_ISREG(st->st_mode) || !same_file(id, st)) {
+	if (!S_ISREG(st->st_mode) || !same_file(id, st, is_exe)) {
 		err = -ESTALE;
 		goto cleanup;
 	}
@@ -147,13 +164,13 @@ int pt_hash_executed(const struct pt_file_id *id, const char *path, uint32_t pid
 	if (id->size > max_bytes)
 		return PT_HASH_TOO_LARGE;
 	if (path && path[0] == '/' && !memfd) {
-		fd = open_matching(path, id, &st);
+		fd = open_matching(path, false, id, &st);
 		err_path = fd;
 	}
 	if (fd < 0) {
 		/* the path names another file now, or none: the process still maps the one it ran */
 		snprintf(exe, sizeof(exe), "/proc/%u/exe", pid);
-		fd = open_matching(exe, id, &st);
+		fd = open_matching(exe, true, id, &st);
 		err_exe = fd;
 		if (fd < 0) {
 			if (memfd)
@@ -172,7 +189,7 @@ int pt_hash_executed(const struct pt_file_id *id, const char *path, uint32_t pid
 		status = PT_HASH_CHANGED;     /* grew past the size the kernel saw */
 	else if (r < 0)
 		status = PT_HASH_UNREADABLE;
-	else if (fstat(fd, &st2) < 0 || !same_file(id, &st2))
+	else if (fstat(fd, &st2) < 0 || !same_stat(&st, &st2))
 		status = PT_HASH_CHANGED;     /* written to while we read it */
 	else
 		status = PT_HASH_OK;

@@ -534,7 +534,7 @@ int pt_sensor_open(const struct pt_sensor_config *cfg, pt_sensor_emit_fn emit, v
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->k.ring_fd = s->k.loss_fd = -1;
+	s->k.ring_fd = s->k.loss_fd = s->k.lock_fd = -1;
 	s->wake_fd = s->epoll_fd = -1;
 	s->cfg = *cfg;
 	if (!s->cfg.hash_workers)

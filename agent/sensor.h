@@ -69,6 +69,7 @@ int pt_sensor_uninstall(const char *pin_dir);
 /* internal, shared by sensor*.c */
 struct pt_sensor_kernel {
 	int ring_fd, loss_fd;
+	int lock_fd;                  /* the pin directory, flock()ed: one reader per ring */
 	struct proctrail_bpf *skel;   /* NULL when the pinned programs were reused */
 	int reused;
 };

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -61,6 +62,26 @@ static int ensure_bpffs(const char *pin_dir)
 	return 0;
 }
 
+/* Two readers of one ring would each release records the other has not taken: the second
+ * agent is refused. The lock is on the directory and goes with the process. */
+static int lock_dir(const char *pin_dir, int *lock_fd)
+{
+	int fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		close(fd);
+		return err;
+	}
+	if (*lock_fd >= 0)
+		close(*lock_fd);
+	*lock_fd = fd;
+	return 0;
+}
+
 static int obj_get(const char *dir, const char *name)
 {
 	char p[PATH_MAX];
@@ -96,12 +117,18 @@ int pt_sensor_kernel_open(const char *pin_dir, uint64_t ring_bytes, struct pt_se
 	int links[2] = { -1, -1 };
 	int err;
 
-	k->ring_fd = k->loss_fd = -1;
+	k->ring_fd = k->loss_fd = k->lock_fd = -1;
 	k->skel = NULL;
 	k->reused = 0;
 	err = ensure_bpffs(pin_dir);
 	if (err) {
 		log_warnx("bpf filesystem for %s: %s", pin_dir, strerror(-err));
+		goto cleanup;
+	}
+	err = lock_dir(pin_dir, &k->lock_fd);
+	if (err) {
+		log_warnx("%s: %s", pin_dir, err == -EBUSY ?
+			  "in use by another running agent" : strerror(-err));
 		goto cleanup;
 	}
 	k->ring_fd = obj_get(pin_dir, "events");
@@ -125,6 +152,8 @@ int pt_sensor_kernel_open(const char *pin_dir, uint64_t ring_bytes, struct pt_se
 			err = pt_sensor_uninstall(pin_dir);
 			if (!err)
 				err = ensure_bpffs(pin_dir);
+			if (!err)
+				err = lock_dir(pin_dir, &k->lock_fd);   /* the new directory */
 			if (err) {
 				log_warnx("remove old pins under %s: %s", pin_dir, strerror(-err));
 				goto cleanup;
@@ -211,6 +240,7 @@ cleanup:
 	if (err) {
 		close_fd(&k->ring_fd);
 		close_fd(&k->loss_fd);
+		close_fd(&k->lock_fd);
 	}
 	return err;
 }
@@ -221,6 +251,7 @@ void pt_sensor_kernel_close(struct pt_sensor_kernel *k)
 		return;
 	close_fd(&k->ring_fd);
 	close_fd(&k->loss_fd);
+	close_fd(&k->lock_fd);
 	/* the links are pinned: destroying the skeleton leaves the programs attached */
 	proctrail_bpf__destroy(k->skel);
 	k->skel = NULL;

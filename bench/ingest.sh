@@ -15,8 +15,15 @@ B=${BUILD:-build}
 D=$(mktemp -d "${BENCH_DIR:-/var/tmp}/proctrail-ingest.XXXXXX")
 chmod 755 "$D"
 PORT=$((20000 + RANDOM % 20000))
-trap 'kill -TERM $SPID 2>/dev/null; wait 2>/dev/null; rm -rf "$D"' EXIT
 SPID=
+cleanup() {
+	if [ -n "$SPID" ]; then
+		kill -TERM "$SPID" 2>/dev/null || true
+		wait "$SPID" 2>/dev/null || true
+	fi
+	rm -rf "$D"
+}
+trap cleanup EXIT
 
 "$B/proctrail" --home "$D" pki init >/dev/null
 "$B/proctrail" --home "$D" enroll bench >/dev/null

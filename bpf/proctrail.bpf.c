@@ -228,6 +228,8 @@ int BPF_PROG(pt_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 		count_loss(PT_K_LOSS_KERNEL_ERROR);
 	e->cwd_len = walk_path(&w, task->fs->pwd.dentry,
 			       task->fs->pwd.mnt, PT_K_F_CWD_TRUNC, PT_K_F_CWD_INTERNAL);
+	if (w.err)
+		count_loss(PT_K_LOSS_KERNEL_ERROR);
 
 	mm = task->mm;
 	a0 = mm->arg_start;
@@ -238,8 +240,12 @@ int BPF_PROG(pt_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 		w.flags |= PT_K_F_ARGV_TRUNC;
 	}
 	n = 0;
-	if (len && bpf_probe_read_user(&s->data[w.pos & DATA_MASK], len, (void *)a0) == 0)
+	if (len && bpf_probe_read_user(&s->data[w.pos & DATA_MASK], len, (void *)a0) == 0) {
 		n = len;
+	} else if (len) {
+		w.flags |= PT_K_F_ARGV_TRUNC;   /* the record goes out, without its argv */
+		count_loss(PT_K_LOSS_KERNEL_ERROR);
+	}
 	e->argv_len = n;
 	w.pos += n;
 
@@ -265,8 +271,10 @@ int BPF_PROG(pt_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 		size = PT_K_DATA_MAX;
 	size += sizeof(*e);
 	barrier_var(size);
-	if (size > sizeof(*e) + PT_K_DATA_MAX)
+	if (size > sizeof(*e) + PT_K_DATA_MAX) {
+		count_loss(PT_K_LOSS_KERNEL_ERROR);   /* cannot happen; the verifier needs the check */
 		return 0;
+	}
 	if (bpf_ringbuf_output(&events, e, size, ring_flags()))
 		count_loss(PT_K_LOSS_RING_FULL);
 	return 0;

@@ -193,13 +193,25 @@ static void process_input(struct conn *c)
 			return;
 		if (avail < total)
 			return;
-		p = evbuffer_pullup(in, (ssize_t)total);
-		if (!p) {
-			pt_session_fail(c->sess, PT_ERR_INTERNAL, 0, "out of memory");
-			return;
+		if (p[3] == PT_FRAME_BATCH) {
+			/* Moved straight into the buffer the writer will read: one copy. */
+			uint8_t *frame = malloc(total);
+
+			if (!frame || evbuffer_remove(in, frame, total) != (int)total) {
+				free(frame);
+				pt_session_fail(c->sess, PT_ERR_INTERNAL, 0, "out of memory");
+				return;
+			}
+			ret = pt_session_frame_take(c->sess, frame, total, now_ns());
+		} else {
+			p = evbuffer_pullup(in, (ssize_t)total);
+			if (!p) {
+				pt_session_fail(c->sess, PT_ERR_INTERNAL, 0, "out of memory");
+				return;
+			}
+			ret = pt_session_frame(c->sess, p, total, now_ns());
+			evbuffer_drain(in, total);
 		}
-		ret = pt_session_frame(c->sess, p, total, now_ns());
-		evbuffer_drain(in, total);
 		if (ret)
 			return;
 	}

@@ -214,7 +214,8 @@ static void charge(struct pt_session *s, uint64_t records, uint64_t bytes, uint6
 
 /* Decodes every record of the batch before anything is queued: a batch is stored whole or
  * not at all. */
-static int decode_records(struct pt_session *s, struct pt_job *job, const struct pt_batch *m)
+static int decode_records(struct pt_session *s, struct pt_job *job, const struct pt_batch *m,
+			  uint8_t **owned)
 {
 	const uint8_t *recs;
 	size_t len, off = 0, used;
@@ -222,7 +223,13 @@ static int decode_records(struct pt_session *s, struct pt_job *job, const struct
 	uint32_t i;
 	int ret;
 
-	if (m->codec == PT_CODEC_NONE) {
+	if (m->codec == PT_CODEC_NONE && owned && *owned) {
+		/* The frame is ours already: its body is the records, no copy. */
+		job->raw = *owned;
+		*owned = NULL;
+		recs = m->body;
+		len = m->body_len;
+	} else if (m->codec == PT_CODEC_NONE) {
 		job->raw = malloc(m->body_len ? m->body_len : 1);
 		if (!job->raw)
 			return -ENOMEM;
@@ -260,14 +267,14 @@ static int decode_records(struct pt_session *s, struct pt_job *job, const struct
 		return -EBADMSG;               /* more bytes than COUNT records */
 	job->batch = (struct pt_store_batch){
 		.agent = s->agent_row, .host = s->host_row, .stream_id = m->stream_id,
-		.first_seq = m->first_seq, .count = m->count, .raw = job->raw, .raw_len = len,
+		.first_seq = m->first_seq, .count = m->count, .raw = recs, .raw_len = len,
 		.ev = job->ev,
 	};
 	return 0;
 }
 
 static int on_batch(struct pt_session *s, const struct pt_frame *f, size_t frame_len,
-		    uint64_t now_ns)
+		    uint64_t now_ns, uint8_t **owned)
 {
 	struct pt_batch m;
 	struct pt_job *job = NULL;
@@ -290,7 +297,7 @@ static int on_batch(struct pt_session *s, const struct pt_frame *f, size_t frame
 		pt_session_fail(s, PT_ERR_INTERNAL, f->type, "out of memory");
 		goto out;
 	}
-	ret = decode_records(s, job, &m);
+	ret = decode_records(s, job, &m, owned);
 	if (ret) {
 		pt_session_fail(s, ret == -ENOMEM ? PT_ERR_INTERNAL : PT_ERR_PROTOCOL, f->type,
 				"BATCH %llu+%u refused: a record does not decode (%s)",
@@ -351,7 +358,8 @@ static int on_error(struct pt_session *s, const struct pt_frame *f)
 	return -ECONNABORTED;
 }
 
-int pt_session_frame(struct pt_session *s, const uint8_t *frame, size_t len, uint64_t now_ns)
+static int handle_frame(struct pt_session *s, const uint8_t *frame, size_t len, uint64_t now_ns,
+			uint8_t **owned)
 {
 	struct pt_frame f;
 	int ret;
@@ -373,7 +381,7 @@ int pt_session_frame(struct pt_session *s, const uint8_t *frame, size_t len, uin
 	}
 	switch (f.type) {
 	case PT_FRAME_BATCH:
-		return on_batch(s, &f, len, now_ns);
+		return on_batch(s, &f, len, now_ns, owned);
 	case PT_FRAME_PONG:
 		return on_pong(s, &f, now_ns);
 	case PT_FRAME_ERROR:
@@ -397,6 +405,20 @@ int pt_session_frame(struct pt_session *s, const uint8_t *frame, size_t len, uin
 	pt_session_fail(s, PT_ERR_PROTOCOL, f.type, "unexpected %s frame from an agent",
 			pt_frame_type_name(f.type));
 	return -EBADMSG;
+}
+
+int pt_session_frame(struct pt_session *s, const uint8_t *frame, size_t len, uint64_t now_ns)
+{
+	return handle_frame(s, frame, len, now_ns, NULL);
+}
+
+int pt_session_frame_take(struct pt_session *s, uint8_t *frame, size_t len, uint64_t now_ns)
+{
+	uint8_t *owned = frame;
+	int ret = handle_frame(s, frame, len, now_ns, &owned);
+
+	free(owned);          /* NULL when a batch job took it */
+	return ret;
 }
 
 static void hello_done(struct pt_session *s, struct pt_job *job)

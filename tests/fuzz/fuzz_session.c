@@ -3,7 +3,8 @@
  * in-memory SQLite store run synchronously in place of the writer thread.
  *
  * Input: first byte's low bit set: a valid HELLO is sent first (so the fuzzer reaches BATCH,
- * PONG and ERROR handling); the rest is the byte stream of the connection. */
+ * PONG and ERROR handling); bit 1 set: frames go through pt_session_frame_take() (the server's
+ * batch path) instead of pt_session_frame(); the rest is the byte stream of the connection. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pt_writer w;
 	size_t off = 0, total;
 	uint64_t now = 1;
+	int take = 0;
 	struct pt_hello h = { .version = { "f", 1 }, .hostname = { "h", 1 },
 		.agent_name = { "fuzz", 4 }, .stream_id = 1, .first_seq = 1, .next_seq = 1,
 		.mode = PT_MODE_PULL };
@@ -69,6 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	if (size) {
+		take = data[0] & 2;
 		data++;
 		size--;
 	}
@@ -77,7 +80,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		if (total > size - off)
 			break;
-		pt_session_frame(s, data + off, total, ++now);
+		if (take) {
+			/* the server's own path for batches: a malloc'ed copy the session takes */
+			uint8_t *own = malloc(total);
+
+			if (!own)
+				break;
+			memcpy(own, data + off, total);
+			pt_session_frame_take(s, own, total, ++now);
+		} else {
+			pt_session_frame(s, data + off, total, ++now);
+		}
 		off += total;
 	}
 	if (s->state == PT_SESS_READY)

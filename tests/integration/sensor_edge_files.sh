@@ -80,7 +80,22 @@ lx='.event.action == "exec" and .process.args[1] == "long-argv"'
 wait_for "$lx" >/dev/null || fail "no exec for the long argv"
 expect "$lx" '.proctrail.args_truncated == true and .process.args_count == 3 and (.process.args[2] | length) < 5000 and (.process.args[2] | length) > 3000'
 
-# 8. an executable larger than the cap: no hash, reason too_large (second agent, small cap)
+# 8. no hash, with the reason, when the executed file cannot be had any more: the agent is
+#    stopped (SIGSTOP) so it can only look after the process exited and the file went
+kill -STOP "$AGENT_PID"
+cp /usr/bin/true "$T/gone"; "$T/gone" gone-arg; rm "$T/gone"
+cp /usr/bin/true "$T/chg"; "$T/chg" chg-arg; sleep 0.02; cp /usr/bin/false "$T/chg"
+"$H" memfd /usr/bin/true memfd-gone
+kill -CONT "$AGENT_PID"
+for a in gone-arg chg-arg; do
+	wait_for ".event.action == \"exec\" and .process.args[1] == \"$a\"" >/dev/null || fail "no exec for $a"
+done
+wait_for '.event.action == "exec" and .process.args[0] == "memfd-gone"' >/dev/null || fail "no exec for memfd-gone"
+expect '.event.action == "exec" and .process.args[1] == "gone-arg"' '.proctrail.hash_status == "gone" and (.process.hash | not)'
+expect '.event.action == "exec" and .process.args[1] == "chg-arg"' '.proctrail.hash_status == "changed" and (.process.hash | not)'
+expect '.event.action == "exec" and .process.args[0] == "memfd-gone"' '.proctrail.hash_status == "memfd" and (.process.hash | not)'
+
+# 9. an executable larger than the cap: no hash, reason too_large (second agent, small cap)
 agent_stop
 agent_start --hash-max-bytes 1000
 /usr/bin/ls "$T" >/dev/null

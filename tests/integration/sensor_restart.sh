@@ -17,6 +17,11 @@ wait_for ".event.action == \"exec\" and .process.args[1] == \"while-down-$$-a\""
 	fail "an exec made while the agent was stopped was not printed by the next run"
 [ "$(count ".process.args[1]? == \"$marker1\"")" = 1 ] || fail "the first run's records were printed again"
 
+# a second agent on the same pins is refused: it would release records the first has not taken
+"$AGENT" --stdout --pin-dir "$PIN" > second.out 2> second.err && fail "a second agent ran on the same pins"
+grep -q "in use by another running agent" second.err || fail "second agent: $(cat second.err)"
+kill -0 "$AGENT_PID" || fail "the first agent died"
+
 # kill -9: nothing to clean up, the next run still finds the pinned ring
 kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
 /bin/echo "while-killed-$$-b" >/dev/null

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -188,6 +190,69 @@ static void test_proc_exe_fallback(void **state)
 	assert_false(deleted);
 }
 
+static pid_t run_copy_of_sleep(const char *path)
+{
+	char cmd[256];
+	pid_t p;
+
+	snprintf(cmd, sizeof(cmd), "cp /bin/sleep '%s'", path);
+	assert_int_equal(system(cmd), 0);
+	p = fork();
+	if (p == 0) {
+		execl(path, "sleep", "5", (char *)NULL);
+		_exit(127);
+	}
+	assert_true(p > 0);
+	usleep(100000);   /* exec done */
+	return p;
+}
+
+static void stop_child(pid_t p)
+{
+	kill(p, SIGKILL);
+	waitpid(p, NULL, 0);
+}
+
+/* rm of a running binary sets its ctime: still hashed, through /proc/PID/exe, marked deleted */
+static void test_deleted_running_binary(void **state)
+{
+	struct fixture *f = *state;
+	struct pt_file_id id;
+	uint8_t sha[32], want[32];
+	bool deleted = false;
+	pid_t p = run_copy_of_sleep(f->path);
+	int fd = open(f->path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pt_hash_fd(fd, 1 << 30, want, NULL), 0);
+	close(fd);
+	id_of(f->path, &id);
+	usleep(30000);    /* past the coarse clock's tick, so the unlink's ctime differs */
+	assert_int_equal(unlink(f->path), 0);
+	assert_int_equal(pt_hash_executed(&id, f->path, (uint32_t)p, false, 1 << 30, sha, &deleted),
+			 PT_HASH_OK);
+	assert_memory_equal(sha, want, 32);
+	assert_true(deleted);
+	stop_child(p);
+}
+
+/* a metadata change of a binary that still has its name is not waved through */
+static void test_chmod_running_binary_is_changed(void **state)
+{
+	struct fixture *f = *state;
+	struct pt_file_id id;
+	uint8_t sha[32];
+	bool deleted;
+	pid_t p = run_copy_of_sleep(f->path);
+
+	id_of(f->path, &id);
+	usleep(30000);
+	assert_int_equal(chmod(f->path, 0700), 0);
+	assert_int_equal(pt_hash_executed(&id, f->path, (uint32_t)p, false, 1 << 30, sha, &deleted),
+			 PT_HASH_CHANGED);
+	stop_child(p);
+}
+
 static void test_memfd_without_process(void **state)
 {
 	struct pt_file_id id = { 1, 2, 3, 4, 5 };
@@ -332,6 +397,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fifo_at_path_is_not_opened, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vanished_file_is_gone, setup, teardown),
 		cmocka_unit_test(test_proc_exe_fallback),
+		cmocka_unit_test_setup_teardown(test_deleted_running_binary, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chmod_running_binary_is_changed, setup, teardown),
 		cmocka_unit_test(test_memfd_without_process),
 		cmocka_unit_test_setup_teardown(test_hash_fd_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_and_cache, setup, teardown),

@@ -187,8 +187,17 @@ static void test_batch_ack_after_commit(void **state)
 	n = batch(buf, sizeof(buf), 7, 1, 3, 0);
 	assert_int_equal(pt_session_frame(s, buf, n, 3), 0);
 	n = batch(buf, sizeof(buf), 7, 4, 2, 0);
-	assert_int_equal(pt_session_frame(s, buf, n, 3), 0);
+	{
+		/* the server's path: the session takes over a malloc'ed frame */
+		uint8_t *own = malloc(n);
+
+		memcpy(own, buf, n);
+		assert_int_equal(pt_session_frame_take(s, own, n, 3), 0);
+		memset(buf, 0, sizeof(buf));   /* the job must not depend on the caller's buffer */
+	}
 	assert_int_equal(f->njobs, 2);
+	assert_int_equal(f->jobs[1]->ev[1].pid, 101);
+	assert_int_equal(f->jobs[1]->batch.raw_len, f->jobs[1]->ev[1].off + f->jobs[1]->ev[1].len);
 	assert_int_equal(f->jobs[0]->batch.count, 3);
 	assert_int_equal(f->jobs[0]->ev[2].seq, 3);
 	assert_int_equal(f->jobs[0]->ev[2].pid, 102);

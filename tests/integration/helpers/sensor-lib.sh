@@ -37,7 +37,18 @@ sensor_setup() {
 	fi
 	command -v jq >/dev/null || fail "jq is not installed"
 	[ -x "$AGENT" ] || fail "$AGENT not built"
-	T=$(mktemp -d /tmp/pt-sensor-XXXXXX)
+	# the tests run binaries from $T, one of them setuid, as nobody: a mount with noexec or
+	# nosuid (a hardened /tmp) would change what they test
+	local base=
+	for d in /tmp /var/tmp "$REPO/build"; do
+		[ -d "$d" ] || continue
+		if ! findmnt -no OPTIONS --target "$d" | grep -qE '(^|,)(noexec|nosuid)(,|$)'; then
+			base=$d
+			break
+		fi
+	done
+	[ -n "$base" ] || fail "no directory on a mount without noexec/nosuid"
+	T=$(mktemp -d "$base/pt-sensor-XXXXXX")
 	chmod 755 "$T"
 	PIN=/sys/fs/bpf/pt-test-$$
 	OUT=$T/out.json
