@@ -7,7 +7,10 @@
  *
  * Ownership: the hasher owns its threads and cache; jobs belong to the caller, who must not
  * touch a submitted job until its `done` flag is set (release store by the worker). When a job
- * finishes the worker writes 1 to notify_fd (an eventfd the caller polls).
+ * finishes the worker writes 1 to notify_fd (an eventfd the caller polls). A caller that stops
+ * waiting (a read stuck on a hung file system) hands the job over with pt_hasher_abandon():
+ * the hasher then free()s it when its worker is done, so a job that may be abandoned must come
+ * from malloc() in one block with the strings it points to.
  */
 #ifndef PROCTRAIL_AGENT_HASH_H
 #define PROCTRAIL_AGENT_HASH_H
@@ -35,7 +38,7 @@ struct pt_hash_job {
 	bool deleted;              /* hashed through /proc/PID/exe of an unlinked file */
 	uint8_t script_sha256[PT_SHA256_LEN];
 	uint8_t script_status;
-	int done;                  /* set last, with release semantics */
+	int done;                  /* 0 pending, 1 finished (release store), 2 abandoned */
 	struct pt_hash_job *next;  /* hasher's queue link */
 };
 
@@ -55,6 +58,11 @@ void pt_hasher_free(struct pt_hasher *h);   /* joins the workers; NULL-safe */
  * done. Otherwise false; the caller then submits it. Counts hits and misses. */
 bool pt_hasher_try_cache(struct pt_hasher *h, struct pt_hash_job *job);
 void pt_hasher_submit(struct pt_hasher *h, struct pt_hash_job *job);
+/* Gives up on a submitted job. Returns true if it was still pending: the hasher now owns it
+ * (the caller must not touch it again). False: it had finished, it is still the caller's. */
+bool pt_hasher_abandon(struct pt_hasher *h, struct pt_hash_job *job);
+/* Jobs submitted and not yet finished, abandoned ones included. */
+unsigned pt_hasher_outstanding(struct pt_hasher *h);
 void pt_hasher_stats(struct pt_hasher *h, struct pt_hash_stats *st);
 
 /* The synchronous core, for workers and tests: hashes the executed file. Returns a

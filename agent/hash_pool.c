@@ -32,6 +32,7 @@ struct pt_hasher {
 	unsigned sets;
 	uint64_t clock;
 	struct pt_hash_stats stats;
+	unsigned outstanding;      /* atomic */
 };
 
 static uint64_t id_hash(const struct pt_file_id *id)
@@ -170,7 +171,15 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&h->lock);
 
 		run_job(h, job);
-		__atomic_store_n(&job->done, 1, __ATOMIC_RELEASE);
+		{
+			int pending = 0;
+
+			/* pending -> finished, unless the caller gave up on it: then it is ours */
+			if (!__atomic_compare_exchange_n(&job->done, &pending, 1, false,
+							 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				free(job);
+		}
+		__atomic_sub_fetch(&h->outstanding, 1, __ATOMIC_RELEASE);
 		if (h->notify_fd >= 0 && write(h->notify_fd, &one, sizeof(one)) < 0) {
 			/* an eventfd write fails only on overflow; the reader is awake then anyway */
 		}
@@ -265,6 +274,8 @@ bool pt_hasher_try_cache(struct pt_hasher *h, struct pt_hash_job *job)
 void pt_hasher_submit(struct pt_hasher *h, struct pt_hash_job *job)
 {
 	job->next = NULL;
+	__atomic_store_n(&job->done, 0, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&h->outstanding, 1, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&h->lock);
 	if (h->tail)
 		h->tail->next = job;
@@ -273,6 +284,20 @@ void pt_hasher_submit(struct pt_hasher *h, struct pt_hash_job *job)
 	h->tail = job;
 	pthread_cond_signal(&h->cond);
 	pthread_mutex_unlock(&h->lock);
+}
+
+bool pt_hasher_abandon(struct pt_hasher *h, struct pt_hash_job *job)
+{
+	int pending = 0;
+
+	(void)h;
+	return __atomic_compare_exchange_n(&job->done, &pending, 2, false, __ATOMIC_ACQ_REL,
+					   __ATOMIC_ACQUIRE);
+}
+
+unsigned pt_hasher_outstanding(struct pt_hasher *h)
+{
+	return __atomic_load_n(&h->outstanding, __ATOMIC_ACQUIRE);
 }
 
 void pt_hasher_stats(struct pt_hasher *h, struct pt_hash_stats *st)

@@ -16,7 +16,7 @@ enum mode { MODE_NONE, MODE_STDOUT, MODE_UNINSTALL, MODE_HELP };
 
 enum {
 	OPT_STDOUT = 256, OPT_UNINSTALL, OPT_PIN_DIR, OPT_HASH_WORKERS, OPT_HASH_MAX,
-	OPT_POLL_MS, OPT_RING_BYTES,
+	OPT_POLL_MS, OPT_RING_BYTES, OPT_HASH_TIMEOUT,
 	/* collector mode options (--config, --collector, ...) go here */
 };
 
@@ -28,6 +28,7 @@ static const struct option options[] = {
 	{ "hash-max-bytes", required_argument, NULL, OPT_HASH_MAX },
 	{ "poll-ms",        required_argument, NULL, OPT_POLL_MS },
 	{ "ring-bytes",     required_argument, NULL, OPT_RING_BYTES },
+	{ "hash-timeout-ms", required_argument, NULL, OPT_HASH_TIMEOUT },
 	{ "verbose",        no_argument,       NULL, 'v' },
 	{ "help",           no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -48,6 +49,7 @@ static void usage(FILE *f)
 		"  --hash-max-bytes N     larger executables are not hashed (default 268435456)\n"
 		"  --poll-ms N            ring buffer polling interval (default 100)\n"
 		"  --ring-bytes N         ring buffer size, a power of two (default 16777216)\n"
+		"  --hash-timeout-ms N    an exec waits at most this for its hash (default 10000)\n"
 		"  -v, --verbose          more logging (repeat for debug)\n");
 }
 
@@ -94,6 +96,10 @@ int main(int argc, char **argv)
 		case OPT_RING_BYTES:
 			err = parse_u64(optarg, 1u << 30, &v);
 			cfg.ring_bytes = v;
+			break;
+		case OPT_HASH_TIMEOUT:
+			err = parse_u64(optarg, 3600000, &v);
+			cfg.hash_timeout_ms = (unsigned)v;
 			break;
 		case 'v':           verbose++; break;
 		case 'h':           mode = MODE_HELP; break;

@@ -20,12 +20,16 @@
 #include "sensor.h"
 
 #define INFLIGHT_MAX 4096u
+/* Hash jobs not finished, abandoned ones included: beyond this an exec goes out without a hash
+ * (counted as PT_LOSS_HASH_QUEUE) rather than queueing more behind stuck reads. */
+#define HASH_OUTSTANDING_MAX 1024u
 
 struct slot {
 	struct pt_record rec;
 	uint64_t ring_pos;
-	bool hashing;              /* job submitted; wait for job.done */
-	struct pt_hash_job job;
+	bool hashing;              /* job submitted; wait for job->done */
+	struct pt_hash_job *job;   /* NULL: no hash could be asked for (reason: unreadable) */
+	uint64_t deadline_ns;      /* CLOCK_MONOTONIC: give up on the hash after this */
 	char path[PT_PATH_MAX + 1];
 	char cwd[PT_PATH_MAX + 1];
 	char script[PT_PATH_MAX + 1];
@@ -51,7 +55,7 @@ struct pt_sensor {
 	unsigned head, count;      /* circular queue over slots[cfg.max_inflight] */
 	uint64_t user_loss[PT_LOSS_COUNTER_MAX + 1];   /* losses found in user space */
 	uint64_t reported[PT_LOSS_COUNTER_MAX + 1];
-	uint64_t n_exec, n_exit;
+	uint64_t n_exec, n_exit, hash_timeouts;
 	bool unflushed;            /* emitted since the last flush */
 	EVP_MD_CTX *md_ctx;        /* entity ids: one context reused, not one allocated per id */
 	EVP_MD *md;
@@ -200,12 +204,59 @@ static struct slot *queue_push(struct pt_sensor *s)
 	s->count++;
 	memset(&sl->rec, 0, sizeof(sl->rec));
 	sl->hashing = false;
+	sl->job = NULL;
 	return sl;
 }
 
 static void count_user_loss(struct pt_sensor *s, unsigned which)
 {
 	s->user_loss[which]++;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The job is one malloc'd block with copies of its strings, so it can be abandoned to the
+ * hasher (which frees it) if its read never returns. */
+static void ask_hash(struct pt_sensor *s, struct slot *sl, const char *path)
+{
+	const struct pt_exec *x = &sl->rec.u.exec;
+	size_t pl = path ? strlen(path) + 1 : 0, spl = sl->script[0] ? strlen(sl->script) + 1 : 0;
+	struct pt_hash_job *job = calloc(1, sizeof(*job) + pl + spl);
+	char *p;
+
+	sl->job = job;
+	if (!job)
+		return;
+	p = (char *)(job + 1);
+	if (pl) {
+		memcpy(p, path, pl);
+		job->path = p;
+		p += pl;
+	}
+	if (spl) {
+		memcpy(p, sl->script, spl);
+		job->script_path = p;
+	}
+	job->id = (struct pt_file_id){ x->dev, x->ino, x->size, x->mtime_ns, x->ctime_ns };
+	job->pid = x->pid;
+	job->memfd = x->flags & PT_EXEC_F_MEMFD;
+	if (pt_hasher_try_cache(s->hasher, job))
+		return;
+	if (pt_hasher_outstanding(s->hasher) >= HASH_OUTSTANDING_MAX) {
+		count_user_loss(s, PT_LOSS_HASH_QUEUE);
+		free(job);
+		sl->job = NULL;
+		return;
+	}
+	sl->hashing = true;
+	sl->deadline_ns = mono_ns() + (uint64_t)s->cfg.hash_timeout_ms * 1000000u;
+	pt_hasher_submit(s->hasher, job);
 }
 
 static void decode_exec(struct pt_sensor *s, const struct pt_k_exec *e, uint32_t len, uint64_t pos)
@@ -304,15 +355,7 @@ static void decode_exec(struct pt_sensor *s, const struct pt_k_exec *e, uint32_t
 		x->script_path = str_of(sl->script, strlen(sl->script));
 	}
 
-	sl->job.id = (struct pt_file_id){ x->dev, x->ino, x->size, x->mtime_ns, x->ctime_ns };
-	sl->job.pid = x->pid;
-	sl->job.memfd = x->flags & PT_EXEC_F_MEMFD;
-	sl->job.path = (e->kflags & PT_K_F_INTERNAL_MNT) ? NULL : sl->path;
-	sl->job.script_path = sl->script[0] ? sl->script : NULL;
-	if (!pt_hasher_try_cache(s->hasher, &sl->job)) {
-		sl->hashing = true;
-		pt_hasher_submit(s->hasher, &sl->job);
-	}
+	ask_hash(s, sl, (e->kflags & PT_K_F_INTERNAL_MNT) ? NULL : sl->path);
 }
 
 static void decode_exit(struct pt_sensor *s, const struct pt_k_exit *e, uint64_t pos)
@@ -382,16 +425,23 @@ static unsigned read_ring(struct pt_sensor *s)
 static void finish_exec(struct slot *sl)
 {
 	struct pt_exec *x = &sl->rec.u.exec;
+	const struct pt_hash_job *job = sl->job;
 
-	x->hash_status = sl->job.status;
+	if (!job) {
+		/* no job (allocation, too many outstanding) or given up on (timeout) */
+		x->hash_status = PT_HASH_UNREADABLE;
+		x->script_hash_status = PT_HASH_UNREADABLE;
+		return;
+	}
+	x->hash_status = job->status;
 	if (x->hash_status == PT_HASH_OK)
-		memcpy(x->sha256, sl->job.sha256, PT_SHA256_LEN);
-	if (sl->job.deleted)
+		memcpy(x->sha256, job->sha256, PT_SHA256_LEN);
+	if (job->deleted)
 		x->flags |= PT_EXEC_F_DELETED;
-	if (sl->job.script_path) {
-		x->script_hash_status = sl->job.script_status;
+	if (job->script_path) {
+		x->script_hash_status = job->script_status;
 		if (x->script_hash_status == PT_HASH_OK)
-			memcpy(x->script_sha256, sl->job.script_sha256, PT_SHA256_LEN);
+			memcpy(x->script_sha256, job->script_sha256, PT_SHA256_LEN);
 	}
 }
 
@@ -402,13 +452,27 @@ static int emit_ready(struct pt_sensor *s)
 		struct slot *sl = &s->slots[s->head];
 		int r;
 
-		if (sl->hashing && !__atomic_load_n(&sl->job.done, __ATOMIC_ACQUIRE))
-			return 0;
+		if (sl->hashing && sl->job && !__atomic_load_n(&sl->job->done, __ATOMIC_ACQUIRE)) {
+			if (mono_ns() < sl->deadline_ns)
+				return 0;
+			/* a read that does not return (a hung network file system) must not hold
+			 * back every record behind it: go on without the hash */
+			if (pt_hasher_abandon(s->hasher, sl->job)) {
+				log_warnx("hash of %.*s (pid %u) not done after %u ms: sent without it",
+					  (int)sl->rec.u.exec.path.len, sl->rec.u.exec.path.ptr,
+					  sl->rec.u.exec.pid, s->cfg.hash_timeout_ms);
+				sl->job = NULL;
+				s->hash_timeouts++;
+			}
+		}
 		if (sl->rec.type == PT_REC_PROCESS_EXEC)
 			finish_exec(sl);
 		r = s->emit(s->ctx, &sl->rec, sl->ring_pos);
 		if (r)
 			return r;
+		free(sl->job);
+		sl->job = NULL;
+		sl->hashing = false;
 		s->unflushed = true;
 		s->n_exec += sl->rec.type == PT_REC_PROCESS_EXEC;
 		s->n_exit += sl->rec.type == PT_REC_PROCESS_EXIT;
@@ -549,6 +613,8 @@ int pt_sensor_open(const struct pt_sensor_config *cfg, pt_sensor_emit_fn emit, v
 		s->cfg.cache_entries = 4096;
 	if (!s->cfg.max_inflight)
 		s->cfg.max_inflight = 128;
+	if (!s->cfg.hash_timeout_ms)
+		s->cfg.hash_timeout_ms = 10000;
 	n = snprintf(s->pin_dir, sizeof(s->pin_dir), "%s", cfg->pin_dir ? cfg->pin_dir : PT_SENSOR_PIN_DIR);
 	if (n < 0 || (size_t)n >= sizeof(s->pin_dir) || s->cfg.max_inflight > INFLIGHT_MAX ||
 	    (s->cfg.ring_bytes & (s->cfg.ring_bytes - 1)) || s->cfg.ring_bytes < 4096 ||
@@ -624,15 +690,18 @@ void pt_sensor_stats(struct pt_sensor *s, struct pt_sensor_stats *st)
 	struct pt_hash_stats h;
 
 	pt_hasher_stats(s->hasher, &h);
-	*st = (struct pt_sensor_stats){ s->n_exec, s->n_exit, h.hits, h.misses, h.hashed_bytes };
+	*st = (struct pt_sensor_stats){ s->n_exec, s->n_exit, h.hits, h.misses, h.hashed_bytes,
+					s->hash_timeouts };
 }
 
 void pt_sensor_free(struct pt_sensor *s)
 {
 	if (!s)
 		return;
-	/* the workers may still hold jobs pointing into slots: join them first */
+	/* the workers may still hold queued jobs: join them (they finish every job) first */
 	pt_hasher_free(s->hasher);
+	for (unsigned i = 0; s->slots && i < s->count; i++)
+		free(s->slots[(s->head + i) % s->cfg.max_inflight].job);
 	if (s->ring)
 		pt_ring_release(s->ring, __atomic_load_n(&s->commit_target, __ATOMIC_ACQUIRE));
 	pt_ring_close(s->ring);

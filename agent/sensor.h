@@ -38,6 +38,7 @@ struct pt_sensor_config {
 	uint64_t ring_bytes;       /* 0: 16 MiB; power of two; used when the ring is created */
 	unsigned cache_entries;    /* 0: 4096 */
 	unsigned max_inflight;     /* 0: 128 records read but not yet emitted */
+	unsigned hash_timeout_ms;  /* 0: 10000; an exec waits this long for its hash at most */
 	pt_sensor_flush_fn flush;  /* NULL: none */
 };
 
@@ -60,6 +61,7 @@ struct pt_sensor_stats {
 	uint64_t execs, exits;              /* records emitted */
 	uint64_t hash_hits, hash_misses;    /* cache lookups */
 	uint64_t hashed_bytes;
+	uint64_t hash_timeouts;             /* execs sent without a hash after hash_timeout_ms */
 };
 void pt_sensor_stats(struct pt_sensor *s, struct pt_sensor_stats *st);
 void pt_sensor_free(struct pt_sensor *s);

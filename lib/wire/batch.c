@@ -4,6 +4,7 @@
 #include <zstd.h>
 
 #include "proctrail/wire.h"
+#include "fields.h"
 
 /* Below this size compression rarely pays for its CPU. */
 #define PT_BATCH_COMPRESS_MIN 512u
@@ -42,38 +43,30 @@ int pt_batch_encode(struct pt_writer *w, uint64_t stream_id, uint64_t first_seq,
 	return pt_frame_end(&fb);
 }
 
+static const struct pt_field batch_fields[] = {
+	PT_FIELD(PT_BATCH_STREAM_ID, PT_F_U64, struct pt_batch, stream_id),
+	PT_FIELD(PT_BATCH_FIRST_SEQ, PT_F_U64, struct pt_batch, first_seq),
+	PT_FIELD(PT_BATCH_COUNT, PT_F_U32, struct pt_batch, count),
+	PT_FIELD(PT_BATCH_CODEC, PT_F_U8, struct pt_batch, codec),
+	PT_FIELD(PT_BATCH_RAW_LEN, PT_F_U32, struct pt_batch, raw_len),
+};
+
 int pt_batch_decode(const struct pt_frame *f, struct pt_batch *m, struct pt_decode_stats *st)
 {
-	struct pt_cursor c;
-	struct pt_attr a;
+	const uint64_t required = PT_BIT(PT_BATCH_STREAM_ID) | PT_BIT(PT_BATCH_FIRST_SEQ) |
+				  PT_BIT(PT_BATCH_COUNT) | PT_BIT(PT_BATCH_CODEC) |
+				  PT_BIT(PT_BATCH_RAW_LEN);
 	uint64_t seen = 0;
-	int rc, err = 0;
+	int err;
 
 	memset(m, 0, sizeof(*m));
 	if (f->type != PT_FRAME_BATCH)
 		return -EINVAL;
-	pt_cursor_init(&c, f->attrs, f->attrs_len);
-	while ((rc = pt_cursor_next_attr(&c, &a)) > 0) {
-		if ((err = pt_attr_seen(&seen, a.type)))
-			return err;
-		switch (a.type) {
-		case PT_BATCH_STREAM_ID: err = pt_attr_u64(&a, &m->stream_id); break;
-		case PT_BATCH_FIRST_SEQ: err = pt_attr_u64(&a, &m->first_seq); break;
-		case PT_BATCH_COUNT: err = pt_attr_u32(&a, &m->count); break;
-		case PT_BATCH_CODEC: err = pt_attr_u8(&a, &m->codec); break;
-		case PT_BATCH_RAW_LEN: err = pt_attr_u32(&a, &m->raw_len); break;
-		default:
-			if (st)
-				st->unknown_attrs++;
-			break;
-		}
-		if (err)
-			return err;
-	}
-	if (rc < 0)
-		return rc;
-	if (seen != ((1ull << PT_BATCH_STREAM_ID) | (1ull << PT_BATCH_FIRST_SEQ) |
-		     (1ull << PT_BATCH_COUNT) | (1ull << PT_BATCH_CODEC) | (1ull << PT_BATCH_RAW_LEN)))
+	err = pt_fields_decode(f->attrs, f->attrs_len, batch_fields,
+			       sizeof(batch_fields) / sizeof(batch_fields[0]), m, &seen, st);
+	if (err)
+		return err;
+	if ((seen & required) != required)
 		return -EBADMSG;
 	if (m->count == 0 || m->count > PT_BATCH_RECORDS_MAX)
 		return -EMSGSIZE;

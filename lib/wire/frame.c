@@ -1,8 +1,10 @@
 /* Frames of the agent-collector channel: header, builder, split, and typed contents. */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "proctrail/wire.h"
+#include "fields.h"
 
 int pt_frame_header_parse(const uint8_t *buf, size_t len, size_t max_frame,
 			  struct pt_frame_header *h)
@@ -108,23 +110,20 @@ int pt_frame_split(const uint8_t *frame, size_t len, struct pt_frame *f)
 }
 
 /* Frames other than BATCH carry no body. */
-static int expect(const struct pt_frame *f, uint8_t type, struct pt_cursor *c)
+static int frame_decode(const struct pt_frame *f, uint8_t type, const struct pt_field *fields,
+			size_t n_fields, void *out, uint64_t *seen, struct pt_decode_stats *st)
 {
 	if (f->type != type)
 		return -EINVAL;
 	if (f->body_len)
 		return -EBADMSG;
-	pt_cursor_init(c, f->attrs, f->attrs_len);
-	return 0;
+	*seen = 0;
+	return pt_fields_decode(f->attrs, f->attrs_len, fields, n_fields, out, seen, st);
 }
 
+#define FRAME_DECODE(f, type, table, out, seen, st) \
+	frame_decode(f, type, table, sizeof(table) / sizeof(table[0]), out, seen, st)
 #define HAS(seen, type) (((seen) >> (type)) & 1)
-
-static void skipped(struct pt_decode_stats *st)
-{
-	if (st)
-		st->unknown_attrs++;
-}
 
 static int check_name(struct pt_str s, uint32_t max)
 {
@@ -154,38 +153,29 @@ int pt_hello_encode(struct pt_writer *w, const struct pt_hello *m)
 	return pt_frame_end(&fb);
 }
 
+static const struct pt_field hello_fields[] = {
+	PT_FIELD_STR(PT_HELLO_VERSION, struct pt_hello, version, PT_NAME_MAX),
+	PT_FIELD_STR(PT_HELLO_HOSTNAME, struct pt_hello, hostname, PT_NAME_MAX),
+	PT_FIELD_FIXED(PT_HELLO_BOOT_ID, struct pt_hello, boot_id, PT_BOOT_ID_LEN),
+	PT_FIELD(PT_HELLO_STREAM_ID, PT_F_U64, struct pt_hello, stream_id),
+	PT_FIELD(PT_HELLO_FIRST_SEQ, PT_F_U64, struct pt_hello, first_seq),
+	PT_FIELD(PT_HELLO_NEXT_SEQ, PT_F_U64, struct pt_hello, next_seq),
+	PT_FIELD(PT_HELLO_MODE, PT_F_U8, struct pt_hello, mode),
+	PT_FIELD_STR(PT_HELLO_AGENT_NAME, struct pt_hello, agent_name, PT_NAME_MAX),
+	PT_FIELD(PT_HELLO_POLICY_VERSION, PT_F_U64, struct pt_hello, policy_version),
+};
+
 int pt_hello_decode(const struct pt_frame *f, struct pt_hello *m, struct pt_decode_stats *st)
 {
-	struct pt_cursor c;
-	struct pt_attr a;
-	uint64_t seen = 0;
-	int rc, err;
+	const uint64_t required = PT_BIT(PT_HELLO_STREAM_ID) | PT_BIT(PT_HELLO_NEXT_SEQ) |
+				  PT_BIT(PT_HELLO_AGENT_NAME) | PT_BIT(PT_HELLO_MODE);
+	uint64_t seen;
+	int err;
 
 	memset(m, 0, sizeof(*m));
-	if ((err = expect(f, PT_FRAME_HELLO, &c)))
+	if ((err = FRAME_DECODE(f, PT_FRAME_HELLO, hello_fields, m, &seen, st)))
 		return err;
-	while ((rc = pt_cursor_next_attr(&c, &a)) > 0) {
-		if ((err = pt_attr_seen(&seen, a.type)))
-			return err;
-		switch (a.type) {
-		case PT_HELLO_VERSION: err = pt_attr_str(&a, PT_NAME_MAX, &m->version); break;
-		case PT_HELLO_HOSTNAME: err = pt_attr_str(&a, PT_NAME_MAX, &m->hostname); break;
-		case PT_HELLO_BOOT_ID: err = pt_attr_fixed(&a, m->boot_id, PT_BOOT_ID_LEN); break;
-		case PT_HELLO_STREAM_ID: err = pt_attr_u64(&a, &m->stream_id); break;
-		case PT_HELLO_FIRST_SEQ: err = pt_attr_u64(&a, &m->first_seq); break;
-		case PT_HELLO_NEXT_SEQ: err = pt_attr_u64(&a, &m->next_seq); break;
-		case PT_HELLO_MODE: err = pt_attr_u8(&a, &m->mode); break;
-		case PT_HELLO_AGENT_NAME: err = pt_attr_str(&a, PT_NAME_MAX, &m->agent_name); break;
-		case PT_HELLO_POLICY_VERSION: err = pt_attr_u64(&a, &m->policy_version); break;
-		default: skipped(st); break;
-		}
-		if (err)
-			return err;
-	}
-	if (rc < 0)
-		return rc;
-	if (!HAS(seen, PT_HELLO_STREAM_ID) || !HAS(seen, PT_HELLO_NEXT_SEQ) ||
-	    !HAS(seen, PT_HELLO_AGENT_NAME) || !HAS(seen, PT_HELLO_MODE))
+	if ((seen & required) != required)
 		return -EBADMSG;
 	if (m->mode != PT_MODE_STREAM && m->mode != PT_MODE_PULL)
 		return -EBADMSG;
@@ -207,32 +197,22 @@ int pt_welcome_encode(struct pt_writer *w, const struct pt_welcome *m)
 	return pt_frame_end(&fb);
 }
 
+static const struct pt_field welcome_fields[] = {
+	PT_FIELD_STR(PT_WELCOME_VERSION, struct pt_welcome, version, PT_NAME_MAX),
+	PT_FIELD(PT_WELCOME_ACKED_SEQ, PT_F_U64, struct pt_welcome, acked_seq),
+	PT_FIELD(PT_WELCOME_PING_INTERVAL_MS, PT_F_U32, struct pt_welcome, ping_interval_ms),
+};
+
 int pt_welcome_decode(const struct pt_frame *f, struct pt_welcome *m, struct pt_decode_stats *st)
 {
-	struct pt_cursor c;
-	struct pt_attr a;
-	uint64_t seen = 0;
-	int rc, err;
+	uint64_t seen;
+	int err;
 
 	memset(m, 0, sizeof(*m));
-	if ((err = expect(f, PT_FRAME_WELCOME, &c)))
+	if ((err = FRAME_DECODE(f, PT_FRAME_WELCOME, welcome_fields, m, &seen, st)))
 		return err;
-	while ((rc = pt_cursor_next_attr(&c, &a)) > 0) {
-		if ((err = pt_attr_seen(&seen, a.type)))
-			return err;
-		switch (a.type) {
-		case PT_WELCOME_VERSION: err = pt_attr_str(&a, PT_NAME_MAX, &m->version); break;
-		case PT_WELCOME_ACKED_SEQ:
-			err = pt_attr_u64(&a, &m->acked_seq);
-			m->has_acked_seq = true;
-			break;
-		case PT_WELCOME_PING_INTERVAL_MS: err = pt_attr_u32(&a, &m->ping_interval_ms); break;
-		default: skipped(st); break;
-		}
-		if (err)
-			return err;
-	}
-	return rc < 0 ? rc : 0;
+	m->has_acked_seq = HAS(seen, PT_WELCOME_ACKED_SEQ);
+	return 0;
 }
 
 /* ---- ACK ---- */
@@ -246,30 +226,21 @@ int pt_ack_encode(struct pt_writer *w, const struct pt_ack *m)
 	return pt_frame_end(&fb);
 }
 
+static const struct pt_field ack_fields[] = {
+	PT_FIELD(PT_ACK_STREAM_ID, PT_F_U64, struct pt_ack, stream_id),
+	PT_FIELD(PT_ACK_SEQ, PT_F_U64, struct pt_ack, seq),
+};
+
 int pt_ack_decode(const struct pt_frame *f, struct pt_ack *m, struct pt_decode_stats *st)
 {
-	struct pt_cursor c;
-	struct pt_attr a;
-	uint64_t seen = 0;
-	int rc, err;
+	const uint64_t required = PT_BIT(PT_ACK_STREAM_ID) | PT_BIT(PT_ACK_SEQ);
+	uint64_t seen;
+	int err;
 
 	memset(m, 0, sizeof(*m));
-	if ((err = expect(f, PT_FRAME_ACK, &c)))
+	if ((err = FRAME_DECODE(f, PT_FRAME_ACK, ack_fields, m, &seen, st)))
 		return err;
-	while ((rc = pt_cursor_next_attr(&c, &a)) > 0) {
-		if ((err = pt_attr_seen(&seen, a.type)))
-			return err;
-		switch (a.type) {
-		case PT_ACK_STREAM_ID: err = pt_attr_u64(&a, &m->stream_id); break;
-		case PT_ACK_SEQ: err = pt_attr_u64(&a, &m->seq); break;
-		default: skipped(st); break;
-		}
-		if (err)
-			return err;
-	}
-	if (rc < 0)
-		return rc;
-	return HAS(seen, PT_ACK_STREAM_ID) && HAS(seen, PT_ACK_SEQ) ? 0 : -EBADMSG;
+	return (seen & required) == required ? 0 : -EBADMSG;
 }
 
 /* ---- PING, COLLECT: a nonce each ---- */
@@ -285,25 +256,11 @@ static int nonce_encode(struct pt_writer *w, uint8_t type, uint16_t attr, uint64
 static int nonce_decode(const struct pt_frame *f, uint8_t type, uint16_t attr, uint64_t *nonce,
 			struct pt_decode_stats *st)
 {
-	struct pt_cursor c;
-	struct pt_attr a;
-	uint64_t seen = 0;
-	int rc, err;
+	const struct pt_field fields[] = { { attr, PT_F_U64, 0, 0, 0, 0 } };
+	uint64_t seen;
 
 	*nonce = 0;
-	if ((err = expect(f, type, &c)))
-		return err;
-	while ((rc = pt_cursor_next_attr(&c, &a)) > 0) {
-		if ((err = pt_attr_seen(&seen, a.type)))
-			return err;
-		if (a.type == attr)
-			err = pt_attr_u64(&a, nonce);
-		else
-			skipped(st);
-		if (err)
-			return err;
-	}
-	return rc < 0 ? rc : 0;
+	return frame_decode(f, type, fields, 1, nonce, &seen, st);
 }
 
 int pt_ping_encode(struct pt_writer *w, const struct pt_ping *m)
@@ -343,36 +300,22 @@ int pt_pong_encode(struct pt_writer *w, const struct pt_pong *m)
 	return pt_frame_end(&fb);
 }
 
+static const struct pt_field pong_fields[] = {
+	PT_FIELD(PT_PONG_NONCE, PT_F_U64, struct pt_pong, nonce),
+	PT_FIELD(PT_PONG_QUEUE_DEPTH, PT_F_U64, struct pt_pong, queue_depth),
+	PT_FIELD(PT_PONG_SPOOL_BYTES, PT_F_U64, struct pt_pong, spool_bytes),
+	PT_FIELD(PT_PONG_NEXT_SEQ, PT_F_U64, struct pt_pong, next_seq),
+	PT_FIELD(PT_PONG_ACKED_SEQ, PT_F_U64, struct pt_pong, acked_seq),
+	PT_FIELD_REPEAT(PT_PONG_COUNTER, PT_F_COUNTER, 10, struct pt_pong, counters, n_counters,
+			PT_COUNTERS_MAX),
+};
+
 int pt_pong_decode(const struct pt_frame *f, struct pt_pong *m, struct pt_decode_stats *st)
 {
-	struct pt_cursor c;
-	struct pt_attr a;
-	uint64_t seen = 0;
-	int rc, err;
+	uint64_t seen;
 
-	memset(m, 0, sizeof(*m));
-	if ((err = expect(f, PT_FRAME_PONG, &c)))
-		return err;
-	while ((rc = pt_cursor_next_attr(&c, &a)) > 0) {
-		if (a.type != PT_PONG_COUNTER && (err = pt_attr_seen(&seen, a.type)))
-			return err;
-		switch (a.type) {
-		case PT_PONG_NONCE: err = pt_attr_u64(&a, &m->nonce); break;
-		case PT_PONG_QUEUE_DEPTH: err = pt_attr_u64(&a, &m->queue_depth); break;
-		case PT_PONG_SPOOL_BYTES: err = pt_attr_u64(&a, &m->spool_bytes); break;
-		case PT_PONG_NEXT_SEQ: err = pt_attr_u64(&a, &m->next_seq); break;
-		case PT_PONG_ACKED_SEQ: err = pt_attr_u64(&a, &m->acked_seq); break;
-		case PT_PONG_COUNTER:
-			if (m->n_counters >= PT_COUNTERS_MAX)
-				return -EMSGSIZE;
-			err = pt_attr_counter(&a, &m->counters[m->n_counters++]);
-			break;
-		default: skipped(st); break;
-		}
-		if (err)
-			return err;
-	}
-	return rc < 0 ? rc : 0;
+	memset(m, 0, offsetof(struct pt_pong, counters));
+	return FRAME_DECODE(f, PT_FRAME_PONG, pong_fields, m, &seen, st);
 }
 
 /* ---- ERROR ---- */
@@ -394,30 +337,20 @@ int pt_error_encode(struct pt_writer *w, const struct pt_error *m)
 	return pt_frame_end(&fb);
 }
 
+static const struct pt_field error_fields[] = {
+	PT_FIELD(PT_ERROR_CODE, PT_F_U32, struct pt_error, code),
+	PT_FIELD_STR(PT_ERROR_MESSAGE, struct pt_error, message, PT_MESSAGE_MAX),
+	PT_FIELD(PT_ERROR_FRAME_TYPE, PT_F_U8, struct pt_error, frame_type),
+};
+
 int pt_error_decode(const struct pt_frame *f, struct pt_error *m, struct pt_decode_stats *st)
 {
-	struct pt_cursor c;
-	struct pt_attr a;
-	uint64_t seen = 0;
-	int rc, err;
+	uint64_t seen;
+	int err;
 
 	memset(m, 0, sizeof(*m));
-	if ((err = expect(f, PT_FRAME_ERROR, &c)))
+	if ((err = FRAME_DECODE(f, PT_FRAME_ERROR, error_fields, m, &seen, st)))
 		return err;
-	while ((rc = pt_cursor_next_attr(&c, &a)) > 0) {
-		if ((err = pt_attr_seen(&seen, a.type)))
-			return err;
-		switch (a.type) {
-		case PT_ERROR_CODE: err = pt_attr_u32(&a, &m->code); break;
-		case PT_ERROR_MESSAGE: err = pt_attr_str(&a, PT_MESSAGE_MAX, &m->message); break;
-		case PT_ERROR_FRAME_TYPE: err = pt_attr_u8(&a, &m->frame_type); break;
-		default: skipped(st); break;
-		}
-		if (err)
-			return err;
-	}
-	if (rc < 0)
-		return rc;
 	return HAS(seen, PT_ERROR_CODE) ? 0 : -EBADMSG;
 }
 
@@ -435,35 +368,23 @@ int pt_policy_result_encode(struct pt_writer *w, const struct pt_policy_result *
 	return pt_frame_end(&fb);
 }
 
+static const struct pt_field policy_result_fields[] = {
+	PT_FIELD(PT_POLICY_RESULT_VERSION, PT_F_U64, struct pt_policy_result, version),
+	PT_FIELD(PT_POLICY_RESULT_CODE, PT_F_U32, struct pt_policy_result, code),
+	PT_FIELD_STR(PT_POLICY_RESULT_MESSAGE, struct pt_policy_result, message, PT_MESSAGE_MAX),
+};
+
 int pt_policy_result_decode(const struct pt_frame *f, struct pt_policy_result *m,
 			    struct pt_decode_stats *st)
 {
-	struct pt_cursor c;
-	struct pt_attr a;
-	uint64_t seen = 0;
-	int rc, err;
+	const uint64_t required = PT_BIT(PT_POLICY_RESULT_VERSION) | PT_BIT(PT_POLICY_RESULT_CODE);
+	uint64_t seen;
+	int err;
 
 	memset(m, 0, sizeof(*m));
-	if ((err = expect(f, PT_FRAME_POLICY_RESULT, &c)))
+	if ((err = FRAME_DECODE(f, PT_FRAME_POLICY_RESULT, policy_result_fields, m, &seen, st)))
 		return err;
-	while ((rc = pt_cursor_next_attr(&c, &a)) > 0) {
-		if ((err = pt_attr_seen(&seen, a.type)))
-			return err;
-		switch (a.type) {
-		case PT_POLICY_RESULT_VERSION: err = pt_attr_u64(&a, &m->version); break;
-		case PT_POLICY_RESULT_CODE: err = pt_attr_u32(&a, &m->code); break;
-		case PT_POLICY_RESULT_MESSAGE:
-			err = pt_attr_str(&a, PT_MESSAGE_MAX, &m->message);
-			break;
-		default: skipped(st); break;
-		}
-		if (err)
-			return err;
-	}
-	if (rc < 0)
-		return rc;
-	return HAS(seen, PT_POLICY_RESULT_VERSION) && HAS(seen, PT_POLICY_RESULT_CODE) ? 0
-										       : -EBADMSG;
+	return (seen & required) == required ? 0 : -EBADMSG;
 }
 
 /* ---- POLICY ---- */
@@ -481,37 +402,20 @@ int pt_policy_encode(struct pt_writer *w, uint64_t version, const uint8_t (*hash
 	return pt_frame_end(&fb);
 }
 
+static const struct pt_field policy_fields[] = {
+	PT_FIELD(PT_POLICY_VERSION, PT_F_U64, struct pt_policy, version),
+	PT_FIELD_REPEAT(PT_POLICY_SHA256, PT_F_COUNT_ONLY, PT_SHA256_LEN, struct pt_policy, n_hashes,
+			n_hashes, PT_POLICY_HASHES_MAX),
+};
+
 int pt_policy_decode(const struct pt_frame *f, struct pt_policy *m, struct pt_decode_stats *st)
 {
-	struct pt_cursor c;
-	struct pt_attr a;
-	uint64_t seen = 0;
-	int rc, err;
+	uint64_t seen;
+	int err;
 
 	memset(m, 0, sizeof(*m));
-	if ((err = expect(f, PT_FRAME_POLICY, &c)))
+	if ((err = FRAME_DECODE(f, PT_FRAME_POLICY, policy_fields, m, &seen, st)))
 		return err;
-	while ((rc = pt_cursor_next_attr(&c, &a)) > 0) {
-		err = 0;
-		switch (a.type) {
-		case PT_POLICY_VERSION:
-			if ((err = pt_attr_seen(&seen, a.type)))
-				return err;
-			err = pt_attr_u64(&a, &m->version);
-			break;
-		case PT_POLICY_SHA256:
-			if (a.len != PT_SHA256_LEN)
-				return -EBADMSG;
-			if (++m->n_hashes > PT_POLICY_HASHES_MAX)
-				return -EMSGSIZE;
-			break;
-		default: skipped(st); break;
-		}
-		if (err)
-			return err;
-	}
-	if (rc < 0)
-		return rc;
 	return HAS(seen, PT_POLICY_VERSION) ? 0 : -EBADMSG;
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "proctrail/wire.h"
+#include "fields.h"
 
 /* ---------- encoding ---------- */
 
@@ -184,197 +185,161 @@ int pt_record_encode(struct pt_writer *w, const struct pt_record *r)
 
 /* ---------- decoding ---------- */
 
-#define NEED(seen, type) (((seen) >> (type)) & 1)
+#define HAS(seen, type) (((seen) >> (type)) & 1)
+#define F(t, k, m) PT_FIELD(t, k, struct pt_exec, m)
 
-static int decode_argv(const struct pt_attr *a, struct pt_str *argv)
+static const struct pt_field exec_fields[] = {
+	F(PT_EXEC_TIME_NS, PT_F_U64, time_ns),
+	F(PT_EXEC_START_NS, PT_F_U64, start_ns),
+	F(PT_EXEC_PID, PT_F_U32, pid),
+	F(PT_EXEC_TID, PT_F_U32, tid),
+	F(PT_EXEC_PPID, PT_F_U32, ppid),
+	PT_FIELD_FIXED(PT_EXEC_ENTITY_ID, struct pt_exec, entity_id, PT_ENTITY_ID_LEN),
+	PT_FIELD_FIXED(PT_EXEC_PARENT_ENTITY_ID, struct pt_exec, parent_entity_id,
+		       PT_ENTITY_ID_LEN),
+	F(PT_EXEC_UID, PT_F_U32, uid),
+	F(PT_EXEC_EUID, PT_F_U32, euid),
+	F(PT_EXEC_GID, PT_F_U32, gid),
+	F(PT_EXEC_EGID, PT_F_U32, egid),
+	F(PT_EXEC_CGROUP_ID, PT_F_U64, cgroup_id),
+	PT_FIELD_STR(PT_EXEC_PATH, struct pt_exec, path, PT_PATH_MAX),
+	PT_FIELD_STR(PT_EXEC_CWD, struct pt_exec, cwd, PT_PATH_MAX),
+	PT_FIELD_STR(PT_EXEC_COMM, struct pt_exec, comm, PT_COMM_MAX),
+	F(PT_EXEC_ARGV, PT_F_ARGV, argv),
+	F(PT_EXEC_ARGS_COUNT, PT_F_U32, args_count),
+	F(PT_EXEC_FLAGS, PT_F_U32, flags),
+	F(PT_EXEC_MODE, PT_F_U32, mode),
+	F(PT_EXEC_DEV, PT_F_U64, dev),
+	F(PT_EXEC_INO, PT_F_U64, ino),
+	F(PT_EXEC_SIZE, PT_F_U64, size),
+	F(PT_EXEC_MTIME_NS, PT_F_U64, mtime_ns),
+	F(PT_EXEC_CTIME_NS, PT_F_U64, ctime_ns),
+	PT_FIELD_FIXED(PT_EXEC_SHA256, struct pt_exec, sha256, PT_SHA256_LEN),
+	F(PT_EXEC_HASH_STATUS, PT_F_U8, hash_status),
+	PT_FIELD_STR(PT_EXEC_SCRIPT_PATH, struct pt_exec, script_path, PT_PATH_MAX),
+	PT_FIELD_FIXED(PT_EXEC_SCRIPT_SHA256, struct pt_exec, script_sha256, PT_SHA256_LEN),
+	F(PT_EXEC_SCRIPT_HASH_STATUS, PT_F_U8, script_hash_status),
+};
+#undef F
+
+#define F(t, k, m) PT_FIELD(t, k, struct pt_exit, m)
+static const struct pt_field exit_fields[] = {
+	F(PT_EXIT_TIME_NS, PT_F_U64, time_ns),
+	F(PT_EXIT_START_NS, PT_F_U64, start_ns),
+	F(PT_EXIT_PID, PT_F_U32, pid),
+	PT_FIELD_FIXED(PT_EXIT_ENTITY_ID, struct pt_exit, entity_id, PT_ENTITY_ID_LEN),
+	F(PT_EXIT_CODE, PT_F_U32, code),
+	F(PT_EXIT_SIGNAL, PT_F_U32, signal),
+	PT_FIELD_STR(PT_EXIT_COMM, struct pt_exit, comm, PT_COMM_MAX),
+};
+#undef F
+
+#define F(t, k, m) PT_FIELD(t, k, struct pt_exec_blocked, m)
+static const struct pt_field blocked_fields[] = {
+	F(PT_BLOCKED_TIME_NS, PT_F_U64, time_ns),
+	F(PT_BLOCKED_PID, PT_F_U32, pid),
+	F(PT_BLOCKED_UID, PT_F_U32, uid),
+	PT_FIELD_STR(PT_BLOCKED_PATH, struct pt_exec_blocked, path, PT_PATH_MAX),
+	PT_FIELD_FIXED(PT_BLOCKED_SHA256, struct pt_exec_blocked, sha256, PT_SHA256_LEN),
+	F(PT_BLOCKED_POLICY_VERSION, PT_F_U64, policy_version),
+	PT_FIELD_FIXED(PT_BLOCKED_ENTITY_ID, struct pt_exec_blocked, entity_id, PT_ENTITY_ID_LEN),
+};
+#undef F
+
+#define F(t, k, m) PT_FIELD(t, k, struct pt_loss, m)
+static const struct pt_field loss_fields[] = {
+	F(PT_LOSS_TIME_NS, PT_F_U64, time_ns),
+	F(PT_LOSS_COUNTER, PT_F_U16, counter),
+	F(PT_LOSS_COUNT, PT_F_U64, count),
+	F(PT_LOSS_FIRST_SEQ, PT_F_U64, first_seq),
+	F(PT_LOSS_LAST_SEQ, PT_F_U64, last_seq),
+};
+#undef F
+
+#define F(t, k, m) PT_FIELD(t, k, struct pt_agent_status, m)
+static const struct pt_field status_fields[] = {
+	F(PT_STATUS_TIME_NS, PT_F_U64, time_ns),
+	F(PT_STATUS_QUEUE_DEPTH, PT_F_U64, queue_depth),
+	F(PT_STATUS_SPOOL_BYTES, PT_F_U64, spool_bytes),
+	F(PT_STATUS_UPTIME_NS, PT_F_U64, uptime_ns),
+	F(PT_STATUS_EVENTS, PT_F_U64, events),
+	PT_FIELD_REPEAT(PT_STATUS_COUNTER, PT_F_COUNTER, 10, struct pt_agent_status, counters,
+			n_counters, PT_COUNTERS_MAX),
+};
+#undef F
+
+#define DECODE(c, table, out, seen, st) \
+	pt_fields_decode((c)->p, (c)->len, table, sizeof(table) / sizeof(table[0]), out, seen, st)
+
+/* A hash is present, or absent with a reason, never both and never neither. */
+static int check_hash_pair(uint64_t seen, uint16_t hash_attr, uint16_t status_attr,
+			   uint8_t status)
 {
-	struct pt_str s = { (const char *)a->val, a->len };
-	uint32_t n = 0;
-
-	if (a->len > PT_ARGV_MAX)
-		return -EMSGSIZE;
-	if (a->len && a->val[a->len - 1] != '\0')
+	if (HAS(seen, hash_attr) == HAS(seen, status_attr))
 		return -EBADMSG;
-	for (uint32_t i = 0; i < a->len; i++)
-		if (a->val[i] == '\0' && ++n > PT_ARGS_MAX)
-			return -EMSGSIZE;
-	*argv = s;
+	if (HAS(seen, status_attr) && (status == PT_HASH_OK || status > PT_HASH_STATUS_MAX))
+		return -EBADMSG;
 	return 0;
 }
 
 static int decode_exec(struct pt_cursor *c, struct pt_exec *e, struct pt_decode_stats *st)
 {
+	const uint64_t required = PT_BIT(PT_EXEC_TIME_NS) | PT_BIT(PT_EXEC_PID) |
+				  PT_BIT(PT_EXEC_ENTITY_ID) | PT_BIT(PT_EXEC_PATH);
 	uint64_t seen = 0;
-	struct pt_attr a;
-	int rc, err = 0;
+	int err;
 
-	while ((rc = pt_cursor_next_attr(c, &a)) > 0) {
-		if ((err = pt_attr_seen(&seen, a.type)))
-			return err;
-		switch (a.type) {
-		case PT_EXEC_TIME_NS: err = pt_attr_u64(&a, &e->time_ns); break;
-		case PT_EXEC_START_NS: err = pt_attr_u64(&a, &e->start_ns); break;
-		case PT_EXEC_PID: err = pt_attr_u32(&a, &e->pid); break;
-		case PT_EXEC_TID: err = pt_attr_u32(&a, &e->tid); break;
-		case PT_EXEC_PPID: err = pt_attr_u32(&a, &e->ppid); break;
-		case PT_EXEC_ENTITY_ID: err = pt_attr_fixed(&a, e->entity_id, PT_ENTITY_ID_LEN); break;
-		case PT_EXEC_PARENT_ENTITY_ID:
-			err = pt_attr_fixed(&a, e->parent_entity_id, PT_ENTITY_ID_LEN);
-			break;
-		case PT_EXEC_UID: err = pt_attr_u32(&a, &e->uid); break;
-		case PT_EXEC_EUID: err = pt_attr_u32(&a, &e->euid); break;
-		case PT_EXEC_GID: err = pt_attr_u32(&a, &e->gid); break;
-		case PT_EXEC_EGID: err = pt_attr_u32(&a, &e->egid); break;
-		case PT_EXEC_CGROUP_ID: err = pt_attr_u64(&a, &e->cgroup_id); break;
-		case PT_EXEC_PATH: err = pt_attr_str(&a, PT_PATH_MAX, &e->path); break;
-		case PT_EXEC_CWD: err = pt_attr_str(&a, PT_PATH_MAX, &e->cwd); break;
-		case PT_EXEC_COMM: err = pt_attr_str(&a, PT_COMM_MAX, &e->comm); break;
-		case PT_EXEC_ARGV: err = decode_argv(&a, &e->argv); break;
-		case PT_EXEC_ARGS_COUNT: err = pt_attr_u32(&a, &e->args_count); break;
-		case PT_EXEC_FLAGS: err = pt_attr_u32(&a, &e->flags); break;
-		case PT_EXEC_MODE: err = pt_attr_u32(&a, &e->mode); break;
-		case PT_EXEC_DEV: err = pt_attr_u64(&a, &e->dev); break;
-		case PT_EXEC_INO: err = pt_attr_u64(&a, &e->ino); break;
-		case PT_EXEC_SIZE: err = pt_attr_u64(&a, &e->size); break;
-		case PT_EXEC_MTIME_NS: err = pt_attr_u64(&a, &e->mtime_ns); break;
-		case PT_EXEC_CTIME_NS: err = pt_attr_u64(&a, &e->ctime_ns); break;
-		case PT_EXEC_SHA256: err = pt_attr_fixed(&a, e->sha256, PT_SHA256_LEN); break;
-		case PT_EXEC_HASH_STATUS: err = pt_attr_u8(&a, &e->hash_status); break;
-		case PT_EXEC_SCRIPT_PATH: err = pt_attr_str(&a, PT_PATH_MAX, &e->script_path); break;
-		case PT_EXEC_SCRIPT_SHA256:
-			err = pt_attr_fixed(&a, e->script_sha256, PT_SHA256_LEN);
-			break;
-		case PT_EXEC_SCRIPT_HASH_STATUS: err = pt_attr_u8(&a, &e->script_hash_status); break;
-		default:
-			if (st)
-				st->unknown_attrs++;
-			break;
-		}
-		if (err)
-			return err;
-	}
-	if (rc < 0)
-		return rc;
-	if (!NEED(seen, PT_EXEC_TIME_NS) || !NEED(seen, PT_EXEC_PID) ||
-	    !NEED(seen, PT_EXEC_ENTITY_ID) || !NEED(seen, PT_EXEC_PATH))
+	if ((err = DECODE(c, exec_fields, e, &seen, st)))
+		return err;
+	if ((seen & required) != required)
 		return -EBADMSG;
-	/* Exactly one of a hash or a reason for its absence. */
-	if (NEED(seen, PT_EXEC_SHA256) == NEED(seen, PT_EXEC_HASH_STATUS))
+	if ((err = check_hash_pair(seen, PT_EXEC_SHA256, PT_EXEC_HASH_STATUS, e->hash_status)))
+		return err;
+	if (e->script_path.len)
+		return check_hash_pair(seen, PT_EXEC_SCRIPT_SHA256, PT_EXEC_SCRIPT_HASH_STATUS,
+				       e->script_hash_status);
+	if (HAS(seen, PT_EXEC_SCRIPT_SHA256) || HAS(seen, PT_EXEC_SCRIPT_HASH_STATUS))
 		return -EBADMSG;
-	if (NEED(seen, PT_EXEC_HASH_STATUS) &&
-	    (e->hash_status == PT_HASH_OK || e->hash_status > PT_HASH_STATUS_MAX))
-		return -EBADMSG;
-	if (e->script_path.len) {
-		if (NEED(seen, PT_EXEC_SCRIPT_SHA256) == NEED(seen, PT_EXEC_SCRIPT_HASH_STATUS))
-			return -EBADMSG;
-		if (NEED(seen, PT_EXEC_SCRIPT_HASH_STATUS) &&
-		    (e->script_hash_status == PT_HASH_OK ||
-		     e->script_hash_status > PT_HASH_STATUS_MAX))
-			return -EBADMSG;
-	} else if (NEED(seen, PT_EXEC_SCRIPT_SHA256) || NEED(seen, PT_EXEC_SCRIPT_HASH_STATUS)) {
-		return -EBADMSG;
-	}
 	return 0;
 }
 
 static int decode_exit(struct pt_cursor *c, struct pt_exit *e, struct pt_decode_stats *st)
 {
+	const uint64_t required = PT_BIT(PT_EXIT_TIME_NS) | PT_BIT(PT_EXIT_PID) |
+				  PT_BIT(PT_EXIT_ENTITY_ID);
 	uint64_t seen = 0;
-	struct pt_attr a;
-	int rc, err = 0;
+	int err = DECODE(c, exit_fields, e, &seen, st);
 
-	while ((rc = pt_cursor_next_attr(c, &a)) > 0) {
-		if ((err = pt_attr_seen(&seen, a.type)))
-			return err;
-		switch (a.type) {
-		case PT_EXIT_TIME_NS: err = pt_attr_u64(&a, &e->time_ns); break;
-		case PT_EXIT_START_NS: err = pt_attr_u64(&a, &e->start_ns); break;
-		case PT_EXIT_PID: err = pt_attr_u32(&a, &e->pid); break;
-		case PT_EXIT_ENTITY_ID: err = pt_attr_fixed(&a, e->entity_id, PT_ENTITY_ID_LEN); break;
-		case PT_EXIT_CODE: err = pt_attr_u32(&a, &e->code); break;
-		case PT_EXIT_SIGNAL: err = pt_attr_u32(&a, &e->signal); break;
-		case PT_EXIT_COMM: err = pt_attr_str(&a, PT_COMM_MAX, &e->comm); break;
-		default:
-			if (st)
-				st->unknown_attrs++;
-			break;
-		}
-		if (err)
-			return err;
-	}
-	if (rc < 0)
-		return rc;
-	if (!NEED(seen, PT_EXIT_TIME_NS) || !NEED(seen, PT_EXIT_PID) ||
-	    !NEED(seen, PT_EXIT_ENTITY_ID))
-		return -EBADMSG;
-	return 0;
+	if (err)
+		return err;
+	return (seen & required) == required ? 0 : -EBADMSG;
 }
 
 static int decode_blocked(struct pt_cursor *c, struct pt_exec_blocked *b,
 			  struct pt_decode_stats *st)
 {
+	const uint64_t required = PT_BIT(PT_BLOCKED_TIME_NS) | PT_BIT(PT_BLOCKED_SHA256);
 	uint64_t seen = 0;
-	struct pt_attr a;
-	int rc, err = 0;
+	int err = DECODE(c, blocked_fields, b, &seen, st);
 
-	while ((rc = pt_cursor_next_attr(c, &a)) > 0) {
-		if ((err = pt_attr_seen(&seen, a.type)))
-			return err;
-		switch (a.type) {
-		case PT_BLOCKED_TIME_NS: err = pt_attr_u64(&a, &b->time_ns); break;
-		case PT_BLOCKED_PID: err = pt_attr_u32(&a, &b->pid); break;
-		case PT_BLOCKED_UID: err = pt_attr_u32(&a, &b->uid); break;
-		case PT_BLOCKED_PATH: err = pt_attr_str(&a, PT_PATH_MAX, &b->path); break;
-		case PT_BLOCKED_SHA256: err = pt_attr_fixed(&a, b->sha256, PT_SHA256_LEN); break;
-		case PT_BLOCKED_POLICY_VERSION: err = pt_attr_u64(&a, &b->policy_version); break;
-		case PT_BLOCKED_ENTITY_ID:
-			err = pt_attr_fixed(&a, b->entity_id, PT_ENTITY_ID_LEN);
-			break;
-		default:
-			if (st)
-				st->unknown_attrs++;
-			break;
-		}
-		if (err)
-			return err;
-	}
-	if (rc < 0)
-		return rc;
-	if (!NEED(seen, PT_BLOCKED_TIME_NS) || !NEED(seen, PT_BLOCKED_SHA256))
-		return -EBADMSG;
-	return 0;
+	if (err)
+		return err;
+	return (seen & required) == required ? 0 : -EBADMSG;
 }
 
 static int decode_loss(struct pt_cursor *c, struct pt_loss *l, struct pt_decode_stats *st)
 {
+	const uint64_t required = PT_BIT(PT_LOSS_COUNTER) | PT_BIT(PT_LOSS_COUNT);
 	uint64_t seen = 0;
-	struct pt_attr a;
-	int rc, err = 0;
+	int err = DECODE(c, loss_fields, l, &seen, st);
 
-	while ((rc = pt_cursor_next_attr(c, &a)) > 0) {
-		if ((err = pt_attr_seen(&seen, a.type)))
-			return err;
-		switch (a.type) {
-		case PT_LOSS_TIME_NS: err = pt_attr_u64(&a, &l->time_ns); break;
-		case PT_LOSS_COUNTER: err = pt_attr_u16(&a, &l->counter); break;
-		case PT_LOSS_COUNT: err = pt_attr_u64(&a, &l->count); break;
-		case PT_LOSS_FIRST_SEQ: err = pt_attr_u64(&a, &l->first_seq); break;
-		case PT_LOSS_LAST_SEQ: err = pt_attr_u64(&a, &l->last_seq); break;
-		default:
-			if (st)
-				st->unknown_attrs++;
-			break;
-		}
-		if (err)
-			return err;
-	}
-	if (rc < 0)
-		return rc;
-	if (!NEED(seen, PT_LOSS_COUNTER) || !NEED(seen, PT_LOSS_COUNT) || l->counter == 0)
+	if (err)
+		return err;
+	if ((seen & required) != required || l->counter == 0)
 		return -EBADMSG;
-	if (NEED(seen, PT_LOSS_FIRST_SEQ) != NEED(seen, PT_LOSS_LAST_SEQ))
+	if (HAS(seen, PT_LOSS_FIRST_SEQ) != HAS(seen, PT_LOSS_LAST_SEQ))
 		return -EBADMSG;
-	l->has_seq_range = NEED(seen, PT_LOSS_FIRST_SEQ) != 0;
+	l->has_seq_range = HAS(seen, PT_LOSS_FIRST_SEQ);
 	if (l->has_seq_range && l->first_seq > l->last_seq)
 		return -EBADMSG;
 	return 0;
@@ -384,36 +349,11 @@ static int decode_status(struct pt_cursor *c, struct pt_agent_status *s,
 			 struct pt_decode_stats *st)
 {
 	uint64_t seen = 0;
-	struct pt_attr a;
-	int rc, err = 0;
+	int err = DECODE(c, status_fields, s, &seen, st);
 
-	while ((rc = pt_cursor_next_attr(c, &a)) > 0) {
-		if (a.type != PT_STATUS_COUNTER && (err = pt_attr_seen(&seen, a.type)))
-			return err;
-		switch (a.type) {
-		case PT_STATUS_TIME_NS: err = pt_attr_u64(&a, &s->time_ns); break;
-		case PT_STATUS_QUEUE_DEPTH: err = pt_attr_u64(&a, &s->queue_depth); break;
-		case PT_STATUS_SPOOL_BYTES: err = pt_attr_u64(&a, &s->spool_bytes); break;
-		case PT_STATUS_UPTIME_NS: err = pt_attr_u64(&a, &s->uptime_ns); break;
-		case PT_STATUS_EVENTS: err = pt_attr_u64(&a, &s->events); break;
-		case PT_STATUS_COUNTER:
-			if (s->n_counters >= PT_COUNTERS_MAX)
-				return -EMSGSIZE;
-			err = pt_attr_counter(&a, &s->counters[s->n_counters++]);
-			break;
-		default:
-			if (st)
-				st->unknown_attrs++;
-			break;
-		}
-		if (err)
-			return err;
-	}
-	if (rc < 0)
-		return rc;
-	if (!NEED(seen, PT_STATUS_TIME_NS))
-		return -EBADMSG;
-	return 0;
+	if (err)
+		return err;
+	return HAS(seen, PT_STATUS_TIME_NS) ? 0 : -EBADMSG;
 }
 
 int pt_record_peek(const uint8_t *buf, size_t len, uint16_t *type, size_t *total_len)

@@ -336,6 +336,46 @@ static void test_pool_and_cache(void **state)
 	close(efd);
 }
 
+/* A job given up on while a worker is busy: the hasher owns it and frees it (ASan checks). */
+static void test_abandoned_job_is_freed_by_the_hasher(void **state)
+{
+	struct fixture *f = *state;
+	struct pt_hasher *h;
+	struct pt_hash_job *big = calloc(1, sizeof(*big)), *small = calloc(1, sizeof(*small));
+	char bigpath[160];
+	int fd;
+
+	assert_non_null(big);
+	assert_non_null(small);
+	snprintf(bigpath, sizeof(bigpath), "%s/big", f->dir);
+	fd = open(bigpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 512 << 20), 0);   /* sparse: reads fast, still takes a while */
+	close(fd);
+	write_file(f->path, "abc");
+	assert_int_equal(pt_hasher_new(1, 1ull << 30, 16, -1, &h), 0);
+	id_of(bigpath, &big->id);
+	big->path = bigpath;
+	big->pid = NO_PID;
+	id_of(f->path, &small->id);
+	small->path = f->path;
+	small->pid = NO_PID;
+	pt_hasher_submit(h, big);
+	pt_hasher_submit(h, small);
+	assert_int_equal(pt_hasher_outstanding(h), 2);
+	/* the one worker is busy with the big file: the small job is still queued */
+	assert_true(pt_hasher_abandon(h, small));
+	wait_done(big);
+	assert_int_equal(big->status, PT_HASH_OK);
+	assert_false(pt_hasher_abandon(h, big));   /* finished: still ours */
+	for (int i = 0; i < 5000 && pt_hasher_outstanding(h); i++)
+		usleep(1000);
+	assert_int_equal(pt_hasher_outstanding(h), 0);
+	pt_hasher_free(h);
+	free(big);
+	unlink(bigpath);
+}
+
 static void test_cache_is_bounded(void **state)
 {
 	struct fixture *f = *state;
@@ -402,6 +442,7 @@ int main(void)
 		cmocka_unit_test(test_memfd_without_process),
 		cmocka_unit_test_setup_teardown(test_hash_fd_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_and_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abandoned_job_is_freed_by_the_hasher, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_is_bounded, setup, teardown),
 	};
 

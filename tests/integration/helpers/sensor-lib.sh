@@ -2,7 +2,8 @@
 # real execs, and query the JSON lines it printed with jq. Sourced, not run.
 #
 #   sensor_setup            root check (exit 77), temp dir $T, helper binary $H, cleanup trap
-#   agent_start [args]      start `proctrail-agent --stdout` on pin dir $PIN, output in $OUT
+#   agent_start [args]      start `proctrail-agent --stdout` on pin dir $PIN, output in $OUT;
+#                           $LAST_MARKER is the argument of the exec it waited for
 #   agent_stop              SIGTERM and wait
 #   wait_for FILTER [secs]  wait until a line matches the jq select(FILTER); prints matches
 #   count FILTER            how many lines match now
@@ -70,6 +71,7 @@ agent_start() {
 		kill -0 "$AGENT_PID" 2>/dev/null || fail "agent exited at start"
 		sleep 0.05
 	done
+	LAST_MARKER=$marker
 	/bin/true "$marker"
 	wait_for ".process.args[1]? == \"$marker\"" 10 >/dev/null || fail "agent never showed the marker exec"
 }
