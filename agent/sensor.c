@@ -54,11 +54,18 @@ struct pt_sensor {
 	struct slot *slots;
 	unsigned head, count;      /* circular queue over slots[cfg.max_inflight] */
 	uint64_t user_loss[PT_LOSS_COUNTER_MAX + 1];   /* losses found in user space */
-	uint64_t reported[PT_LOSS_COUNTER_MAX + 1];
+	uint64_t reported[PT_LOSS_COUNTER_MAX + 1];        /* kernel counts reported (also pinned) */
+	uint64_t reported_user[PT_LOSS_COUNTER_MAX + 1];   /* user_loss reported */
 	uint64_t n_exec, n_exit, hash_timeouts;
 	bool unflushed;            /* emitted since the last flush */
 	EVP_MD_CTX *md_ctx;        /* entity ids: one context reused, not one allocated per id */
 	EVP_MD *md;
+	/* Recent entity ids: a process's exit, and most parents, repeat an id just computed. */
+	struct eid_entry {
+		uint64_t start;
+		uint32_t tgid;
+		uint8_t id[PT_ENTITY_ID_LEN];
+	} eid_cache[256];
 };
 
 static int read_boot_id(uint8_t out[PT_BOOT_ID_LEN])
@@ -102,7 +109,12 @@ static void entity_id(struct pt_sensor *s, uint32_t tgid, uint64_t start_boottim
 	uint8_t in[PT_BOOT_ID_LEN + 4 + 8], sha[PT_SHA256_LEN];
 
 	unsigned int n = 0;
+	struct eid_entry *c = &s->eid_cache[(tgid ^ (start_boottime >> 6) ^ (start_boottime >> 20)) & 255];
 
+	if (c->tgid == tgid && c->start == start_boottime && start_boottime) {
+		memcpy(out, c->id, PT_ENTITY_ID_LEN);
+		return;
+	}
 	memcpy(in, s->boot_id, PT_BOOT_ID_LEN);
 	pt_be32_put(in + PT_BOOT_ID_LEN, tgid);
 	pt_be64_put(in + PT_BOOT_ID_LEN + 4, start_boottime);
@@ -110,6 +122,9 @@ static void entity_id(struct pt_sensor *s, uint32_t tgid, uint64_t start_boottim
 	    !EVP_DigestFinal_ex(s->md_ctx, sha, &n))
 		memset(sha, 0, sizeof(sha));
 	memcpy(out, sha, PT_ENTITY_ID_LEN);
+	c->tgid = tgid;
+	c->start = start_boottime;
+	memcpy(c->id, sha, PT_ENTITY_ID_LEN);
 }
 
 static void update_clock(struct pt_sensor *s)
@@ -482,19 +497,30 @@ static int emit_ready(struct pt_sensor *s)
 	return 0;
 }
 
+/* Turns counter growth into loss records. Kernel counts live as long as the pinned map, so what
+ * was reported of them is kept in the map too (a restarted agent reports only new ones); the
+ * sensor's own counts start at 0 with each run and are tracked here. */
 static void check_loss(struct pt_sensor *s)
 {
-	uint64_t totals[PT_LOSS_COUNTER_MAX + 1];
-
-	if (pt_sensor_counters(s, totals))
-		return;
 	for (unsigned c = 1; c <= PT_LOSS_COUNTER_MAX; c++) {
-		if (totals[c] <= s->reported[c] || s->count >= s->cfg.max_inflight)
+		uint64_t kernel = 0, delta;
+
+		if (s->count >= s->cfg.max_inflight)
+			return;
+		if ((c == PT_LOSS_RING_FULL || c == PT_LOSS_KERNEL_ERROR) &&
+		    pt_sensor_kernel_read_loss(s->k.loss_fd, c, &kernel))
 			continue;
-		push_loss(s, c, totals[c] - s->reported[c]);
-		s->reported[c] = totals[c];
-		/* remembered in the pinned map so a restarted agent does not report it again */
-		pt_sensor_kernel_write_loss(s->k.loss_fd, PT_K_LOSS_REPORTED_BASE + c, totals[c]);
+		if (kernel < s->reported[c])
+			s->reported[c] = kernel;   /* a map that is not the one reported on */
+		delta = (kernel - s->reported[c]) + (s->user_loss[c] - s->reported_user[c]);
+		if (!delta)
+			continue;
+		push_loss(s, c, delta);
+		s->reported_user[c] = s->user_loss[c];
+		if (kernel != s->reported[c]) {
+			s->reported[c] = kernel;
+			pt_sensor_kernel_write_loss(s->k.loss_fd, PT_K_LOSS_REPORTED_BASE + c, kernel);
+		}
 	}
 }
 

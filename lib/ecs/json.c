@@ -82,6 +82,11 @@ static size_t utf8_len(const unsigned char *p, size_t n)
 	return 0;
 }
 
+/* Bytes copied as they are: printable ASCII except the quote and the backslash. */
+static const uint8_t plain[256] = {
+	[0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
+};
+
 void pt_json_string(struct pt_json *j, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -93,7 +98,7 @@ void pt_json_string(struct pt_json *j, const char *s, size_t len)
 		size_t l;
 		char esc[8];
 
-		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+		if (plain[c]) {
 			i++;
 			run++;
 			continue;
@@ -126,11 +131,14 @@ void pt_json_string(struct pt_json *j, const char *s, size_t len)
 	put(j, "\"", 1);
 }
 
+/* Keys are the formatter's own constants (plain ASCII, nothing to escape): written as they are,
+ * not scanned byte by byte like values. */
 void pt_json_key(struct pt_json *j, const char *key)
 {
 	comma(j);
-	pt_json_string(j, key, strlen(key));
-	put(j, ":", 1);
+	put(j, "\"", 1);
+	put(j, key, strlen(key));
+	put(j, "\":", 2);
 }
 
 void pt_json_open(struct pt_json *j, const char *key, char brace)

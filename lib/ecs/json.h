@@ -18,7 +18,9 @@ struct pt_json {
 void pt_json_raw(struct pt_json *j, const char *s);
 /* A JSON string literal of len bytes: escapes, and U+FFFD for bytes that are not UTF-8. */
 void pt_json_string(struct pt_json *j, const char *s, size_t len);
-void pt_json_key(struct pt_json *j, const char *key);    /* writes "key": with a comma before */
+/* Writes "key": with a comma before. key is written unescaped: a constant of the formatter's,
+ * printable ASCII without quote or backslash, never input. */
+void pt_json_key(struct pt_json *j, const char *key);
 void pt_json_open(struct pt_json *j, const char *key, char brace);  /* key may be NULL */
 void pt_json_close(struct pt_json *j, char brace);
 void pt_json_kstr(struct pt_json *j, const char *key, const char *s, size_t len);

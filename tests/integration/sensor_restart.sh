@@ -64,4 +64,10 @@ done < quick.pids
 [ $((seen + lost)) -ge 400 ] || fail "printed $seen + lost $lost < 400 produced"
 echo "printed $seen, lost $lost"
 agent_stop
+# a restarted agent does not report the same losses again
+n_loss=$(count '.event.action == "loss"')
+agent_start
+sleep 1.5   # the sensor looks at its counters once a second
+[ "$(count '.event.action == "loss"')" = "$n_loss" ] || fail "losses reported again after a restart"
+agent_stop
 echo PASS
