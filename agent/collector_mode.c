@@ -1,7 +1,6 @@
 /* Collector mode: wires the sensor to the queue, the queue to the spool, the spool to the
  * uplink, and shuts them down in the order that keeps every record. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +10,7 @@
 #include "queue.h"
 #include "ring_id.h"
 #include "sensor.h"
+#include "signals.h"
 #include "uplink.h"
 
 struct ctx {
@@ -19,15 +19,6 @@ struct ctx {
 	struct pt_queue *q;
 	struct pt_uplink *up;
 };
-
-static struct pt_sensor *stop_target;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	if (stop_target)
-		pt_sensor_stop(stop_target);
-}
 
 static int emit(void *arg, const struct pt_record *rec, uint64_t ring_pos)
 {
@@ -87,7 +78,6 @@ int pt_collector_mode_main(int argc, char **argv)
 	struct pt_agent_config cfg;
 	struct ctx c = { 0 };
 	struct pt_spool *sp = NULL;
-	struct sigaction sa = { 0 };
 	int rc, status = 1;
 
 	log_init("proctrail-agent", 0);
@@ -135,13 +125,7 @@ int pt_collector_mode_main(int argc, char **argv)
 		log_warnx("threads: %s", strerror(-rc));
 		goto cleanup;
 	}
-	stop_target = c.sensor;
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	pt_agent_stop_on_signals(c.sensor);
 	log_info("collecting: spool %s, %u collector(s), %s mode", cfg.spool_dir,
 		 cfg.uplink.n_collectors, cfg.uplink.mode == PT_MODE_PULL ? "pull" : "stream");
 	rc = pt_sensor_run(c.sensor);
@@ -149,7 +133,7 @@ int pt_collector_mode_main(int argc, char **argv)
 	if (rc)
 		log_warnx("sensor: %s", strerror(rc < 0 ? -rc : rc));
 cleanup:
-	stop_target = NULL;
+	pt_agent_stop_on_signals(NULL);
 	/* Order: no new records (the sensor returned), everything in memory to the spool,
 	 * fsync'ed and committed to the kernel ring; then the uplink, which reads the queue and
 	 * the spool; then the rest. The uplink leaves nothing behind: the spool holds it all. */

@@ -1,11 +1,11 @@
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "proctrail/ecs.h"
 #include "proctrail/log.h"
+#include "signals.h"
 #include "stdout.h"
 
 #define LINE_MAX_BYTES  (256u << 10)
@@ -19,16 +19,6 @@ struct out_ctx {
 	struct pt_ecs_context ecs;
 	char host[256];
 };
-
-/* the one sensor a signal may stop; set before handlers are installed */
-static struct pt_sensor *stop_target;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	if (stop_target)
-		pt_sensor_stop(stop_target);
-}
 
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
@@ -113,7 +103,6 @@ int pt_stdout_main(const struct pt_sensor_config *cfg)
 {
 	struct pt_sensor_config sc = *cfg;
 	struct out_ctx c = { 0 };
-	struct sigaction sa = { 0 };
 	int err, status = 1;
 
 	pt_buf_init(&c.line, LINE_MAX_BYTES);
@@ -129,20 +118,14 @@ int pt_stdout_main(const struct pt_sensor_config *cfg)
 	}
 	log_info("recording every exec and exit (BPF objects pinned under %s); stop with Ctrl-C",
 		 sc.pin_dir ? sc.pin_dir : PT_SENSOR_PIN_DIR);
-	stop_target = c.sensor;
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	pt_agent_stop_on_signals(c.sensor);
 	err = pt_sensor_run(c.sensor);
 	if (!err)
 		err = flush_out(&c);
 	status = err && err != -EPIPE ? 1 : 0;
 	log_summary(c.sensor);
 cleanup:
-	stop_target = NULL;
+	pt_agent_stop_on_signals(NULL);
 	pt_sensor_free(c.sensor);
 	pt_buf_free(&c.line);
 	pt_buf_free(&c.out);
