@@ -35,6 +35,8 @@ static const struct setting settings[] = {
 	{ "queue-delay-ms", K_U32, OFF(queue.max_delay_ms), 1, 60000,
 	  "longest a record waits in memory before it is written to the spool (100)" },
 	{ "fsync-ms", K_U32, OFF(queue.fsync_ms), 1, 60000, "group commit interval (200)" },
+	{ "ack-sync-ms", K_U32, OFF(spool.ack_sync_ms), 1, 3600000,
+	  "longest an acknowledged cursor waits to be saved; a crash resends at most that (1000)" },
 	{ "allow-collect", K_BOOL, OFF(uplink.allow_collect), 0, 0, "obey COLLECT (yes)" },
 	{ "allow-ping", K_BOOL, OFF(uplink.allow_ping), 0, 0, "answer PING with health (yes)" },
 	{ "allow-policy", K_BOOL, OFF(uplink.allow_policy), 0, 0, "accept POLICY (no)" },

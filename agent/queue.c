@@ -25,11 +25,12 @@ struct pt_queue {
 	uint64_t drop_ring;            /* highest ring position dropped and not yet reported */
 	bool spool_refusing;
 	bool kick, stop;
+	bool idle;                     /* the writer sleeps until a push: nothing to do */
 
 	pthread_mutex_t wlock;         /* one flusher at a time; owns `writing` */
 	struct pt_buf writing;         /* taken from pending; what the spool refused stays here */
-	bool dirty;                    /* appended since the last fsync */
-	uint64_t last_sync_ms;
+	bool dirty;                    /* appended since the last fsync (changed under both locks) */
+	uint64_t sync_due_ms;          /* when dirty: fsync_ms after the first unsynced append */
 
 	pthread_t thr;
 	bool running;
@@ -139,8 +140,10 @@ int pt_queue_push(struct pt_queue *q, const struct pt_record *rec, uint64_t ring
 		log_warnx("queue: record of type %u dropped: %s", rec->type, strerror(-rc));
 		drop_locked(q, PT_LOSS_ENCODE, 1, ring_pos);
 	}
-	if (q->kick)
+	if (q->kick || (q->idle && q->pending.len)) {
+		q->idle = false;
 		pthread_cond_signal(&q->cond);
+	}
 	pthread_mutex_unlock(&q->lock);
 	return rc;
 }
@@ -172,7 +175,9 @@ static void report_spool_losses(struct pt_queue *q)
 	pthread_mutex_unlock(&q->lock);
 }
 
-static int flush(struct pt_queue *q, bool force_sync)
+/* Appends what waits to the spool and tells the uplink; fsyncs when sync, or when the group
+ * commit is due. */
+static int flush(struct pt_queue *q, bool sync)
 {
 	int rc = 0;
 	size_t used = 0;
@@ -190,9 +195,11 @@ static int flush(struct pt_queue *q, bool force_sync)
 	if (q->writing.len) {
 		rc = pt_spool_append(q->sp, q->writing.data, q->writing.len, &used);
 		pt_buf_consume(&q->writing, used);
-		if (used)
-			q->dirty = true;
 		pthread_mutex_lock(&q->lock);
+		if (used && !q->dirty) {
+			q->dirty = true;
+			q->sync_due_ms = now_ms() + q->fsync_ms;
+		}
 		if ((rc == -ENOSPC) != q->spool_refusing)
 			log_warnx("queue: spool %s", rc == -ENOSPC ?
 				  "full (size bound or filesystem): records wait in memory" :
@@ -202,20 +209,25 @@ static int flush(struct pt_queue *q, bool force_sync)
 		if (rc < 0 && rc != -ENOSPC)
 			log_warnx("queue: spool append: %s", strerror(-rc));
 	}
-	uint64_t t = now_ms();
-	if (q->dirty && (force_sync || t - q->last_sync_ms >= q->fsync_ms)) {
+	if (q->dirty && (sync || now_ms() >= q->sync_due_ms)) {
 		int src = pt_spool_sync(q->sp);
 		if (src < 0) {
 			log_warnx("queue: spool fsync: %s", strerror(-src));
 			if (!rc)
 				rc = src;
 		} else {
+			pthread_mutex_lock(&q->lock);
 			q->dirty = false;
-			q->last_sync_ms = t;
+			pthread_mutex_unlock(&q->lock);
 			if (q->commit)
 				q->commit(q->ctx, pt_spool_durable_ring_pos(q->sp));
 		}
 	}
+	/* Decided under both locks, so the last flush to run has the last word. */
+	pthread_mutex_lock(&q->lock);
+	q->idle = !q->pending.len && !q->writing.len && !q->dirty &&
+		  !pt_spool_losses_pending(q->sp);
+	pthread_mutex_unlock(&q->lock);
 	pthread_mutex_unlock(&q->wlock);
 	if (used && q->notify)
 		q->notify(q->ctx);
@@ -232,26 +244,43 @@ int pt_queue_flush(struct pt_queue *q)
 	return rc;
 }
 
+/* Wakes once per queue-delay-ms on a fixed cadence (so no record waits longer), fsyncs when
+ * the group commit is due, and sleeps until the next push once nothing is left to do: every
+ * wake-up and every write is paid for by the whole host, at every exec rate. */
 static void *writer_main(void *arg)
 {
 	struct pt_queue *q = arg;
-	unsigned tick = q->delay_ms < q->fsync_ms ? q->delay_ms : q->fsync_ms;
+	uint64_t next = now_ms() + q->delay_ms;
 
-	tick = tick / 2 ? tick / 2 : 1;
 	pthread_mutex_lock(&q->lock);
 	while (!q->stop) {
-		if (!q->kick) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += (long)tick * 1000000L;
-			ts.tv_sec += ts.tv_nsec / 1000000000L;
-			ts.tv_nsec %= 1000000000L;
-			pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+		uint64_t t = now_ms();
+		bool write = q->kick || t >= next;
+		bool sync = q->dirty && t >= q->sync_due_ms;
+		if (!write && !sync) {
+			uint64_t until = next;
+			if (q->dirty && q->sync_due_ms < until)
+				until = q->sync_due_ms;
+			if (q->idle) {
+				pthread_cond_wait(&q->cond, &q->lock);
+				/* A record arrived just now: it may wait one delay. */
+				next = now_ms() + q->delay_ms;
+			} else {
+				struct timespec ts = { .tv_sec = (time_t)(until / 1000),
+						       .tv_nsec = (long)(until % 1000) * 1000000L };
+				pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+			}
+			continue;
 		}
 		pthread_mutex_unlock(&q->lock);
 		report_spool_losses(q);
 		flush(q, false);
 		pthread_mutex_lock(&q->lock);
+		if (write) {
+			next += q->delay_ms;
+			if (next <= t)
+				next = t + q->delay_ms;
+		}
 	}
 	pthread_mutex_unlock(&q->lock);
 	return NULL;
@@ -274,11 +303,14 @@ int pt_queue_new(struct pt_spool *sp, const struct pt_queue_opts *o, struct pt_q
 	}
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_mutex_init(&q->wlock, NULL);
-	pthread_cond_init(&q->cond, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* the writer's deadlines are now_ms() */
+	pthread_cond_init(&q->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	pt_buf_init(&q->pending, q->max_bytes);
 	pt_buf_init(&q->writing, q->max_bytes);
 	q->next_seq = pt_spool_next_seq(sp);
-	q->last_sync_ms = now_ms();
 	*out = q;
 	return 0;
 }

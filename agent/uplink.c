@@ -55,6 +55,7 @@ struct pt_uplink {
 	uint64_t carry_seq;
 	uint8_t *out, *scratch;
 	size_t out_cap, scratch_cap;
+	ZSTD_CCtx *zc;                 /* reused for every batch: a new one costs its tables */
 };
 
 /* The agent's name is its certificate's CN: the collector checks HELLO's against it. */
@@ -114,8 +115,8 @@ static int send_batch(struct pt_uplink *u)
 	if (!u->recs_count)
 		return 0;
 	pt_writer_init(&w, u->out, u->out_cap);
-	rc = pt_batch_encode(&w, u->stream_id, u->recs_first, u->recs_count, u->recs.data,
-			     u->recs.len, u->o.codec, u->scratch, u->scratch_cap);
+	rc = pt_batch_encode_cctx(&w, u->stream_id, u->recs_first, u->recs_count, u->recs.data,
+				  u->recs.len, u->o.codec, u->scratch, u->scratch_cap, u->zc);
 	if (rc < 0) {
 		log_warnx("uplink: batch %llu+%u: %s", (unsigned long long)u->recs_first,
 			  u->recs_count, strerror(-rc));
@@ -516,7 +517,8 @@ int pt_uplink_new(const struct pt_uplink_opts *o, struct pt_spool *sp, struct pt
 	u->out_cap = u->scratch_cap + 4096;
 	u->scratch = malloc(u->scratch_cap);
 	u->out = malloc(u->out_cap);
-	if (!u->scratch || !u->out || (rc = pt_spool_cursor_init(&u->cur)) < 0) {
+	u->zc = ZSTD_createCCtx();
+	if (!u->scratch || !u->out || !u->zc || (rc = pt_spool_cursor_init(&u->cur)) < 0) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -560,6 +562,7 @@ void pt_uplink_free(struct pt_uplink *u)
 	pt_buf_free(&u->carry);
 	free(u->scratch);
 	free(u->out);
+	ZSTD_freeCCtx(u->zc);
 	if (u->ctx)
 		SSL_CTX_free(u->ctx);
 	if (u->efd >= 0)

@@ -7,6 +7,8 @@
 #   bash bench/ingest.sh [RUNS] [EVENTS]        defaults: 3 runs, 1,000,000 events per run
 #
 # Per-agent rate limits are switched off: the figure is the collector's, not the policy's.
+# Each run also prints the CPU seconds (user+system) of the server and of the replay client,
+# which share the machine's cores, and the load average is printed at the start and the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
@@ -46,14 +48,19 @@ run_one() { # conns batch window
 		grep -q listening "$D/server.log" && break
 		sleep 0.1
 	done
-	"$B/bench/replay" --bundle "$D/agents/bench" --connect "127.0.0.1:$PORT" \
-		--connections "$1" --events $((EVENTS / $1)) --batch "$2" --window "$3" \
-		--stream 1000 --timeout 600 | tail -1
+	local line ccpu scpu
+	line=$( { TIMEFORMAT='%U %S'; time "$B/bench/replay" --bundle "$D/agents/bench" \
+		--connect "127.0.0.1:$PORT" --connections "$1" --events $((EVENTS / $1)) \
+		--batch "$2" --window "$3" --stream 1000 --timeout 600 | tail -1; } 2>"$D/time")
+	ccpu=$(awk '{printf "%.2f", $1 + $2}' "$D/time")
+	scpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$SPID/stat")
+	echo "$line server_cpu_s=$scpu client_cpu_s=$ccpu"
 	kill -TERM "$SPID"
 	wait "$SPID" || true
 	SPID=
 }
 
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A rates
 for r in $(seq "$RUNS"); do
 	for c in "${CONFIGS[@]}"; do
@@ -65,6 +72,7 @@ for r in $(seq "$RUNS"); do
 	done
 done
 echo
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 for c in "${CONFIGS[@]}"; do
 	IFS=: read -r conns batch window <<<"$c"
 	med=$(tr ' ' '\n' <<<"${rates[$c]}" | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')

@@ -19,12 +19,15 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <openssl/err.h>
+#include <sqlite3.h>
 
 #include "proctrail/log.h"
 #include "proctrail/store.h"
 #include "proctrail/tls.h"
+#include "checkpoint.h"
 #include "server.h"
 #include "session.h"
+#include "store_wal.h"
 #include "writer.h"
 
 #define HANDSHAKE_TIMEOUT_S 15
@@ -51,6 +54,7 @@ struct server {
 	struct evconnlistener *listener;
 	struct pt_tls_server tls;
 	struct pt_writer_thread *writer;
+	struct pt_checkpointer *ckpt;
 	struct event *ping_ev, *collect_ev, *stop_ev, *sig_ev[4];
 	TAILQ_HEAD(, conn) conns;
 	unsigned nconns;
@@ -523,6 +527,9 @@ int pt_server_run(const struct pt_server_config *cfg)
 
 	TAILQ_INIT(&srv.conns);
 	signal(SIGPIPE, SIG_IGN);
+	/* Before SQLite initialises: its allocation statistics take a global mutex per malloc,
+	 * a few percent of the writer thread, and nothing here reads them. */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	if (evthread_use_pthreads() < 0 || !(srv.base = event_base_new())) {
 		log_warnx("libevent initialisation failed");
 		return -ENOMEM;
@@ -550,6 +557,11 @@ int pt_server_run(const struct pt_server_config *cfg)
 		goto out;
 	if ((ret = pt_store_open(&store, cfg->db)))
 		goto out;
+	if ((ret = pt_checkpointer_start(&srv.ckpt, cfg->db))) {
+		pt_store_close(store);
+		goto out;
+	}
+	pt_store_wal_hook(store, pt_checkpointer_kick, srv.ckpt);
 	if ((ret = pt_writer_start(&srv.writer, srv.base, store, job_done, &srv))) {
 		pt_store_close(store);
 		goto out;
@@ -579,6 +591,7 @@ out:
 	while (!TAILQ_EMPTY(&srv.conns))
 		conn_free(TAILQ_FIRST(&srv.conns));
 	pt_writer_stop(srv.writer);    /* commits what is queued; the store is closed with it */
+	pt_checkpointer_stop(srv.ckpt);  /* the last connection: copies the rest, removes the WAL */
 	if (srv.writer)
 		log_info("stopped; every acknowledged batch is committed");
 	for (i = 0; i < 4; i++)

@@ -9,6 +9,7 @@
 
 #include "proctrail/log.h"
 #include "proctrail/store.h"
+#include "store_wal.h"
 
 static const char SCHEMA[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
@@ -122,6 +123,9 @@ struct pt_store {
 	sqlite3_stmt *st[S_MAX];
 	struct bin_agg *agg;          /* prevalence of this transaction, written at commit */
 	size_t agg_n, agg_cap, agg_pending;
+	void (*wal_fn)(void *arg, uint64_t wal_bytes);
+	void *wal_arg;
+	uint64_t page_size;
 	char path[512];
 };
 
@@ -156,6 +160,22 @@ void pt_store_close(struct pt_store *s)
 	free(s);
 }
 
+static int page_size(struct pt_store *s, uint64_t *out)
+{
+	sqlite3_stmt *q = NULL;
+	int ret = -EIO;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW) {
+		*out = (uint64_t)sqlite3_column_int64(q, 0);
+		ret = 0;
+	} else {
+		ret = db_err(s, "reading the page size");
+	}
+	sqlite3_finalize(q);
+	return ret;
+}
+
 int pt_store_open(struct pt_store **out, const char *path)
 {
 	struct pt_store *s = calloc(1, sizeof(*s));
@@ -173,13 +193,17 @@ int pt_store_open(struct pt_store **out, const char *path)
 	}
 	sqlite3_busy_timeout(s->db, 5000);
 	/* WAL + synchronous=FULL: COMMIT returns after the WAL fsync, which is what an ACK
-	 * promises. Readers (the CLI) never block the writer. */
-	if ((ret = exec(s, "PRAGMA journal_mode=WAL")) ||
+	 * promises. Readers (the CLI) never block the writer. 16 KiB pages (for a new database;
+	 * an existing one keeps its size): about 7 % less writer CPU than 4 KiB for the same rows,
+	 * fewer WAL frames and syscalls per commit (docs/benchmarks.md). */
+	if ((ret = exec(s, "PRAGMA page_size=16384")) ||
+	    (ret = exec(s, "PRAGMA journal_mode=WAL")) ||
 	    (ret = exec(s, "PRAGMA synchronous=FULL")) ||
 	    (ret = exec(s, "PRAGMA cache_size=-65536")) ||
 	    (ret = exec(s, "PRAGMA temp_store=MEMORY")) ||
 	    (ret = exec(s, "PRAGMA wal_autocheckpoint=4000")) ||
-	    (ret = exec(s, SCHEMA)))
+	    (ret = exec(s, SCHEMA)) ||
+	    (ret = page_size(s, &s->page_size)))
 		goto out;
 	for (i = 0; i < S_MAX; i++) {
 		if (sqlite3_prepare_v3(s->db, SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
@@ -195,6 +219,24 @@ out:
 	else
 		*out = s;
 	return ret;
+}
+
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int wal_pages)
+{
+	struct pt_store *s = arg;
+
+	(void)db;
+	(void)name;
+	s->wal_fn(s->wal_arg, (uint64_t)wal_pages * s->page_size);
+	return SQLITE_OK;
+}
+
+void pt_store_wal_hook(struct pt_store *s, void (*fn)(void *arg, uint64_t wal_bytes), void *arg)
+{
+	s->wal_fn = fn;
+	s->wal_arg = arg;
+	/* Replaces SQLite's automatic checkpoint, which is itself a WAL hook. */
+	sqlite3_wal_hook(s->db, wal_hook, s);
 }
 
 int pt_store_begin(struct pt_store *s)
@@ -539,17 +581,21 @@ static int binaries_flush(struct pt_store *s)
 	return ret;
 }
 
+/* A resent LOSS record (already stored) must not add its count again: the range insert and
+ * the gap subtraction are idempotent, the counter is not. */
 static int loss_record(struct pt_store *s, const struct pt_store_batch *b,
-		       const struct pt_store_event *e, uint64_t now_ns)
+		       const struct pt_store_event *e, bool fresh, uint64_t now_ns)
 {
 	sqlite3_stmt *c = s->st[S_COUNTER_REPORTED], *l = s->st[S_LOSS_ADD];
 	int ret;
 
-	sqlite3_bind_int64(c, 1, b->agent);
-	sqlite3_bind_int(c, 2, e->loss_counter);
-	sqlite3_bind_int64(c, 3, i64(e->loss_count));
-	if ((ret = step_done(s, c, "writing loss counter")))
-		return ret;
+	if (fresh) {
+		sqlite3_bind_int64(c, 1, b->agent);
+		sqlite3_bind_int(c, 2, e->loss_counter);
+		sqlite3_bind_int64(c, 3, i64(e->loss_count));
+		if ((ret = step_done(s, c, "writing loss counter")))
+			return ret;
+	}
 	if (!e->loss_has_range || e->loss_first > e->loss_last)
 		return 0;
 	sqlite3_bind_int64(l, 1, b->agent);
@@ -562,7 +608,10 @@ static int loss_record(struct pt_store *s, const struct pt_store_batch *b,
 	return gaps_subtract(s, b->agent, b->stream_id, e->loss_first, e->loss_last, now_ns);
 }
 
-static int insert_events(struct pt_store *s, const struct pt_store_batch *b, uint32_t *inserted)
+#define FRESH_WORDS ((PT_BATCH_RECORDS_MAX + 63) / 64)
+
+static int insert_events(struct pt_store *s, const struct pt_store_batch *b, uint32_t *inserted,
+			 uint64_t fresh[FRESH_WORDS])
 {
 	sqlite3_stmt *q = s->st[S_EVENT];
 	uint32_t i;
@@ -594,7 +643,10 @@ static int insert_events(struct pt_store *s, const struct pt_store_batch *b, uin
 		sqlite3_reset(q);
 		if (rc != SQLITE_DONE)
 			return db_err(s, "inserting event");
-		*inserted += (uint32_t)sqlite3_changes(s->db);
+		if (sqlite3_changes(s->db) > 0) {
+			(*inserted)++;
+			fresh[i / 64] |= 1ull << (i % 64);
+		}
 	}
 	return 0;
 }
@@ -602,20 +654,21 @@ static int insert_events(struct pt_store *s, const struct pt_store_batch *b, uin
 int pt_store_batch(struct pt_store *s, const struct pt_store_batch *b, uint64_t now_ns,
 		   struct pt_store_batch_result *r)
 {
-	uint64_t high = 0, last;
+	uint64_t high = 0, last, fresh[FRESH_WORDS] = { 0 };
 	sqlite3_stmt *q;
 	uint32_t i;
 	bool found;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
-	if (b->count == 0 || b->first_seq == 0 || b->first_seq > UINT64_MAX - b->count)
+	if (b->count == 0 || b->count > PT_BATCH_RECORDS_MAX || b->first_seq == 0 ||
+	    b->first_seq > UINT64_MAX - b->count)
 		return -EINVAL;
 	last = b->first_seq + b->count - 1;
 	if ((ret = savepoint(s)))
 		return ret;
 	if ((ret = stream_get(s, b->agent, b->stream_id, &found, &high)) ||
-	    (ret = insert_events(s, b, &r->inserted)))
+	    (ret = insert_events(s, b, &r->inserted, fresh)))
 		goto out;
 	if (b->first_seq > high + 1)
 		ret = gap_add(s, b->agent, b->stream_id, high + 1, b->first_seq - 1, now_ns);
@@ -629,7 +682,8 @@ int pt_store_batch(struct pt_store *s, const struct pt_store_batch *b, uint64_t 
 	if ((ret = stream_put(s, b->agent, b->stream_id, high, now_ns)))
 		goto out;
 	for (i = 0; i < b->count; i++)
-		if (b->ev[i].type == PT_REC_LOSS && (ret = loss_record(s, b, &b->ev[i], now_ns)))
+		if (b->ev[i].type == PT_REC_LOSS &&
+		    (ret = loss_record(s, b, &b->ev[i], fresh[i / 64] >> (i % 64) & 1, now_ns)))
 			goto out;
 	if ((ret = binaries_collect(s, b)))
 		goto out;

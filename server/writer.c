@@ -8,9 +8,11 @@
 #include "writer.h"
 
 /* One transaction holds at most this much, so a commit (and the ACKs behind it) is never
- * delayed by an unbounded group. */
+ * delayed by an unbounded group. 16 MiB of batches keep a group's dirty pages
+ * well inside the store's 64 MiB page cache; 64 MiB groups did not, and cost about 8 % more
+ * writer CPU with 100 connections (docs/benchmarks.md), with ACKs later and in bursts. */
 #define GROUP_JOBS_MAX   4096
-#define GROUP_BYTES_MAX  (64u << 20)
+#define GROUP_BYTES_MAX  (16u << 20)
 
 struct pt_writer_thread {
 	pthread_t thread;

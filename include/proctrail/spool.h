@@ -4,7 +4,7 @@
  *
  * Directory:
  *   spool.meta                  stream id, acknowledged sequence, ring identity and offset
- *                               (rewritten by tmp + rename)
+ *                               (rewritten by tmp + rename; the cursor lazily, see pt_spool_ack)
  *   seg-<first seq, 16 hex>.pts segments, in sequence order; the highest one is appended to
  *   anything else               foreign: logged once at open and ignored, never fatal
  *
@@ -48,6 +48,7 @@
 #define PT_SPOOL_BYTES_MIN       (128ull << 10)
 #define PT_SPOOL_LOSSES_MAX      256u                 /* pending loss ranges kept; merged past it */
 #define PT_SPOOL_RING_ID_LEN     20u                  /* boot id + ring map id */
+#define PT_SPOOL_ACK_SYNC_DEFAULT 1000u               /* ms; see pt_spool_ack */
 
 struct pt_spool;
 
@@ -55,6 +56,7 @@ struct pt_spool_opts {
 	const char *dir;
 	uint64_t max_bytes;       /* bound on the segments' total size; 0: default */
 	uint64_t segment_bytes;   /* rotate when a segment reaches this; 0: default */
+	unsigned ack_sync_ms;     /* most ms an acknowledgement waits to be saved; 0: default */
 };
 
 /* Records lost inside the spool. has_range: the lost records' sequence numbers are known. */
@@ -98,6 +100,7 @@ int pt_spool_ring_epoch(struct pt_spool *s, const uint8_t id[PT_SPOOL_RING_ID_LE
 
 /* Moves up to max pending losses into out; returns how many. */
 size_t pt_spool_take_losses(struct pt_spool *s, struct pt_spool_loss *out, size_t max);
+size_t pt_spool_losses_pending(struct pt_spool *s);   /* how many are left to take */
 
 /* Writes a frame header for rec into hdr (rec follows it in the caller's buffer). */
 void pt_spool_frame_header(uint8_t hdr[PT_SPOOL_REC_HDR_LEN], uint64_t seq, uint64_t ring_pos,
@@ -113,8 +116,12 @@ int pt_spool_append(struct pt_spool *s, const uint8_t *frames, size_t len, size_
 /* Group commit: fsyncs what was appended so far (and the directory after a rotation). */
 int pt_spool_sync(struct pt_spool *s);
 
-/* Everything <= seq is acknowledged: persists the cursor and deletes the segments whose
- * records are all acknowledged. */
+/* Everything <= seq is acknowledged: deletes the segments whose records are all acknowledged.
+ * The cursor is saved (spool.meta, fsync'ed) before any segment is deleted, at most every
+ * ack_sync_ms otherwise, and at close. So the saved cursor may lag the real one (after a crash
+ * acknowledged records are sent again and the collector deduplicates them), but it never
+ * points past an unacknowledged record nor, unless the write failed, before a deleted segment.
+ * Returns 0 or the meta write's -errno (the segments are deleted all the same). */
 int pt_spool_ack(struct pt_spool *s, uint64_t seq);
 
 /* ---- Reading ---- */

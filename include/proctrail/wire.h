@@ -528,6 +528,12 @@ int pt_policy_next_hash(struct pt_policy_iter *it, uint8_t out[PT_SHA256_LEN]);
 int pt_batch_encode(struct pt_writer *w, uint64_t stream_id, uint64_t first_seq, uint32_t count,
 		    const uint8_t *records, size_t records_len, int codec, uint8_t *scratch,
 		    size_t scratch_cap);
+/* The same, compressing with a caller-owned zstd context (reused across calls, one thread at
+ * a time; NULL: a new one per call, as pt_batch_encode). The bytes produced are identical. */
+struct ZSTD_CCtx_s;
+int pt_batch_encode_cctx(struct pt_writer *w, uint64_t stream_id, uint64_t first_seq,
+			 uint32_t count, const uint8_t *records, size_t records_len, int codec,
+			 uint8_t *scratch, size_t scratch_cap, struct ZSTD_CCtx_s *cctx);
 int pt_batch_decode(const struct pt_frame *f, struct pt_batch *m, struct pt_decode_stats *st);
 /* Produces the raw record bytes of a decoded batch: a view of the body when uncompressed,
  * else decompressed into out (cap >= m->raw_len; raw_len is bounded by PT_BATCH_RAW_MAX and

@@ -2,12 +2,15 @@
  * spooled ring positions belong to.
  *
  * Rewritten whole (tmp, fsync, rename) so a crash leaves either the old or the new cursor.
+ * Each rewrite makes a new inode and fsyncs it, the costliest thing delivery did per ACK, so
+ * pt_spool_ack() saves the cursor only when it must (before deleting segments) or now and then.
  * The directory is not fsync'ed for it: losing the newest cursor only means acknowledged
  * records are sent again, and the collector deduplicates them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proctrail/crc32c.h"
@@ -45,6 +48,13 @@ cleanup:
 	return rc;
 }
 
+uint64_t spool_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 int spool_meta_write(struct pt_spool *s)
 {
 	uint8_t b[META_LEN];
@@ -73,5 +83,6 @@ int spool_meta_write(struct pt_spool *s)
 		return rc;
 	}
 	s->meta_acked = s->acked_seq;
+	s->meta_ms = spool_now_ms();
 	return 0;
 }

@@ -29,6 +29,8 @@ struct pt_spool {
 	char dir[PATH_MAX];
 	uint64_t max_bytes, segment_bytes;
 	uint64_t stream_id, next_seq, acked_seq, meta_acked;
+	unsigned ack_sync_ms;
+	uint64_t meta_ms;     /* CLOCK_MONOTONIC ms of the last spool.meta write */
 	uint64_t ring_pos, durable_ring;
 	uint8_t ring_id[PT_SPOOL_RING_ID_LEN];   /* which kernel ring the positions come from */
 	uint64_t ring_offset;                    /* added to that ring's positions */
@@ -48,6 +50,7 @@ int spool_seg_parse_name(const char *name, uint64_t *id);
 int spool_meta_read(struct pt_spool *s, uint64_t *stream_id, uint64_t *acked,
 		    uint8_t ring_id[PT_SPOOL_RING_ID_LEN], uint64_t *ring_offset);
 int spool_meta_write(struct pt_spool *s);
+uint64_t spool_now_ms(void);
 void spool_seg_header(uint8_t hdr[PT_SPOOL_SEG_HDR_LEN], uint64_t stream_id, uint64_t first_seq,
 		      uint64_t ring_pos);
 /* 0 when valid, with its fields; -EBADMSG otherwise. */

@@ -100,6 +100,15 @@ static int list_dir(struct pt_spool *s)
 	return rc;
 }
 
+/* Whether gc_segments() would delete something. */
+static bool gc_due(const struct pt_spool *s)
+{
+	for (size_t i = 0; i + 1 < s->nsegs; i++)
+		if (s->segs[i].last_seq <= s->acked_seq)
+			return true;
+	return false;
+}
+
 /* Deletes every segment but the newest whose records are all acknowledged. */
 static void gc_segments(struct pt_spool *s)
 {
@@ -140,6 +149,7 @@ int pt_spool_open(const struct pt_spool_opts *o, struct pt_spool **out)
 	s->dirfd = -1;
 	s->max_bytes = o->max_bytes ? o->max_bytes : PT_SPOOL_BYTES_DEFAULT;
 	s->segment_bytes = o->segment_bytes ? o->segment_bytes : PT_SPOOL_SEGMENT_DEFAULT;
+	s->ack_sync_ms = o->ack_sync_ms ? o->ack_sync_ms : PT_SPOOL_ACK_SYNC_DEFAULT;
 	if (s->max_bytes < PT_SPOOL_BYTES_MIN || s->segment_bytes > PT_SPOOL_SEGMENT_MAX / 2 ||
 	    s->segment_bytes < 4096) {
 		rc = -EINVAL;
@@ -252,6 +262,14 @@ size_t pt_spool_take_losses(struct pt_spool *s, struct pt_spool_loss *out, size_
 	return n;
 }
 
+size_t pt_spool_losses_pending(struct pt_spool *s)
+{
+	pthread_mutex_lock(&s->lock);
+	size_t n = s->nlosses;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
 int pt_spool_ring_epoch(struct pt_spool *s, const uint8_t id[PT_SPOOL_RING_ID_LEN],
 			uint64_t *offset)
 {
@@ -281,8 +299,14 @@ int pt_spool_ack(struct pt_spool *s, uint64_t seq)
 		seq = s->next_seq - 1;   /* never beyond what exists */
 	if (seq > s->acked_seq) {
 		s->acked_seq = seq;
-		gc_segments(s);
-		rc = spool_meta_write(s);
+		/* Saved before segments go, so the cursor a restart reads covers them. If it
+		 * cannot be saved (a full filesystem) they go anyway: freeing space matters more,
+		 * and the collector's WELCOME brings a restarted agent its acknowledged cursor. */
+		bool due = gc_due(s);
+		if (due || spool_now_ms() - s->meta_ms >= s->ack_sync_ms)
+			rc = spool_meta_write(s);
+		if (due)
+			gc_segments(s);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;

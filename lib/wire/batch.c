@@ -13,6 +13,14 @@ int pt_batch_encode(struct pt_writer *w, uint64_t stream_id, uint64_t first_seq,
 		    const uint8_t *records, size_t records_len, int codec, uint8_t *scratch,
 		    size_t scratch_cap)
 {
+	return pt_batch_encode_cctx(w, stream_id, first_seq, count, records, records_len, codec,
+				    scratch, scratch_cap, NULL);
+}
+
+int pt_batch_encode_cctx(struct pt_writer *w, uint64_t stream_id, uint64_t first_seq,
+			 uint32_t count, const uint8_t *records, size_t records_len, int codec,
+			 uint8_t *scratch, size_t scratch_cap, ZSTD_CCtx *cctx)
+{
 	struct pt_frame_builder fb;
 	const uint8_t *body = records;
 	size_t body_len = records_len;
@@ -23,7 +31,9 @@ int pt_batch_encode(struct pt_writer *w, uint64_t stream_id, uint64_t first_seq,
 	if (codec != PT_CODEC_NONE && codec != PT_CODEC_ZSTD)
 		return -EINVAL;
 	if (codec == PT_CODEC_ZSTD && records_len >= PT_BATCH_COMPRESS_MIN && scratch) {
-		size_t n = ZSTD_compress(scratch, scratch_cap, records, records_len, 1);
+		/* ZSTD_compress() makes and frees a context (its tables) on every call. */
+		size_t n = cctx ? ZSTD_compressCCtx(cctx, scratch, scratch_cap, records, records_len, 1)
+			       : ZSTD_compress(scratch, scratch_cap, records, records_len, 1);
 
 		/* Sent raw when zstd fails or does not shrink it: the receiver handles both. */
 		if (!ZSTD_isError(n) && n < records_len) {

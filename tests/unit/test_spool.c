@@ -205,6 +205,84 @@ static void test_roundtrip_and_restart(void **state)
 	pt_spool_close(s);
 }
 
+/* The acknowledged seq spool.meta holds on disk now (what a kill -9 would leave). */
+static uint64_t meta_acked_on_disk(const char *dir)
+{
+	char path[128];
+	uint8_t b[60];
+	snprintf(path, sizeof(path), "%s/spool.meta", dir);
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, b, sizeof(b), 0), (ssize_t)sizeof(b));
+	close(fd);
+	return pt_be64_get(b + 16);
+}
+
+/* The cursor is saved lazily, but always before a segment it covers is deleted, and never past
+ * what was acknowledged. */
+static void test_ack_saved_lazily(void **state)
+{
+	struct fx *f = *state;
+	struct pt_spool_opts o = { .dir = f->dir, .segment_bytes = 4096, .ack_sync_ms = 3600000 };
+	struct pt_spool *s = NULL;
+	uint64_t seqs[2000];
+
+	assert_int_equal(pt_spool_open(&o, &s), 0);
+	assert_int_equal(append_n(s, 1, 1000), 1000);
+	int before = count_segments(f->dir);
+	assert_true(before > 20);
+
+	/* Inside the first segment: nothing to delete, nothing written. */
+	assert_int_equal(pt_spool_ack(s, 2), 0);
+	assert_int_equal(pt_spool_acked_seq(s), 2);
+	assert_int_equal(meta_acked_on_disk(f->dir), 0);
+	assert_int_equal(count_segments(f->dir), before);
+
+	/* Past whole segments: they go, and the cursor on disk covers them first. */
+	assert_int_equal(pt_spool_ack(s, 500), 0);
+	assert_int_equal(meta_acked_on_disk(f->dir), 500);
+	assert_true(count_segments(f->dir) < before);
+	uint64_t first = pt_spool_first_held(s);
+	assert_true(first <= 501);
+
+	/* A little more, within the segment now first: lazy again. */
+	uint64_t more = first + 1 < 1000 ? first + 1 : 1000;
+	int mid = count_segments(f->dir);
+	assert_int_equal(pt_spool_ack(s, more), 0);
+	if (count_segments(f->dir) == mid)
+		assert_int_equal(meta_acked_on_disk(f->dir), 500);
+
+	/* A crash now: the restart resends from the saved cursor, nothing unacknowledged is
+	 * missing and no loss is reported. */
+	char cp[256];
+	snprintf(cp, sizeof(cp), "cp -a %s %s.crash", f->dir, f->dir);
+	assert_int_equal(system(cp), 0);
+	pt_spool_close(s);
+	assert_int_equal(meta_acked_on_disk(f->dir), more);   /* close saves it */
+
+	char crash[80];
+	snprintf(crash, sizeof(crash), "%s.crash", f->dir);
+	struct pt_spool_opts oc = { .dir = crash, .segment_bytes = 4096 };
+	assert_int_equal(pt_spool_open(&oc, &s), 0);
+	assert_int_equal(pt_spool_acked_seq(s), 500);
+	struct pt_spool_loss l;
+	assert_int_equal(pt_spool_take_losses(s, &l, 1), 0);
+	size_t n = read_all(s, 501, seqs, 2000);
+	assert_int_equal(n, 500);
+	assert_int_equal(seqs[0], 501);
+	pt_spool_close(s);
+	snprintf(cp, sizeof(cp), "rm -rf %s", crash);
+	assert_int_equal(system(cp), 0);
+
+	/* With a short interval every ACK is saved once the interval has passed. */
+	o.ack_sync_ms = 1;
+	assert_int_equal(pt_spool_open(&o, &s), 0);
+	usleep(5000);
+	assert_int_equal(pt_spool_ack(s, more + 1), 0);
+	assert_int_equal(meta_acked_on_disk(f->dir), more + 1);
+	pt_spool_close(s);
+}
+
 static void test_ack_deletes_segments(void **state)
 {
 	struct fx *f = *state;
@@ -536,6 +614,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_acked_not_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_files_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_meta_lost_keeps_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_saved_lazily, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_size_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_segment_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ring_epoch, setup, teardown),

@@ -146,6 +146,12 @@ static void test_gaps_and_loss(void **state)
 	assert_int_equal(q1(f, "SELECT count(*) FROM gaps"), 2);
 	assert_int_equal(q1(f, "SELECT sum(last_seq - first_seq + 1) FROM gaps"), 5);
 	assert_int_equal(q1(f, "SELECT reported FROM agent_counters WHERE counter=4"), 5);
+	/* The same LOSS resent (an agent restarted before the ACK) is stored once and counted once. */
+	assert_int_equal(pt_store_begin(f->s), 0);
+	assert_int_equal(pt_store_batch(f->s, &b, 3100, &r), 0);
+	assert_int_equal(pt_store_commit(f->s), 0);
+	assert_int_equal(r.inserted, 0);
+	assert_int_equal(q1(f, "SELECT reported FROM agent_counters WHERE counter=4"), 5);
 	/* a late resend fills 17..20; only 11 stays unexplained */
 	assert_int_equal(put(f, 7, 17, 4, 0, &r), 0);
 	assert_int_equal(q1(f, "SELECT first_seq*100+last_seq FROM gaps"), 1111);

@@ -635,6 +635,55 @@ static void test_batch_roundtrip_zstd_and_raw(void **state)
 	}
 }
 
+/* A reused context must give exactly the bytes a fresh one gives, batch after batch (state
+ * left over from a previous batch would show up as a difference). */
+static void test_batch_cctx_same_bytes(void **state)
+{
+	static struct rec_store s;
+	static uint8_t records[1 << 20], a[1 << 21], b[1 << 21], sa[1 << 21], sb[1 << 21];
+	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+	struct pt_writer rw, wa, wb;
+	struct pt_record r;
+	struct pt_frame f;
+	struct pt_batch m;
+	bool compressed = false;
+
+	(void)state;
+	assert_non_null(cctx);
+	for (int round = 0; round < 30; round++) {
+		uint32_t n = 1 + rnd_below(round % 2 ? 64 : 200);
+		int codec = round % 5 == 4 ? PT_CODEC_NONE : PT_CODEC_ZSTD;
+		size_t one = sample_exec(records, sizeof(records));
+
+		/* Alternate repetitive (compressible) and random (often not) batches. */
+		pt_writer_init(&rw, records, sizeof(records));
+		for (uint32_t i = 0; i < n; i++) {
+			if (round % 2) {
+				rnd_record(&r, &s);
+				assert_int_equal(pt_record_encode(&rw, &r), 0);
+			} else {
+				memmove(records + rw.len, records, one);
+				rw.len += one;
+			}
+		}
+		pt_writer_init(&wa, a, sizeof(a));
+		pt_writer_init(&wb, b, sizeof(b));
+		assert_int_equal(pt_batch_encode(&wa, 9, 5, n, records, rw.len, codec, sa,
+						 sizeof(sa)), 0);
+		assert_int_equal(pt_batch_encode_cctx(&wb, 9, 5, n, records, rw.len, codec, sb,
+						      sizeof(sb), cctx), 0);
+		assert_int_equal(wa.len, wb.len);
+		assert_memory_equal(a, b, wa.len);
+		assert_int_equal(pt_frame_split(b, wb.len, &f), 0);
+		assert_int_equal(pt_batch_decode(&f, &m, NULL), 0);
+		if (m.codec == PT_CODEC_ZSTD)
+			compressed = true;
+		assert_true(codec == PT_CODEC_ZSTD || m.codec == PT_CODEC_NONE);
+	}
+	assert_true(compressed);
+	ZSTD_freeCCtx(cctx);
+}
+
 static void test_batch_refusals(void **state)
 {
 	static uint8_t frame[1 << 16], scratch[1 << 16], out[1 << 16];
@@ -699,6 +748,7 @@ int main(void)
 		cmocka_unit_test(test_frames_roundtrip),
 		cmocka_unit_test(test_frame_header_refusals),
 		cmocka_unit_test(test_batch_roundtrip_zstd_and_raw),
+		cmocka_unit_test(test_batch_cctx_same_bytes),
 		cmocka_unit_test(test_batch_refusals),
 		cmocka_unit_test(test_names),
 	};
