@@ -11,16 +11,29 @@ static const struct pt_field *field_find(const struct pt_field *fields, size_t n
 	return NULL;
 }
 
-static int argv_check(const struct pt_attr *a)
+int pt_str_check(struct pt_str s, uint32_t max)
+{
+	if (s.len > max)
+		return -EMSGSIZE;
+	if (s.len && !s.ptr)
+		return -EINVAL;
+	if (s.len && memchr(s.ptr, '\0', s.len))
+		return -EINVAL;
+	return 0;
+}
+
+int pt_argv_check(const char *p, uint32_t len)
 {
 	uint32_t n = 0;
 
-	if (a->len > PT_ARGV_MAX)
+	if (len > PT_ARGV_MAX)
 		return -EMSGSIZE;
-	if (a->len && a->val[a->len - 1] != '\0')
-		return -EBADMSG;
-	for (uint32_t i = 0; i < a->len; i++)
-		if (a->val[i] == '\0' && ++n > PT_ARGS_MAX)
+	if (len == 0)
+		return 0;
+	if (!p || p[len - 1] != '\0')
+		return -EINVAL;
+	for (uint32_t i = 0; i < len; i++)
+		if (p[i] == '\0' && ++n > PT_ARGS_MAX)
 			return -EMSGSIZE;
 	return 0;
 }
@@ -39,8 +52,10 @@ static int field_store(const struct pt_field *f, const struct pt_attr *a, uint8_
 	case PT_F_STR: return pt_attr_str(a, f->len, dst);
 	case PT_F_FIXED: return pt_attr_fixed(a, dst, f->len);
 	case PT_F_ARGV:
-		if ((err = argv_check(a)))
-			return err;
+		/* On the receiving side a missing terminator is a malformed record. */
+		err = pt_argv_check((const char *)a->val, a->len);
+		if (err)
+			return err == -EINVAL ? -EBADMSG : err;
 		((struct pt_str *)dst)->ptr = (const char *)a->val;
 		((struct pt_str *)dst)->len = a->len;
 		return 0;

@@ -37,6 +37,13 @@ struct pt_field {
 
 #define PT_BIT(type) (1ull << (type))
 
+/* A string field: -EMSGSIZE over max, -EINVAL with a NUL inside (or no bytes behind a length). */
+int pt_str_check(struct pt_str s, uint32_t max);
+
+/* argv: empty, or NUL-terminated entries ending in NUL; -EMSGSIZE over PT_ARGV_MAX bytes or
+ * PT_ARGS_MAX entries, -EINVAL when the last entry has no terminator. */
+int pt_argv_check(const char *p, uint32_t len);
+
 /* Decodes attrs into out by the table. *seen gets a bit per attribute type present.
  * Unknown attribute types are counted in st and skipped. Returns 0 or -EBADMSG/-EMSGSIZE. */
 int pt_fields_decode(const uint8_t *attrs, size_t len, const struct pt_field *fields,

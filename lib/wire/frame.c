@@ -125,20 +125,13 @@ static int frame_decode(const struct pt_frame *f, uint8_t type, const struct pt_
 	frame_decode(f, type, table, sizeof(table) / sizeof(table[0]), out, seen, st)
 #define HAS(seen, type) (((seen) >> (type)) & 1)
 
-static int check_name(struct pt_str s, uint32_t max)
-{
-	if (s.len > max || (s.len && memchr(s.ptr, '\0', s.len)))
-		return -EMSGSIZE;
-	return 0;
-}
-
 /* ---- HELLO ---- */
 int pt_hello_encode(struct pt_writer *w, const struct pt_hello *m)
 {
 	struct pt_frame_builder fb;
 
-	if (check_name(m->version, PT_NAME_MAX) || check_name(m->hostname, PT_NAME_MAX) ||
-	    check_name(m->agent_name, PT_NAME_MAX))
+	if (pt_str_check(m->version, PT_NAME_MAX) || pt_str_check(m->hostname, PT_NAME_MAX) ||
+	    pt_str_check(m->agent_name, PT_NAME_MAX))
 		return -EMSGSIZE;
 	pt_frame_begin(&fb, w, PT_FRAME_HELLO);
 	pt_put_str(w, PT_HELLO_VERSION, m->version);
@@ -187,7 +180,7 @@ int pt_welcome_encode(struct pt_writer *w, const struct pt_welcome *m)
 {
 	struct pt_frame_builder fb;
 
-	if (check_name(m->version, PT_NAME_MAX))
+	if (pt_str_check(m->version, PT_NAME_MAX))
 		return -EMSGSIZE;
 	pt_frame_begin(&fb, w, PT_FRAME_WELCOME);
 	pt_put_str(w, PT_WELCOME_VERSION, m->version);
@@ -359,7 +352,7 @@ int pt_policy_result_encode(struct pt_writer *w, const struct pt_policy_result *
 {
 	struct pt_frame_builder fb;
 
-	if (check_name(m->message, PT_MESSAGE_MAX))
+	if (pt_str_check(m->message, PT_MESSAGE_MAX))
 		return -EMSGSIZE;
 	pt_frame_begin(&fb, w, PT_FRAME_POLICY_RESULT);
 	pt_put_u64(w, PT_POLICY_RESULT_VERSION, m->version);

@@ -8,41 +8,15 @@
 
 /* ---------- encoding ---------- */
 
-static int check_str(struct pt_str s, uint32_t max)
-{
-	if (s.len > max)
-		return -EMSGSIZE;
-	if (s.len && !s.ptr)
-		return -EINVAL;
-	if (s.len && memchr(s.ptr, '\0', s.len))
-		return -EINVAL;
-	return 0;
-}
-
-/* argv is a sequence of NUL-terminated strings: empty, or ending in NUL, at most PT_ARGS_MAX. */
-static int check_argv(struct pt_str argv)
-{
-	uint32_t n = 0;
-
-	if (argv.len > PT_ARGV_MAX)
-		return -EMSGSIZE;
-	if (argv.len == 0)
-		return 0;
-	if (!argv.ptr || argv.ptr[argv.len - 1] != '\0')
-		return -EINVAL;
-	for (uint32_t i = 0; i < argv.len; i++)
-		if (argv.ptr[i] == '\0' && ++n > PT_ARGS_MAX)
-			return -EMSGSIZE;
-	return 0;
-}
-
 static int encode_exec(struct pt_writer *w, const struct pt_exec *e)
 {
 	int err;
 
-	if ((err = check_str(e->path, PT_PATH_MAX)) || (err = check_str(e->cwd, PT_PATH_MAX)) ||
-	    (err = check_str(e->comm, PT_COMM_MAX)) ||
-	    (err = check_str(e->script_path, PT_PATH_MAX)) || (err = check_argv(e->argv)))
+	if ((err = pt_str_check(e->path, PT_PATH_MAX)) ||
+	    (err = pt_str_check(e->cwd, PT_PATH_MAX)) ||
+	    (err = pt_str_check(e->comm, PT_COMM_MAX)) ||
+	    (err = pt_str_check(e->script_path, PT_PATH_MAX)) ||
+	    (err = pt_argv_check(e->argv.ptr, e->argv.len)))
 		return err;
 	if (e->hash_status > PT_HASH_STATUS_MAX || e->script_hash_status > PT_HASH_STATUS_MAX)
 		return -EINVAL;
@@ -87,7 +61,7 @@ static int encode_exec(struct pt_writer *w, const struct pt_exec *e)
 
 static int encode_exit(struct pt_writer *w, const struct pt_exit *e)
 {
-	int err = check_str(e->comm, PT_COMM_MAX);
+	int err = pt_str_check(e->comm, PT_COMM_MAX);
 
 	if (err)
 		return err;
@@ -103,7 +77,7 @@ static int encode_exit(struct pt_writer *w, const struct pt_exit *e)
 
 static int encode_blocked(struct pt_writer *w, const struct pt_exec_blocked *b)
 {
-	int err = check_str(b->path, PT_PATH_MAX);
+	int err = pt_str_check(b->path, PT_PATH_MAX);
 
 	if (err)
 		return err;
