@@ -17,6 +17,8 @@ struct pt_queue {
 
 	pthread_mutex_t lock;          /* everything below up to `wlock` */
 	pthread_cond_t cond;
+	pthread_cond_t flushed;        /* a flush attempt finished: flush_done moved */
+	uint64_t flush_started, flush_done;
 	struct pt_buf pending;         /* framed records waiting for the writer */
 	uint64_t next_seq;
 	uint64_t events;
@@ -115,6 +117,32 @@ static void drop_locked(struct pt_queue *q, unsigned counter, uint64_t count, ui
 		q->drop_ring = ring_pos;
 }
 
+/* Reports what waits to be reported, then appends rec unless an unreported drop is still
+ * ahead of it: nothing overtakes an unreported drop, since a record stored after it would
+ * move the ring position a restart resumes from past events whose loss is not on disk yet. */
+static int append_in_order_locked(struct pt_queue *q, const struct pt_record *rec,
+				  uint64_t ring_pos)
+{
+	report_drops_locked(q);
+	return q->drop_ring ? -ENOBUFS : append_locked(q, rec, ring_pos);
+}
+
+/* The bound was reached, but the writer may not have looked at the spool since room came
+ * back (space freed, an acknowledgement deleted a segment): a record made now must not be
+ * dropped for that. Waits for one flush attempt that starts after this call, so the record is
+ * dropped only if the spool still refuses, or the writer could not free room, once it has
+ * looked. The exec path never waits on this: meanwhile the kernel ring holds the events. */
+static void wait_for_writer_locked(struct pt_queue *q)
+{
+	uint64_t want = q->flush_started + 1;
+
+	q->kick = true;
+	q->idle = false;
+	pthread_cond_signal(&q->cond);
+	while (q->flush_done < want && !q->stop)
+		pthread_cond_wait(&q->flushed, &q->lock);
+}
+
 int pt_queue_push(struct pt_queue *q, const struct pt_record *rec, uint64_t ring_pos)
 {
 	bool is_loss = rec->type == PT_REC_LOSS && rec->u.loss.counter >= 1 &&
@@ -124,10 +152,11 @@ int pt_queue_push(struct pt_queue *q, const struct pt_record *rec, uint64_t ring
 	pthread_mutex_lock(&q->lock);
 	if (is_loss)
 		q->totals[rec->u.loss.counter] += rec->u.loss.count;
-	report_drops_locked(q);
-	/* Nothing overtakes an unreported drop: a record stored after it would move the ring
-	 * position a restart resumes from past events whose loss is not on disk yet. */
-	rc = q->drop_ring ? -ENOBUFS : append_locked(q, rec, ring_pos);
+	rc = append_in_order_locked(q, rec, ring_pos);
+	if (rc == -ENOBUFS && q->running && !q->stop) {
+		wait_for_writer_locked(q);
+		rc = append_in_order_locked(q, rec, ring_pos);
+	}
 	if (rc == -ENOBUFS && is_loss) {
 		/* A loss report is never itself lost: its count waits for room. */
 		q->unreported[rec->u.loss.counter] += rec->u.loss.count;
@@ -176,27 +205,37 @@ static void report_spool_losses(struct pt_queue *q)
 }
 
 /* Appends what waits to the spool and tells the uplink; fsyncs when sync, or when the group
- * commit is due. */
+ * commit is due. When the spool takes all of `writing`, what is pending behind it goes in the
+ * same attempt, so one attempt frees the memory bound as far as the spool allows. */
 static int flush(struct pt_queue *q, bool sync)
 {
 	int rc = 0;
 	size_t used = 0;
+	uint64_t gen;
 
 	pthread_mutex_lock(&q->wlock);
 	pthread_mutex_lock(&q->lock);
-	if (q->writing.len == 0) {
-		struct pt_buf t = q->writing;
-		q->writing = q->pending;
-		q->pending = t;
-	}
+	gen = ++q->flush_started;
 	q->kick = false;
 	pthread_mutex_unlock(&q->lock);
 
-	if (q->writing.len) {
-		rc = pt_spool_append(q->sp, q->writing.data, q->writing.len, &used);
-		pt_buf_consume(&q->writing, used);
+	for (int pass = 0; pass < 2; pass++) {
+		size_t n = 0;
+
 		pthread_mutex_lock(&q->lock);
-		if (used && !q->dirty) {
+		if (q->writing.len == 0) {
+			struct pt_buf t = q->writing;
+			q->writing = q->pending;
+			q->pending = t;
+		}
+		pthread_mutex_unlock(&q->lock);
+		if (!q->writing.len)
+			break;
+		rc = pt_spool_append(q->sp, q->writing.data, q->writing.len, &n);
+		pt_buf_consume(&q->writing, n);
+		used += n;
+		pthread_mutex_lock(&q->lock);
+		if (n && !q->dirty) {
 			q->dirty = true;
 			q->sync_due_ms = now_ms() + q->fsync_ms;
 		}
@@ -208,6 +247,8 @@ static int flush(struct pt_queue *q, bool sync)
 		pthread_mutex_unlock(&q->lock);
 		if (rc < 0 && rc != -ENOSPC)
 			log_warnx("queue: spool append: %s", strerror(-rc));
+		if (rc < 0 || q->writing.len)
+			break;
 	}
 	if (q->dirty && (sync || now_ms() >= q->sync_due_ms)) {
 		int src = pt_spool_sync(q->sp);
@@ -227,6 +268,8 @@ static int flush(struct pt_queue *q, bool sync)
 	pthread_mutex_lock(&q->lock);
 	q->idle = !q->pending.len && !q->writing.len && !q->dirty &&
 		  !pt_spool_losses_pending(q->sp);
+	q->flush_done = gen;
+	pthread_cond_broadcast(&q->flushed);
 	pthread_mutex_unlock(&q->lock);
 	pthread_mutex_unlock(&q->wlock);
 	if (used && q->notify)
@@ -307,6 +350,7 @@ int pt_queue_new(struct pt_spool *sp, const struct pt_queue_opts *o, struct pt_q
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* the writer's deadlines are now_ms() */
 	pthread_cond_init(&q->cond, &ca);
+	pthread_cond_init(&q->flushed, NULL);
 	pthread_condattr_destroy(&ca);
 	pt_buf_init(&q->pending, q->max_bytes);
 	pt_buf_init(&q->writing, q->max_bytes);
@@ -337,6 +381,7 @@ void pt_queue_stop(struct pt_queue *q)
 		pthread_mutex_lock(&q->lock);
 		q->stop = true;
 		pthread_cond_signal(&q->cond);
+		pthread_cond_broadcast(&q->flushed);
 		pthread_mutex_unlock(&q->lock);
 		pthread_join(q->thr, NULL);
 		q->running = false;
@@ -354,6 +399,7 @@ void pt_queue_free(struct pt_queue *q)
 	pt_buf_free(&q->pending);
 	pt_buf_free(&q->writing);
 	pthread_cond_destroy(&q->cond);
+	pthread_cond_destroy(&q->flushed);
 	pthread_mutex_destroy(&q->wlock);
 	pthread_mutex_destroy(&q->lock);
 	free(q);
