@@ -24,6 +24,10 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
+	if ! command -v sudo >/dev/null; then
+		echo "install-deps: missing ${missing[*]}; run as root to install them" >&2
+		exit 1
+	fi
 	SUDO=sudo
 else
 	SUDO=

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `sudo make run`: a local proctrail deployment under ./var (or $PROCTRAIL_HOME).
+# `make run` (as root): a local proctrail deployment under ./var (or $PROCTRAIL_HOME).
 #
 # First use creates the CA, the collector's certificate and an agent enrollment named after this
 # host. Then it starts proctrail-server (as the unprivileged `proctrail` user, SQLite database in
@@ -14,7 +14,7 @@ LISTEN=127.0.0.1:7443
 SERVICE_USER=proctrail
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "run-local: the agent loads eBPF programs: run as root (sudo make run)" >&2
+	echo "run-local: the agent loads eBPF programs: run as root (make run)" >&2
 	exit 1
 fi
 for bin in "$B/proctrail" "$B/proctrail-server" "$B/proctrail-agent"; do
