@@ -59,7 +59,7 @@ start_server() {
 		"$SERVER" --home "$H" --listen "127.0.0.1:$PORT" "${USER_FLAG[@]}" "$@" \
 			>>"$T/server.log" 2>&1 &
 		SERVER_PID=$!
-		for _ in $(seq 50); do
+		for _ in $(seq 300); do
 			if grep -q "listening on 127.0.0.1:$PORT" "$T/server.log" 2>/dev/null; then
 				return 0
 			fi

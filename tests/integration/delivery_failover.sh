@@ -24,7 +24,7 @@ mode = pull
 CONF
 "$AGENT" --config "$T/agent.conf" --mode stream >>"$T/agent.log" 2>&1 &
 AGENT_PID=$!
-for _ in $(seq 100); do
+for _ in $(seq 600); do
 	grep -q "collecting:" "$T/agent.log" && break
 	sleep 0.05
 done

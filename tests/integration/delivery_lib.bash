@@ -81,7 +81,7 @@ start_server() {
 		"$SERVER" --home "$H" --listen "127.0.0.1:$PORT" --user nobody "$@" \
 			>"$T/server.start" 2>&1 &
 		SERVER_PID=$!
-		for _ in $(seq 100); do
+		for _ in $(seq 300); do
 			if grep -q "listening on 127.0.0.1:$PORT" "$T/server.start"; then
 				cat "$T/server.start" >>"$T/server.log"
 				return 0
@@ -114,7 +114,7 @@ start_agent() {
 		--spool-dir "$SPOOL" --pin-dir "$PIN" --backoff-min-ms 100 --backoff-max-ms 1000 \
 		--timeout-ms 10000 "${AGENT_FLAGS[@]}" "$@" >>"$log" 2>&1 &
 	AGENT_PID=$!
-	for _ in $(seq 200); do
+	for _ in $(seq 600); do
 		if tail -n +"$((start + 1))" "$log" | grep -q "collecting:"; then
 			return 0
 		fi

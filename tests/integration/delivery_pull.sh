@@ -10,8 +10,13 @@ make_bin
 start_agent --mode pull
 N=300
 storm 1 "$N"
-sleep 3   # several queue flushes and PINGs: the agent is connected and answering
-j=$(agent_json)
+# Until a PONG says the agent holds the storm: connected and answering. The deadline only
+# bounds a failure.
+for _ in $(seq 120); do
+	j=$(agent_json)
+	[ -n "$j" ] && [ "$(jq -r '.agent_next_seq // 0' <<<"$j")" -gt "$N" ] && break
+	sleep 0.5
+done
 [ -n "$j" ] || fail "agent not registered with the collector"
 expect_eq "agent mode" "$(jq -r .mode <<<"$j")" "pull"
 expect_eq "events stored before COLLECT" "$(q "SELECT count(*) FROM events e JOIN agents a ON a.id = e.agent WHERE a.name = '$NAME'")" 0
