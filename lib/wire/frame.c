@@ -129,10 +129,13 @@ static int frame_decode(const struct pt_frame *f, uint8_t type, const struct pt_
 int pt_hello_encode(struct pt_writer *w, const struct pt_hello *m)
 {
 	struct pt_frame_builder fb;
+	int err;
 
-	if (pt_str_check(m->version, PT_NAME_MAX) || pt_str_check(m->hostname, PT_NAME_MAX) ||
-	    pt_str_check(m->agent_name, PT_NAME_MAX))
-		return -EMSGSIZE;
+	/* The check's own errno: -EMSGSIZE over a maximum, -EINVAL for a NUL inside. */
+	if ((err = pt_str_check(m->version, PT_NAME_MAX)) ||
+	    (err = pt_str_check(m->hostname, PT_NAME_MAX)) ||
+	    (err = pt_str_check(m->agent_name, PT_NAME_MAX)))
+		return err;
 	pt_frame_begin(&fb, w, PT_FRAME_HELLO);
 	pt_put_str(w, PT_HELLO_VERSION, m->version);
 	pt_put_str(w, PT_HELLO_HOSTNAME, m->hostname);
@@ -179,9 +182,10 @@ int pt_hello_decode(const struct pt_frame *f, struct pt_hello *m, struct pt_deco
 int pt_welcome_encode(struct pt_writer *w, const struct pt_welcome *m)
 {
 	struct pt_frame_builder fb;
+	int err;
 
-	if (pt_str_check(m->version, PT_NAME_MAX))
-		return -EMSGSIZE;
+	if ((err = pt_str_check(m->version, PT_NAME_MAX)))
+		return err;
 	pt_frame_begin(&fb, w, PT_FRAME_WELCOME);
 	pt_put_str(w, PT_WELCOME_VERSION, m->version);
 	if (m->has_acked_seq)
@@ -351,9 +355,10 @@ int pt_error_decode(const struct pt_frame *f, struct pt_error *m, struct pt_deco
 int pt_policy_result_encode(struct pt_writer *w, const struct pt_policy_result *m)
 {
 	struct pt_frame_builder fb;
+	int err;
 
-	if (pt_str_check(m->message, PT_MESSAGE_MAX))
-		return -EMSGSIZE;
+	if ((err = pt_str_check(m->message, PT_MESSAGE_MAX)))
+		return err;
 	pt_frame_begin(&fb, w, PT_FRAME_POLICY_RESULT);
 	pt_put_u64(w, PT_POLICY_RESULT_VERSION, m->version);
 	pt_put_u32(w, PT_POLICY_RESULT_CODE, m->code);
