@@ -141,10 +141,12 @@ $(BUILD)/bench/%: $(call obj,bench/%.c) $(ALL_ARCHIVES)
 # Fuzz harnesses: clang, libFuzzer, ASan+UBSan, every library source compiled in.
 FUZZ_CFLAGS := $(CFLAGS_BASE) -Ibuild/bpf -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 fuzz: $(FUZZERS)
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(SERVER_SRC) $(wildcard include/proctrail/*.h)
+# The sensor's record decoding is pure (no skeleton, no kernel): it is fuzzed like the library.
+FUZZ_AGENT_SRC := agent/sensor_decode.c
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(SERVER_SRC) $(FUZZ_AGENT_SRC) $(wildcard include/proctrail/*.h)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(SERVER_SRC) $(LDLIBS)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(SERVER_SRC) $(FUZZ_AGENT_SRC) $(LDLIBS)
 
 bench: $(BENCHES) $(PROGRAMS)
 

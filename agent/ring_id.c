@@ -9,11 +9,11 @@
 
 #include "ring_id.h"
 #include "sensor.h"
+#include "sensor_decode.h"
 
 int pt_boot_id(uint8_t out[PT_BOOT_ID_LEN])
 {
-	char s[64] = { 0 };
-	unsigned n = 0;
+	char s[64];
 	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
 
 	memset(out, 0, PT_BOOT_ID_LEN);
@@ -23,18 +23,7 @@ int pt_boot_id(uint8_t out[PT_BOOT_ID_LEN])
 	close(fd);
 	if (r <= 0)
 		return -EIO;
-	for (const char *p = s; *p && n < 2 * PT_BOOT_ID_LEN; p++) {
-		int v;
-		if (*p >= '0' && *p <= '9')
-			v = *p - '0';
-		else if (*p >= 'a' && *p <= 'f')
-			v = *p - 'a' + 10;
-		else
-			continue;
-		out[n / 2] |= (uint8_t)(n % 2 ? v : v << 4);
-		n++;
-	}
-	return n == 2 * PT_BOOT_ID_LEN ? 0 : -EINVAL;
+	return pt_boot_id_parse(s, (size_t)r, out);
 }
 
 int pt_ring_identity(const char *pin_dir, uint8_t id[PT_SPOOL_RING_ID_LEN])

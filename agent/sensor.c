@@ -7,17 +7,15 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
-#include "proctrail.h"
 #include "proctrail/log.h"
 #include "hash.h"
 #include "ring.h"
-#include "sensor.h"
+#include "ring_id.h"
+#include "sensor-int.h"
+#include "sensor_decode.h"
 
 #define INFLIGHT_MAX 4096u
 /* Hash jobs not finished, abandoned ones included: beyond this an exec goes out without a hash
@@ -30,11 +28,7 @@ struct slot {
 	bool hashing;              /* job submitted; wait for job->done */
 	struct pt_hash_job *job;   /* NULL: no hash could be asked for (reason: unreadable) */
 	uint64_t deadline_ns;      /* CLOCK_MONOTONIC: give up on the hash after this */
-	char path[PT_PATH_MAX + 1];
-	char cwd[PT_PATH_MAX + 1];
-	char script[PT_PATH_MAX + 1];
-	char argv[PT_K_ARGV_MAX + 1];
-	char comm[PT_COMM_MAX + 1];
+	struct pt_sensor_decoded d;   /* d.rec's strings point into d */
 };
 
 struct pt_sensor {
@@ -47,8 +41,7 @@ struct pt_sensor {
 	struct pt_hasher *hasher;
 	int wake_fd, epoll_fd;
 	volatile sig_atomic_t stop;
-	uint8_t boot_id[PT_BOOT_ID_LEN];
-	int64_t boot_to_real_ns;
+	struct pt_sensor_decoder dec;
 	uint64_t skip_until;
 	uint64_t commit_target;    /* atomic: highest position the consumer committed */
 	struct slot *slots;
@@ -58,74 +51,7 @@ struct pt_sensor {
 	uint64_t reported_user[PT_LOSS_COUNTER_MAX + 1];   /* user_loss reported */
 	uint64_t n_exec, n_exit, hash_timeouts;
 	bool unflushed;            /* emitted since the last flush */
-	EVP_MD_CTX *md_ctx;        /* entity ids: one context reused, not one allocated per id */
-	EVP_MD *md;
-	/* Recent entity ids: a process's exit, and most parents, repeat an id just computed. */
-	struct eid_entry {
-		uint64_t start;
-		uint32_t tgid;
-		uint8_t id[PT_ENTITY_ID_LEN];
-	} eid_cache[256];
 };
-
-static int read_boot_id(uint8_t out[PT_BOOT_ID_LEN])
-{
-	char text[64];
-	unsigned n = 0;
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-	int err = -EINVAL;
-
-	if (!f)
-		return -errno;
-	if (!fgets(text, sizeof(text), f))
-		goto cleanup;
-	for (const char *p = text; *p && n < 2 * PT_BOOT_ID_LEN; p++) {
-		int v;
-
-		if (*p == '-')
-			continue;
-		if (*p >= '0' && *p <= '9')
-			v = *p - '0';
-		else if (*p >= 'a' && *p <= 'f')
-			v = *p - 'a' + 10;
-		else
-			break;
-		if (n % 2 == 0)
-			out[n / 2] = (uint8_t)(v << 4);
-		else
-			out[n / 2] |= (uint8_t)v;
-		n++;
-	}
-	if (n == 2 * PT_BOOT_ID_LEN)
-		err = 0;
-cleanup:
-	fclose(f);
-	return err;
-}
-
-static void entity_id(struct pt_sensor *s, uint32_t tgid, uint64_t start_boottime,
-		      uint8_t out[PT_ENTITY_ID_LEN])
-{
-	uint8_t in[PT_BOOT_ID_LEN + 4 + 8], sha[PT_SHA256_LEN];
-
-	unsigned int n = 0;
-	struct eid_entry *c = &s->eid_cache[(tgid ^ (start_boottime >> 6) ^ (start_boottime >> 20)) & 255];
-
-	if (c->tgid == tgid && c->start == start_boottime && start_boottime) {
-		memcpy(out, c->id, PT_ENTITY_ID_LEN);
-		return;
-	}
-	memcpy(in, s->boot_id, PT_BOOT_ID_LEN);
-	pt_be32_put(in + PT_BOOT_ID_LEN, tgid);
-	pt_be64_put(in + PT_BOOT_ID_LEN + 4, start_boottime);
-	if (!EVP_DigestInit_ex(s->md_ctx, s->md, NULL) || !EVP_DigestUpdate(s->md_ctx, in, sizeof(in)) ||
-	    !EVP_DigestFinal_ex(s->md_ctx, sha, &n))
-		memset(sha, 0, sizeof(sha));
-	memcpy(out, sha, PT_ENTITY_ID_LEN);
-	c->tgid = tgid;
-	c->start = start_boottime;
-	memcpy(c->id, sha, PT_ENTITY_ID_LEN);
-}
 
 static void update_clock(struct pt_sensor *s)
 {
@@ -133,80 +59,7 @@ static void update_clock(struct pt_sensor *s)
 
 	clock_gettime(CLOCK_REALTIME, &rt);
 	clock_gettime(CLOCK_BOOTTIME, &bt);
-	s->boot_to_real_ns = ((int64_t)rt.tv_sec - bt.tv_sec) * 1000000000ll + (rt.tv_nsec - bt.tv_nsec);
-}
-
-static uint64_t to_real(const struct pt_sensor *s, uint64_t boot_ns)
-{
-	return (uint64_t)((int64_t)boot_ns + s->boot_to_real_ns);
-}
-
-/* Components come leaf first (see bpf/proctrail.h); writes "/a/b/c", or for a file on an
- * internal mount its bare name ("memfd:x"). When the kernel stopped before the root (cut), the
- * top is unknown and the path starts with ".../" so nobody takes it for an absolute path.
- * Returns the length; sets *trunc when the output buffer cut it. */
-static size_t join_components(const char *p, uint32_t len, bool bare, bool cut, char *out,
-			      size_t cap, bool *trunc)
-{
-	const char *comp[PT_K_DEPTH_MAX + 1];
-	unsigned n = 0;
-	size_t o = 0;
-
-	for (uint32_t i = 0; i < len && n < PT_K_DEPTH_MAX + 1;) {
-		size_t l = strnlen(p + i, len - i);
-
-		comp[n++] = p + i;
-		i += (uint32_t)l + 1;
-	}
-	if (cut) {
-		memcpy(out, "...", 3);
-		o = 3;
-		bare = false;
-	}
-	if (n == 0 && !bare && !cut)
-		out[o++] = '/';
-	for (unsigned j = n; j-- > 0;) {
-		size_t l = strnlen(comp[j], (size_t)(p + len - comp[j]));
-
-		if (!(bare && j == n - 1)) {
-			if (o + 1 >= cap) {
-				*trunc = true;
-				break;
-			}
-			out[o++] = '/';
-		}
-		if (o + l >= cap) {
-			l = cap - 1 - o;
-			*trunc = true;
-		}
-		memcpy(out + o, comp[j], l);
-		o += l;
-	}
-	out[o] = '\0';
-	return o;
-}
-
-/* Drops "." components and repeated slashes in place. ".." stays: with symlinks on the way
- * it is not a lexical operation. */
-static void drop_dot_components(char *p)
-{
-	char *r = p, *w = p;
-
-	while (*r) {
-		if (r[0] == '/' && (r[1] == '/' || (r[1] == '.' && (r[2] == '/' || r[2] == '\0')))) {
-			r += r[1] == '/' ? 1 : 2;
-			continue;
-		}
-		*w++ = *r++;
-	}
-	if (w == p && *p)
-		*w++ = '/';
-	*w = '\0';
-}
-
-static struct pt_str str_of(const char *p, size_t n)
-{
-	return (struct pt_str){ p, (uint32_t)n };
+	s->dec.boot_to_real_ns = ((int64_t)rt.tv_sec - bt.tv_sec) * 1000000000ll + (rt.tv_nsec - bt.tv_nsec);
 }
 
 static struct slot *queue_push(struct pt_sensor *s)
@@ -217,7 +70,7 @@ static struct slot *queue_push(struct pt_sensor *s)
 		return NULL;
 	sl = &s->slots[(s->head + s->count) % s->cfg.max_inflight];
 	s->count++;
-	memset(&sl->rec, 0, sizeof(sl->rec));
+	memset(&sl->d.rec, 0, sizeof(sl->d.rec));
 	sl->hashing = false;
 	sl->job = NULL;
 	return sl;
@@ -240,8 +93,8 @@ static uint64_t mono_ns(void)
  * hasher (which frees it) if its read never returns. */
 static void ask_hash(struct pt_sensor *s, struct slot *sl, const char *path)
 {
-	const struct pt_exec *x = &sl->rec.u.exec;
-	size_t pl = path ? strlen(path) + 1 : 0, spl = sl->script[0] ? strlen(sl->script) + 1 : 0;
+	const struct pt_exec *x = &sl->d.rec.u.exec;
+	size_t pl = path ? strlen(path) + 1 : 0, spl = sl->d.script[0] ? strlen(sl->d.script) + 1 : 0;
 	struct pt_hash_job *job = calloc(1, sizeof(*job) + pl + spl);
 	char *p;
 
@@ -255,7 +108,7 @@ static void ask_hash(struct pt_sensor *s, struct slot *sl, const char *path)
 		p += pl;
 	}
 	if (spl) {
-		memcpy(p, sl->script, spl);
+		memcpy(p, sl->d.script, spl);
 		job->script_path = p;
 	}
 	job->id = (struct pt_file_id){ x->dev, x->ino, x->size, x->mtime_ns, x->ctime_ns };
@@ -274,139 +127,18 @@ static void ask_hash(struct pt_sensor *s, struct slot *sl, const char *path)
 	pt_hasher_submit(s->hasher, job);
 }
 
-static void decode_exec(struct pt_sensor *s, const struct pt_k_exec *e, uint32_t len, uint64_t pos)
-{
-	const char *data = (const char *)(e + 1);
-	struct slot *sl;
-	struct pt_exec *x;
-	bool trunc = false, cwd_trunc = false;
-	size_t n, plen, clen;
-	uint32_t off;
-
-	if ((uint64_t)sizeof(*e) + e->path_len + e->cwd_len + e->argv_len + e->fname_len > len) {
-		count_user_loss(s, PT_LOSS_KERNEL_ERROR);
-		return;
-	}
-	sl = queue_push(s);   /* the caller checked there is room */
-	sl->ring_pos = pos;
-	sl->rec.type = sl->rec.wire_type = PT_REC_PROCESS_EXEC;
-	sl->rec.version = PT_WIRE_VERSION;
-	x = &sl->rec.u.exec;
-	x->time_ns = to_real(s, e->h.time_boot_ns);
-	x->start_ns = e->h.start_boottime;
-	x->cgroup_id = e->cgroup_id;
-	x->pid = e->h.tgid;
-	x->tid = e->tid;
-	x->ppid = e->ppid;
-	x->uid = e->uid;
-	x->euid = e->euid;
-	x->gid = e->gid;
-	x->egid = e->egid;
-	entity_id(s, e->h.tgid, e->h.start_boottime, x->entity_id);
-	entity_id(s, e->ppid, e->parent_start_boottime, x->parent_entity_id);
-
-	plen = join_components(data, e->path_len, e->kflags & PT_K_F_INTERNAL_MNT,
-			       e->kflags & PT_K_F_PATH_TRUNC, sl->path, sizeof(sl->path), &trunc);
-	off = e->path_len;
-	clen = join_components(data + off, e->cwd_len, e->kflags & PT_K_F_CWD_INTERNAL,
-			       e->kflags & PT_K_F_CWD_TRUNC, sl->cwd, sizeof(sl->cwd), &cwd_trunc);
-	off += e->cwd_len;
-	x->path = str_of(sl->path, plen);
-	x->cwd = str_of(sl->cwd, clen);
-
-	memcpy(sl->argv, data + off, e->argv_len);
-	n = e->argv_len;
-	if (n && sl->argv[n - 1] != '\0')
-		sl->argv[n++] = '\0';   /* cut inside an argument: close it */
-	x->argv = str_of(sl->argv, n);
-	x->args_count = e->argc;
-	off += e->argv_len;
-
-	n = strnlen(e->comm, sizeof(e->comm));
-	memcpy(sl->comm, e->comm, n);
-	sl->comm[n] = '\0';
-	x->comm = str_of(sl->comm, n);
-
-	x->flags = 0;
-	if (trunc || (e->kflags & PT_K_F_PATH_TRUNC))
-		x->flags |= PT_EXEC_F_PATH_TRUNCATED;
-	if (cwd_trunc || (e->kflags & PT_K_F_CWD_TRUNC))
-		x->flags |= PT_EXEC_F_CWD_TRUNCATED;
-	if (e->kflags & PT_K_F_ARGV_TRUNC)
-		x->flags |= PT_EXEC_F_ARGV_TRUNCATED;
-	if ((e->kflags & PT_K_F_INTERNAL_MNT) && !strncmp(sl->path, "memfd:", 6))
-		x->flags |= PT_EXEC_F_MEMFD;
-	if (e->euid != e->uid)
-		x->flags |= PT_EXEC_F_SETUID;
-	if (e->egid != e->gid)
-		x->flags |= PT_EXEC_F_SETGID;
-	if (e->kflags & PT_K_F_UNLINKED)
-		x->flags |= PT_EXEC_F_DELETED;
-	x->mode = e->mode;
-	x->dev = makedev(e->dev >> 20, e->dev & 0xfffff);
-	x->ino = e->ino;
-	x->size = e->size;
-	/* since 6.13 the kernel keeps a flag in bit 31 of the ctime nanoseconds (multigrain
-	 * timestamps, I_CTIME_QUERIED); nanoseconds fit in 30 bits */
-	x->mtime_ns = (uint64_t)e->mtime_sec * 1000000000ull + (e->mtime_nsec & 0x3fffffffu);
-	x->ctime_ns = (uint64_t)e->ctime_sec * 1000000000ull + (e->ctime_nsec & 0x3fffffffu);
-
-	sl->script[0] = '\0';
-	if ((e->kflags & PT_K_F_SCRIPT) && e->fname_len) {
-		const char *fn = data + off;
-		size_t fl = strnlen(fn, e->fname_len);
-		int w;
-
-		/* relative script names are relative to the cwd at exec (the kernel opened them so) */
-		if (fn[0] == '/' || !clen || (e->kflags & (PT_K_F_CWD_INTERNAL | PT_K_F_CWD_TRUNC)))
-			w = snprintf(sl->script, sizeof(sl->script), "%.*s", (int)fl, fn);
-		else
-			w = snprintf(sl->script, sizeof(sl->script), "%s/%.*s",
-				     strcmp(sl->cwd, "/") ? sl->cwd : "", (int)fl, fn);
-		if (w < 0)
-			sl->script[0] = '\0';
-		if (sl->script[0] == '/')
-			drop_dot_components(sl->script);
-		x->script_path = str_of(sl->script, strlen(sl->script));
-	}
-
-	ask_hash(s, sl, (e->kflags & PT_K_F_INTERNAL_MNT) ? NULL : sl->path);
-}
-
-static void decode_exit(struct pt_sensor *s, const struct pt_k_exit *e, uint64_t pos)
-{
-	struct slot *sl = queue_push(s);
-	struct pt_exit *x;
-	size_t n;
-
-	sl->ring_pos = pos;
-	sl->rec.type = sl->rec.wire_type = PT_REC_PROCESS_EXIT;
-	sl->rec.version = PT_WIRE_VERSION;
-	x = &sl->rec.u.exit;
-	x->time_ns = to_real(s, e->h.time_boot_ns);
-	x->start_ns = e->h.start_boottime;
-	x->pid = e->h.tgid;
-	x->signal = e->exit_status & 0x7f;
-	x->code = x->signal ? 0 : (e->exit_status >> 8) & 0xff;
-	entity_id(s, e->h.tgid, e->h.start_boottime, x->entity_id);
-	n = strnlen(e->comm, sizeof(e->comm));
-	memcpy(sl->comm, e->comm, n);
-	sl->comm[n] = '\0';
-	x->comm = str_of(sl->comm, n);
-}
-
 static void push_loss(struct pt_sensor *s, unsigned counter, uint64_t count)
 {
 	struct slot *sl = queue_push(s);
 	struct timespec ts;
 
 	sl->ring_pos = 0;
-	sl->rec.type = sl->rec.wire_type = PT_REC_LOSS;
-	sl->rec.version = PT_WIRE_VERSION;
+	sl->d.rec.type = sl->d.rec.wire_type = PT_REC_LOSS;
+	sl->d.rec.version = PT_WIRE_VERSION;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	sl->rec.u.loss.time_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	sl->rec.u.loss.counter = (uint16_t)counter;
-	sl->rec.u.loss.count = count;
+	sl->d.rec.u.loss.time_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	sl->d.rec.u.loss.counter = (uint16_t)counter;
+	sl->d.rec.u.loss.count = count;
 }
 
 /* Reads records while the queue has room. Returns how many it took from the ring. */
@@ -418,28 +150,28 @@ static unsigned read_ring(struct pt_sensor *s)
 	unsigned n = 0;
 
 	while (s->count < s->cfg.max_inflight && pt_ring_next(s->ring, &data, &len, &pos) == 1) {
-		const struct pt_k_hdr *h = data;
+		struct slot *sl;
 
 		n++;
 		if (pos <= s->skip_until)
 			continue;
-		if (len < sizeof(*h)) {
+		sl = queue_push(s);   /* the loop condition left room */
+		if (pt_sensor_decode(&s->dec, data, len, &sl->d)) {
+			/* not what our BPF program writes: counted, and the slot given back */
+			s->count--;
 			count_user_loss(s, PT_LOSS_KERNEL_ERROR);
 			continue;
 		}
-		if (h->type == PT_K_EXEC)
-			decode_exec(s, data, len, pos);
-		else if (h->type == PT_K_EXIT && len >= sizeof(struct pt_k_exit))
-			decode_exit(s, data, pos);
-		else
-			count_user_loss(s, PT_LOSS_KERNEL_ERROR);
+		sl->ring_pos = pos;
+		if (sl->d.rec.type == PT_REC_PROCESS_EXEC)
+			ask_hash(s, sl, sl->d.hash_path ? sl->d.path : NULL);
 	}
 	return n;
 }
 
 static void finish_exec(struct slot *sl)
 {
-	struct pt_exec *x = &sl->rec.u.exec;
+	struct pt_exec *x = &sl->d.rec.u.exec;
 	const struct pt_hash_job *job = sl->job;
 
 	if (!job) {
@@ -474,23 +206,23 @@ static int emit_ready(struct pt_sensor *s)
 			 * back every record behind it: go on without the hash */
 			if (pt_hasher_abandon(s->hasher, sl->job)) {
 				log_warnx("hash of %.*s (pid %u) not done after %u ms: sent without it",
-					  (int)sl->rec.u.exec.path.len, sl->rec.u.exec.path.ptr,
-					  sl->rec.u.exec.pid, s->cfg.hash_timeout_ms);
+					  (int)sl->d.rec.u.exec.path.len, sl->d.rec.u.exec.path.ptr,
+					  sl->d.rec.u.exec.pid, s->cfg.hash_timeout_ms);
 				sl->job = NULL;
 				s->hash_timeouts++;
 			}
 		}
-		if (sl->rec.type == PT_REC_PROCESS_EXEC)
+		if (sl->d.rec.type == PT_REC_PROCESS_EXEC)
 			finish_exec(sl);
-		r = s->emit(s->ctx, &sl->rec, sl->ring_pos);
+		r = s->emit(s->ctx, &sl->d.rec, sl->ring_pos);
 		if (r)
 			return r;
 		free(sl->job);
 		sl->job = NULL;
 		sl->hashing = false;
 		s->unflushed = true;
-		s->n_exec += sl->rec.type == PT_REC_PROCESS_EXEC;
-		s->n_exit += sl->rec.type == PT_REC_PROCESS_EXIT;
+		s->n_exec += sl->d.rec.type == PT_REC_PROCESS_EXEC;
+		s->n_exit += sl->d.rec.type == PT_REC_PROCESS_EXIT;
 		s->head = (s->head + 1) % s->cfg.max_inflight;
 		s->count--;
 	}
@@ -618,6 +350,7 @@ int pt_sensor_open(const struct pt_sensor_config *cfg, pt_sensor_emit_fn emit, v
 {
 	struct pt_sensor *s;
 	struct epoll_event ev = { 0 };
+	uint8_t boot_id[PT_BOOT_ID_LEN];
 	int err, n;
 
 	*out = NULL;
@@ -650,18 +383,15 @@ int pt_sensor_open(const struct pt_sensor_config *cfg, pt_sensor_emit_fn emit, v
 	}
 	s->emit = emit;
 	s->ctx = ctx;
-	err = read_boot_id(s->boot_id);
+	err = pt_boot_id(boot_id);
 	if (err) {
 		log_warnx("read boot id: %s", strerror(-err));
 		goto cleanup;
 	}
-	update_clock(s);
-	s->md_ctx = EVP_MD_CTX_new();
-	s->md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	if (!s->md_ctx || !s->md) {
-		err = -ENOMEM;
+	err = pt_sensor_decoder_init(&s->dec, boot_id);
+	if (err)
 		goto cleanup;
-	}
+	update_clock(s);
 	s->slots = calloc(s->cfg.max_inflight, sizeof(*s->slots));
 	if (!s->slots) {
 		err = -ENOMEM;
@@ -737,7 +467,6 @@ void pt_sensor_free(struct pt_sensor *s)
 	if (s->epoll_fd >= 0)
 		close(s->epoll_fd);
 	free(s->slots);
-	EVP_MD_CTX_free(s->md_ctx);
-	EVP_MD_free(s->md);
+	pt_sensor_decoder_fini(&s->dec);
 	free(s);
 }

@@ -68,17 +68,4 @@ void pt_sensor_free(struct pt_sensor *s);
 /* Detaches the programs and removes every pin under pin_dir (NULL: the default). */
 int pt_sensor_uninstall(const char *pin_dir);
 
-/* internal, shared by sensor*.c */
-struct pt_sensor_kernel {
-	int ring_fd, loss_fd;
-	int lock_fd;                  /* the pin directory, flock()ed: one reader per ring */
-	struct proctrail_bpf *skel;   /* NULL when the pinned programs were reused */
-	int reused;
-};
-int pt_sensor_kernel_open(const char *pin_dir, uint64_t ring_bytes, struct pt_sensor_kernel *k);
-void pt_sensor_kernel_close(struct pt_sensor_kernel *k);
-/* slot 0..PT_K_LOSS_SLOTS-1: per-CPU values summed */
-int pt_sensor_kernel_read_loss(int loss_fd, uint32_t slot, uint64_t *total);
-int pt_sensor_kernel_write_loss(int loss_fd, uint32_t slot, uint64_t total);
-
 #endif

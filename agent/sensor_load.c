@@ -15,10 +15,8 @@
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 
-#include "proctrail.h"
-#include "proctrail.skel.h"
 #include "proctrail/log.h"
-#include "sensor.h"
+#include "sensor-int.h"
 
 _Static_assert(PT_K_LOSS_RING_FULL == PT_LOSS_RING_FULL, "loss slot numbering");
 _Static_assert(PT_K_LOSS_KERNEL_ERROR == PT_LOSS_KERNEL_ERROR, "loss slot numbering");
