@@ -24,7 +24,12 @@ _Static_assert(PT_LOSS_COUNTER_MAX < PT_K_LOSS_REPORTED_BASE, "loss slots");
 _Static_assert(PT_K_LOSS_REPORTED_BASE + PT_LOSS_COUNTER_MAX < PT_K_LOSS_LAYOUT_SLOT &&
 	       PT_K_LOSS_LAYOUT_SLOT < PT_K_LOSS_SLOTS, "loss slots");
 
-static const char *const pin_names[] = { "events", "loss", "link_exec", "link_exit" };
+#define PIN_EVENTS    "events"
+#define PIN_LOSS      "loss"
+#define PIN_LINK_EXEC "link_exec"
+#define PIN_LINK_EXIT "link_exit"
+/* Links before maps: the programs stop writing before their ring goes. */
+static const char *const pins_links_first[] = { PIN_LINK_EXIT, PIN_LINK_EXEC, PIN_LOSS, PIN_EVENTS };
 
 static int pin_path(char *out, size_t cap, const char *dir, const char *name)
 {
@@ -129,10 +134,10 @@ int pt_sensor_kernel_open(const char *pin_dir, uint64_t ring_bytes, struct pt_se
 			  "in use by another running agent" : strerror(-err));
 		goto cleanup;
 	}
-	k->ring_fd = obj_get(pin_dir, "events");
-	k->loss_fd = obj_get(pin_dir, "loss");
-	links[0] = obj_get(pin_dir, "link_exec");
-	links[1] = obj_get(pin_dir, "link_exit");
+	k->ring_fd = obj_get(pin_dir, PIN_EVENTS);
+	k->loss_fd = obj_get(pin_dir, PIN_LOSS);
+	links[0] = obj_get(pin_dir, PIN_LINK_EXEC);
+	links[1] = obj_get(pin_dir, PIN_LINK_EXIT);
 	if (k->loss_fd >= 0) {
 		uint64_t layout = 0;
 
@@ -170,10 +175,10 @@ int pt_sensor_kernel_open(const char *pin_dir, uint64_t ring_bytes, struct pt_se
 	/* a partial set (a crash during install): start over, keeping the ring if it is there */
 	close_fd(&links[0]);
 	close_fd(&links[1]);
-	for (unsigned i = 2; i < 4; i++) {
+	for (unsigned i = 0; i < 2; i++) {
 		char p[PATH_MAX];
 
-		if (!pin_path(p, sizeof(p), pin_dir, pin_names[i]))
+		if (!pin_path(p, sizeof(p), pin_dir, pins_links_first[i]))
 			unlink(p);
 	}
 
@@ -204,12 +209,12 @@ int pt_sensor_kernel_open(const char *pin_dir, uint64_t ring_bytes, struct pt_se
 		goto cleanup;
 	}
 	if (k->ring_fd < 0) {
-		err = pin_fd(bpf_map__fd(skel->maps.events), pin_dir, "events");
+		err = pin_fd(bpf_map__fd(skel->maps.events), pin_dir, PIN_EVENTS);
 		if (!err)
 			k->ring_fd = dup(bpf_map__fd(skel->maps.events));
 	}
 	if (!err && k->loss_fd < 0) {
-		err = pin_fd(bpf_map__fd(skel->maps.loss), pin_dir, "loss");
+		err = pin_fd(bpf_map__fd(skel->maps.loss), pin_dir, PIN_LOSS);
 		if (!err)
 			k->loss_fd = dup(bpf_map__fd(skel->maps.loss));
 	}
@@ -217,9 +222,9 @@ int pt_sensor_kernel_open(const char *pin_dir, uint64_t ring_bytes, struct pt_se
 		err = pt_sensor_kernel_write_loss(k->loss_fd, PT_K_LOSS_LAYOUT_SLOT, PT_K_LAYOUT_VERSION);
 	/* links last: their presence means the set is complete */
 	if (!err)
-		err = pin_fd(bpf_link__fd(skel->links.pt_exec), pin_dir, "link_exec");
+		err = pin_fd(bpf_link__fd(skel->links.pt_exec), pin_dir, PIN_LINK_EXEC);
 	if (!err)
-		err = pin_fd(bpf_link__fd(skel->links.pt_exit), pin_dir, "link_exit");
+		err = pin_fd(bpf_link__fd(skel->links.pt_exit), pin_dir, PIN_LINK_EXIT);
 	if (err) {
 		log_warnx("pin under %s: %s", pin_dir, strerror(-err));
 		goto cleanup;
@@ -298,9 +303,8 @@ int pt_sensor_uninstall(const char *pin_dir)
 
 	if (!pin_dir)
 		pin_dir = PT_SENSOR_PIN_DIR;
-	/* links first, so the programs stop writing before their ring goes */
-	for (int i = 3; i >= 0; i--) {
-		if (pin_path(p, sizeof(p), pin_dir, pin_names[i]))
+	for (size_t i = 0; i < sizeof(pins_links_first) / sizeof(pins_links_first[0]); i++) {
+		if (pin_path(p, sizeof(p), pin_dir, pins_links_first[i]))
 			return -ENAMETOOLONG;
 		if (unlink(p) < 0 && errno != ENOENT && !err)
 			err = -errno;
