@@ -38,6 +38,57 @@ int pt_argv_check(const char *p, uint32_t len)
 	return 0;
 }
 
+static int field_put(struct pt_writer *w, const struct pt_field *f, const uint8_t *base)
+{
+	const void *src = base + f->offset;
+	uint32_t count;
+	int err;
+
+	switch (f->kind) {
+	case PT_F_U8: pt_put_u8(w, f->type, *(const uint8_t *)src); return 0;
+	case PT_F_U16: pt_put_u16(w, f->type, *(const uint16_t *)src); return 0;
+	case PT_F_U32: pt_put_u32(w, f->type, *(const uint32_t *)src); return 0;
+	case PT_F_U64: pt_put_u64(w, f->type, *(const uint64_t *)src); return 0;
+	case PT_F_STR:
+		if ((err = pt_str_check(*(const struct pt_str *)src, f->len)))
+			return err;
+		pt_put_str(w, f->type, *(const struct pt_str *)src);
+		return 0;
+	case PT_F_FIXED: pt_put_bytes(w, f->type, src, f->len); return 0;
+	case PT_F_ARGV: {
+		const struct pt_str *argv = src;
+
+		if ((err = pt_argv_check(argv->ptr, argv->len)))
+			return err;
+		pt_put_str(w, f->type, *argv);
+		return 0;
+	}
+	case PT_F_COUNTER:
+		count = *(const uint32_t *)(base + f->count_offset);
+		if (count > f->max)
+			return -EMSGSIZE;
+		pt_put_counters(w, f->type, src, count);
+		return 0;
+	case PT_F_COUNT_ONLY:
+		break;   /* its values are not in the struct: the type's own encoder writes them */
+	}
+	return -EINVAL;
+}
+
+int pt_fields_encode(struct pt_writer *w, const struct pt_field *fields, size_t n_fields,
+		     const void *in)
+{
+	int err;
+
+	for (size_t i = 0; i < n_fields; i++) {
+		if (fields[i].omit && fields[i].omit(in))
+			continue;
+		if ((err = field_put(w, &fields[i], in)))
+			return err;
+	}
+	return 0;
+}
+
 static int field_store(const struct pt_field *f, const struct pt_attr *a, uint8_t *base)
 {
 	void *dst = base + f->offset;

@@ -1,8 +1,10 @@
-/* Table-driven attribute decoding: one loop for every record and frame type, so the rules
- * (widths, maxima, duplicates, unknown attributes) are written once. Internal to lib/wire. */
+/* Table-driven attributes: one table per record and frame type drives both the encoder and
+ * the decoder, so widths, maxima, duplicates and unknown attributes are written once and the
+ * two sides cannot disagree. Internal to lib/wire. */
 #ifndef PROCTRAIL_WIRE_FIELDS_H
 #define PROCTRAIL_WIRE_FIELDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +29,9 @@ struct pt_field {
 	uint32_t max;          /* COUNTER, COUNT_ONLY: most repeats */
 	size_t offset;         /* of the value in the decoded struct */
 	size_t count_offset;   /* COUNTER, COUNT_ONLY: of the uint32_t count */
+	/* Encoding: the attribute is left out when this says so (a hash or its absent reason,
+	 * an optional range). NULL: always written. The decoder ignores it. */
+	bool (*omit)(const void *in);
 };
 
 #define PT_FIELD(t, k, st, member) { (t), (k), 0, 0, offsetof(st, member), 0 }
@@ -34,6 +39,11 @@ struct pt_field {
 #define PT_FIELD_FIXED(t, st, member, n) { (t), PT_F_FIXED, (n), 0, offsetof(st, member), 0 }
 #define PT_FIELD_REPEAT(t, k, width, st, member, count, most) \
 	{ (t), (k), (width), (most), offsetof(st, member), offsetof(st, count) }
+#define PT_FIELD_IF(t, k, st, member, omit) { (t), (k), 0, 0, offsetof(st, member), 0, (omit) }
+#define PT_FIELD_STR_IF(t, st, member, max, omit) \
+	{ (t), PT_F_STR, (max), 0, offsetof(st, member), 0, (omit) }
+#define PT_FIELD_FIXED_IF(t, st, member, n, omit) \
+	{ (t), PT_F_FIXED, (n), 0, offsetof(st, member), 0, (omit) }
 
 #define PT_BIT(type) (1ull << (type))
 
@@ -43,6 +53,12 @@ int pt_str_check(struct pt_str s, uint32_t max);
 /* argv: empty, or NUL-terminated entries ending in NUL; -EMSGSIZE over PT_ARGV_MAX bytes or
  * PT_ARGS_MAX entries, -EINVAL when the last entry has no terminator. */
 int pt_argv_check(const char *p, uint32_t len);
+
+/* Appends in's attributes by the table, in table order. Returns 0, -EMSGSIZE (a string, argv
+ * or repeat over its maximum), or -EINVAL (a NUL inside a string, an unterminated argv, a
+ * decode-only field); on error the caller discards what was written (w->len is not reset). */
+int pt_fields_encode(struct pt_writer *w, const struct pt_field *fields, size_t n_fields,
+		     const void *in);
 
 /* Decodes attrs into out by the table. *seen gets a bit per attribute type present.
  * Unknown attribute types are counted in st and skipped. Returns 0 or -EBADMSG/-EMSGSIZE. */

@@ -1,5 +1,6 @@
 /* Frames of the agent-collector channel: header, builder, split, and typed contents. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -109,6 +110,22 @@ int pt_frame_split(const uint8_t *frame, size_t len, struct pt_frame *f)
 	return 0;
 }
 
+/* A frame whose attributes are all in its table. */
+static int frame_encode(struct pt_writer *w, uint8_t type, const struct pt_field *fields,
+			size_t n_fields, const void *in)
+{
+	struct pt_frame_builder fb;
+	int err;
+
+	pt_frame_begin(&fb, w, type);
+	if ((err = pt_fields_encode(w, fields, n_fields, in)) && !w->err)
+		w->err = err;   /* pt_frame_end takes back what was written and returns it */
+	return pt_frame_end(&fb);
+}
+
+#define FRAME_ENCODE(w, type, table, in) \
+	frame_encode(w, type, table, sizeof(table) / sizeof(table[0]), in)
+
 /* Frames other than BATCH carry no body. */
 static int frame_decode(const struct pt_frame *f, uint8_t type, const struct pt_field *fields,
 			size_t n_fields, void *out, uint64_t *seen, struct pt_decode_stats *st)
@@ -126,28 +143,6 @@ static int frame_decode(const struct pt_frame *f, uint8_t type, const struct pt_
 #define HAS(seen, type) (((seen) >> (type)) & 1)
 
 /* ---- HELLO ---- */
-int pt_hello_encode(struct pt_writer *w, const struct pt_hello *m)
-{
-	struct pt_frame_builder fb;
-	int err;
-
-	/* The check's own errno: -EMSGSIZE over a maximum, -EINVAL for a NUL inside. */
-	if ((err = pt_str_check(m->version, PT_NAME_MAX)) ||
-	    (err = pt_str_check(m->hostname, PT_NAME_MAX)) ||
-	    (err = pt_str_check(m->agent_name, PT_NAME_MAX)))
-		return err;
-	pt_frame_begin(&fb, w, PT_FRAME_HELLO);
-	pt_put_str(w, PT_HELLO_VERSION, m->version);
-	pt_put_str(w, PT_HELLO_HOSTNAME, m->hostname);
-	pt_put_bytes(w, PT_HELLO_BOOT_ID, m->boot_id, PT_BOOT_ID_LEN);
-	pt_put_u64(w, PT_HELLO_STREAM_ID, m->stream_id);
-	pt_put_u64(w, PT_HELLO_FIRST_SEQ, m->first_seq);
-	pt_put_u64(w, PT_HELLO_NEXT_SEQ, m->next_seq);
-	pt_put_u8(w, PT_HELLO_MODE, m->mode);
-	pt_put_str(w, PT_HELLO_AGENT_NAME, m->agent_name);
-	pt_put_u64(w, PT_HELLO_POLICY_VERSION, m->policy_version);
-	return pt_frame_end(&fb);
-}
 
 static const struct pt_field hello_fields[] = {
 	PT_FIELD_STR(PT_HELLO_VERSION, struct pt_hello, version, PT_NAME_MAX),
@@ -160,6 +155,11 @@ static const struct pt_field hello_fields[] = {
 	PT_FIELD_STR(PT_HELLO_AGENT_NAME, struct pt_hello, agent_name, PT_NAME_MAX),
 	PT_FIELD(PT_HELLO_POLICY_VERSION, PT_F_U64, struct pt_hello, policy_version),
 };
+
+int pt_hello_encode(struct pt_writer *w, const struct pt_hello *m)
+{
+	return FRAME_ENCODE(w, PT_FRAME_HELLO, hello_fields, m);
+}
 
 int pt_hello_decode(const struct pt_frame *f, struct pt_hello *m, struct pt_decode_stats *st)
 {
@@ -179,26 +179,19 @@ int pt_hello_decode(const struct pt_frame *f, struct pt_hello *m, struct pt_deco
 }
 
 /* ---- WELCOME ---- */
-int pt_welcome_encode(struct pt_writer *w, const struct pt_welcome *m)
-{
-	struct pt_frame_builder fb;
-	int err;
 
-	if ((err = pt_str_check(m->version, PT_NAME_MAX)))
-		return err;
-	pt_frame_begin(&fb, w, PT_FRAME_WELCOME);
-	pt_put_str(w, PT_WELCOME_VERSION, m->version);
-	if (m->has_acked_seq)
-		pt_put_u64(w, PT_WELCOME_ACKED_SEQ, m->acked_seq);
-	pt_put_u32(w, PT_WELCOME_PING_INTERVAL_MS, m->ping_interval_ms);
-	return pt_frame_end(&fb);
-}
+static bool no_acked_seq(const void *in) { return !((const struct pt_welcome *)in)->has_acked_seq; }
 
 static const struct pt_field welcome_fields[] = {
 	PT_FIELD_STR(PT_WELCOME_VERSION, struct pt_welcome, version, PT_NAME_MAX),
-	PT_FIELD(PT_WELCOME_ACKED_SEQ, PT_F_U64, struct pt_welcome, acked_seq),
+	PT_FIELD_IF(PT_WELCOME_ACKED_SEQ, PT_F_U64, struct pt_welcome, acked_seq, no_acked_seq),
 	PT_FIELD(PT_WELCOME_PING_INTERVAL_MS, PT_F_U32, struct pt_welcome, ping_interval_ms),
 };
+
+int pt_welcome_encode(struct pt_writer *w, const struct pt_welcome *m)
+{
+	return FRAME_ENCODE(w, PT_FRAME_WELCOME, welcome_fields, m);
+}
 
 int pt_welcome_decode(const struct pt_frame *f, struct pt_welcome *m, struct pt_decode_stats *st)
 {
@@ -213,20 +206,16 @@ int pt_welcome_decode(const struct pt_frame *f, struct pt_welcome *m, struct pt_
 }
 
 /* ---- ACK ---- */
-int pt_ack_encode(struct pt_writer *w, const struct pt_ack *m)
-{
-	struct pt_frame_builder fb;
-
-	pt_frame_begin(&fb, w, PT_FRAME_ACK);
-	pt_put_u64(w, PT_ACK_STREAM_ID, m->stream_id);
-	pt_put_u64(w, PT_ACK_SEQ, m->seq);
-	return pt_frame_end(&fb);
-}
 
 static const struct pt_field ack_fields[] = {
 	PT_FIELD(PT_ACK_STREAM_ID, PT_F_U64, struct pt_ack, stream_id),
 	PT_FIELD(PT_ACK_SEQ, PT_F_U64, struct pt_ack, seq),
 };
+
+int pt_ack_encode(struct pt_writer *w, const struct pt_ack *m)
+{
+	return FRAME_ENCODE(w, PT_FRAME_ACK, ack_fields, m);
+}
 
 int pt_ack_decode(const struct pt_frame *f, struct pt_ack *m, struct pt_decode_stats *st)
 {
@@ -243,11 +232,9 @@ int pt_ack_decode(const struct pt_frame *f, struct pt_ack *m, struct pt_decode_s
 /* ---- PING, COLLECT: a nonce each ---- */
 static int nonce_encode(struct pt_writer *w, uint8_t type, uint16_t attr, uint64_t nonce)
 {
-	struct pt_frame_builder fb;
+	const struct pt_field fields[] = { { attr, PT_F_U64, 0, 0, 0, 0 } };
 
-	pt_frame_begin(&fb, w, type);
-	pt_put_u64(w, attr, nonce);
-	return pt_frame_end(&fb);
+	return frame_encode(w, type, fields, 1, &nonce);
 }
 
 static int nonce_decode(const struct pt_frame *f, uint8_t type, uint16_t attr, uint64_t *nonce,
@@ -281,21 +268,6 @@ int pt_collect_decode(const struct pt_frame *f, struct pt_collect *m, struct pt_
 }
 
 /* ---- PONG ---- */
-int pt_pong_encode(struct pt_writer *w, const struct pt_pong *m)
-{
-	struct pt_frame_builder fb;
-
-	if (m->n_counters > PT_COUNTERS_MAX)
-		return -EMSGSIZE;
-	pt_frame_begin(&fb, w, PT_FRAME_PONG);
-	pt_put_u64(w, PT_PONG_NONCE, m->nonce);
-	pt_put_u64(w, PT_PONG_QUEUE_DEPTH, m->queue_depth);
-	pt_put_u64(w, PT_PONG_SPOOL_BYTES, m->spool_bytes);
-	pt_put_u64(w, PT_PONG_NEXT_SEQ, m->next_seq);
-	pt_put_u64(w, PT_PONG_ACKED_SEQ, m->acked_seq);
-	pt_put_counters(w, PT_PONG_COUNTER, m->counters, m->n_counters);
-	return pt_frame_end(&fb);
-}
 
 static const struct pt_field pong_fields[] = {
 	PT_FIELD(PT_PONG_NONCE, PT_F_U64, struct pt_pong, nonce),
@@ -307,6 +279,11 @@ static const struct pt_field pong_fields[] = {
 			PT_COUNTERS_MAX),
 };
 
+int pt_pong_encode(struct pt_writer *w, const struct pt_pong *m)
+{
+	return FRAME_ENCODE(w, PT_FRAME_PONG, pong_fields, m);
+}
+
 int pt_pong_decode(const struct pt_frame *f, struct pt_pong *m, struct pt_decode_stats *st)
 {
 	uint64_t seen;
@@ -316,29 +293,26 @@ int pt_pong_decode(const struct pt_frame *f, struct pt_pong *m, struct pt_decode
 }
 
 /* ---- ERROR ---- */
-int pt_error_encode(struct pt_writer *w, const struct pt_error *m)
-{
-	struct pt_frame_builder fb;
-	struct pt_str msg = m->message;
 
-	/* An error message is advisory: cut it rather than fail to report the error. */
-	if (msg.len > PT_MESSAGE_MAX)
-		msg.len = PT_MESSAGE_MAX;
-	if (msg.len && memchr(msg.ptr, '\0', msg.len))
-		msg.len = (uint32_t)strnlen(msg.ptr, msg.len);
-	pt_frame_begin(&fb, w, PT_FRAME_ERROR);
-	pt_put_u32(w, PT_ERROR_CODE, m->code);
-	pt_put_str(w, PT_ERROR_MESSAGE, msg);
-	if (m->frame_type)
-		pt_put_u8(w, PT_ERROR_FRAME_TYPE, m->frame_type);
-	return pt_frame_end(&fb);
-}
+static bool no_frame_type(const void *in) { return !((const struct pt_error *)in)->frame_type; }
 
 static const struct pt_field error_fields[] = {
 	PT_FIELD(PT_ERROR_CODE, PT_F_U32, struct pt_error, code),
 	PT_FIELD_STR(PT_ERROR_MESSAGE, struct pt_error, message, PT_MESSAGE_MAX),
-	PT_FIELD(PT_ERROR_FRAME_TYPE, PT_F_U8, struct pt_error, frame_type),
+	PT_FIELD_IF(PT_ERROR_FRAME_TYPE, PT_F_U8, struct pt_error, frame_type, no_frame_type),
 };
+
+int pt_error_encode(struct pt_writer *w, const struct pt_error *m)
+{
+	struct pt_error cut = *m;
+
+	/* An error message is advisory: cut it rather than fail to report the error. */
+	if (cut.message.len > PT_MESSAGE_MAX)
+		cut.message.len = PT_MESSAGE_MAX;
+	if (cut.message.len && memchr(cut.message.ptr, '\0', cut.message.len))
+		cut.message.len = (uint32_t)strnlen(cut.message.ptr, cut.message.len);
+	return FRAME_ENCODE(w, PT_FRAME_ERROR, error_fields, &cut);
+}
 
 int pt_error_decode(const struct pt_frame *f, struct pt_error *m, struct pt_decode_stats *st)
 {
@@ -352,25 +326,17 @@ int pt_error_decode(const struct pt_frame *f, struct pt_error *m, struct pt_deco
 }
 
 /* ---- POLICY_RESULT ---- */
-int pt_policy_result_encode(struct pt_writer *w, const struct pt_policy_result *m)
-{
-	struct pt_frame_builder fb;
-	int err;
-
-	if ((err = pt_str_check(m->message, PT_MESSAGE_MAX)))
-		return err;
-	pt_frame_begin(&fb, w, PT_FRAME_POLICY_RESULT);
-	pt_put_u64(w, PT_POLICY_RESULT_VERSION, m->version);
-	pt_put_u32(w, PT_POLICY_RESULT_CODE, m->code);
-	pt_put_str(w, PT_POLICY_RESULT_MESSAGE, m->message);
-	return pt_frame_end(&fb);
-}
 
 static const struct pt_field policy_result_fields[] = {
 	PT_FIELD(PT_POLICY_RESULT_VERSION, PT_F_U64, struct pt_policy_result, version),
 	PT_FIELD(PT_POLICY_RESULT_CODE, PT_F_U32, struct pt_policy_result, code),
 	PT_FIELD_STR(PT_POLICY_RESULT_MESSAGE, struct pt_policy_result, message, PT_MESSAGE_MAX),
 };
+
+int pt_policy_result_encode(struct pt_writer *w, const struct pt_policy_result *m)
+{
+	return FRAME_ENCODE(w, PT_FRAME_POLICY_RESULT, policy_result_fields, m);
+}
 
 int pt_policy_result_decode(const struct pt_frame *f, struct pt_policy_result *m,
 			    struct pt_decode_stats *st)

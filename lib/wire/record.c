@@ -1,163 +1,27 @@
 /* Records: encode and decode each record type as typed attributes. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "proctrail/wire.h"
 #include "fields.h"
 
-/* ---------- encoding ---------- */
+/* ---------- the attribute tables, for both directions ---------- */
 
-static int encode_exec(struct pt_writer *w, const struct pt_exec *e)
+/* A hash is written, or its absent reason, never both; a script's pair only with a script. */
+static bool no_hash(const void *in) { return ((const struct pt_exec *)in)->hash_status != PT_HASH_OK; }
+static bool has_hash(const void *in) { return !no_hash(in); }
+static bool no_script(const void *in) { return !((const struct pt_exec *)in)->script_path.len; }
+static bool no_script_hash(const void *in)
 {
-	int err;
-
-	if ((err = pt_str_check(e->path, PT_PATH_MAX)) ||
-	    (err = pt_str_check(e->cwd, PT_PATH_MAX)) ||
-	    (err = pt_str_check(e->comm, PT_COMM_MAX)) ||
-	    (err = pt_str_check(e->script_path, PT_PATH_MAX)) ||
-	    (err = pt_argv_check(e->argv.ptr, e->argv.len)))
-		return err;
-	if (e->hash_status > PT_HASH_STATUS_MAX || e->script_hash_status > PT_HASH_STATUS_MAX)
-		return -EINVAL;
-
-	pt_put_u64(w, PT_EXEC_TIME_NS, e->time_ns);
-	pt_put_u64(w, PT_EXEC_START_NS, e->start_ns);
-	pt_put_u32(w, PT_EXEC_PID, e->pid);
-	pt_put_u32(w, PT_EXEC_TID, e->tid);
-	pt_put_u32(w, PT_EXEC_PPID, e->ppid);
-	pt_put_bytes(w, PT_EXEC_ENTITY_ID, e->entity_id, PT_ENTITY_ID_LEN);
-	pt_put_bytes(w, PT_EXEC_PARENT_ENTITY_ID, e->parent_entity_id, PT_ENTITY_ID_LEN);
-	pt_put_u32(w, PT_EXEC_UID, e->uid);
-	pt_put_u32(w, PT_EXEC_EUID, e->euid);
-	pt_put_u32(w, PT_EXEC_GID, e->gid);
-	pt_put_u32(w, PT_EXEC_EGID, e->egid);
-	pt_put_u64(w, PT_EXEC_CGROUP_ID, e->cgroup_id);
-	pt_put_str(w, PT_EXEC_PATH, e->path);
-	pt_put_str(w, PT_EXEC_CWD, e->cwd);
-	pt_put_str(w, PT_EXEC_COMM, e->comm);
-	pt_put_str(w, PT_EXEC_ARGV, e->argv);
-	pt_put_u32(w, PT_EXEC_ARGS_COUNT, e->args_count);
-	pt_put_u32(w, PT_EXEC_FLAGS, e->flags);
-	pt_put_u32(w, PT_EXEC_MODE, e->mode);
-	pt_put_u64(w, PT_EXEC_DEV, e->dev);
-	pt_put_u64(w, PT_EXEC_INO, e->ino);
-	pt_put_u64(w, PT_EXEC_SIZE, e->size);
-	pt_put_u64(w, PT_EXEC_MTIME_NS, e->mtime_ns);
-	pt_put_u64(w, PT_EXEC_CTIME_NS, e->ctime_ns);
-	if (e->hash_status == PT_HASH_OK)
-		pt_put_bytes(w, PT_EXEC_SHA256, e->sha256, PT_SHA256_LEN);
-	else
-		pt_put_u8(w, PT_EXEC_HASH_STATUS, e->hash_status);
-	if (e->script_path.len) {
-		pt_put_str(w, PT_EXEC_SCRIPT_PATH, e->script_path);
-		if (e->script_hash_status == PT_HASH_OK)
-			pt_put_bytes(w, PT_EXEC_SCRIPT_SHA256, e->script_sha256, PT_SHA256_LEN);
-		else
-			pt_put_u8(w, PT_EXEC_SCRIPT_HASH_STATUS, e->script_hash_status);
-	}
-	return 0;
+	return no_script(in) || ((const struct pt_exec *)in)->script_hash_status != PT_HASH_OK;
 }
-
-static int encode_exit(struct pt_writer *w, const struct pt_exit *e)
+static bool no_script_status(const void *in)
 {
-	int err = pt_str_check(e->comm, PT_COMM_MAX);
-
-	if (err)
-		return err;
-	pt_put_u64(w, PT_EXIT_TIME_NS, e->time_ns);
-	pt_put_u64(w, PT_EXIT_START_NS, e->start_ns);
-	pt_put_u32(w, PT_EXIT_PID, e->pid);
-	pt_put_bytes(w, PT_EXIT_ENTITY_ID, e->entity_id, PT_ENTITY_ID_LEN);
-	pt_put_u32(w, PT_EXIT_CODE, e->code);
-	pt_put_u32(w, PT_EXIT_SIGNAL, e->signal);
-	pt_put_str(w, PT_EXIT_COMM, e->comm);
-	return 0;
+	return no_script(in) || ((const struct pt_exec *)in)->script_hash_status == PT_HASH_OK;
 }
-
-static int encode_blocked(struct pt_writer *w, const struct pt_exec_blocked *b)
-{
-	int err = pt_str_check(b->path, PT_PATH_MAX);
-
-	if (err)
-		return err;
-	pt_put_u64(w, PT_BLOCKED_TIME_NS, b->time_ns);
-	pt_put_u32(w, PT_BLOCKED_PID, b->pid);
-	pt_put_u32(w, PT_BLOCKED_UID, b->uid);
-	pt_put_str(w, PT_BLOCKED_PATH, b->path);
-	pt_put_bytes(w, PT_BLOCKED_SHA256, b->sha256, PT_SHA256_LEN);
-	pt_put_u64(w, PT_BLOCKED_POLICY_VERSION, b->policy_version);
-	pt_put_bytes(w, PT_BLOCKED_ENTITY_ID, b->entity_id, PT_ENTITY_ID_LEN);
-	return 0;
-}
-
-static int encode_loss(struct pt_writer *w, const struct pt_loss *l)
-{
-	if (l->counter == 0)
-		return -EINVAL;
-	if (l->has_seq_range && l->first_seq > l->last_seq)
-		return -EINVAL;
-	pt_put_u64(w, PT_LOSS_TIME_NS, l->time_ns);
-	pt_put_u16(w, PT_LOSS_COUNTER, l->counter);
-	pt_put_u64(w, PT_LOSS_COUNT, l->count);
-	if (l->has_seq_range) {
-		pt_put_u64(w, PT_LOSS_FIRST_SEQ, l->first_seq);
-		pt_put_u64(w, PT_LOSS_LAST_SEQ, l->last_seq);
-	}
-	return 0;
-}
-
-static int encode_status(struct pt_writer *w, const struct pt_agent_status *s)
-{
-	if (s->n_counters > PT_COUNTERS_MAX)
-		return -EMSGSIZE;
-	pt_put_u64(w, PT_STATUS_TIME_NS, s->time_ns);
-	pt_put_u64(w, PT_STATUS_QUEUE_DEPTH, s->queue_depth);
-	pt_put_u64(w, PT_STATUS_SPOOL_BYTES, s->spool_bytes);
-	pt_put_u64(w, PT_STATUS_UPTIME_NS, s->uptime_ns);
-	pt_put_u64(w, PT_STATUS_EVENTS, s->events);
-	pt_put_counters(w, PT_STATUS_COUNTER, s->counters, s->n_counters);
-	return 0;
-}
-
-int pt_record_encode(struct pt_writer *w, const struct pt_record *r)
-{
-	size_t start = w->len;
-	int saved_err = w->err;
-	uint8_t hdr[PT_RECORD_HDR_LEN] = { 0 };
-	size_t body;
-	int err;
-
-	if (saved_err)
-		return saved_err;
-	pt_put_raw(w, hdr, sizeof(hdr));
-	switch (r->type) {
-	case PT_REC_PROCESS_EXEC: err = encode_exec(w, &r->u.exec); break;
-	case PT_REC_PROCESS_EXIT: err = encode_exit(w, &r->u.exit); break;
-	case PT_REC_EXEC_BLOCKED: err = encode_blocked(w, &r->u.blocked); break;
-	case PT_REC_LOSS: err = encode_loss(w, &r->u.loss); break;
-	case PT_REC_AGENT_STATUS: err = encode_status(w, &r->u.status); break;
-	default: err = -EINVAL; break;
-	}
-	if (!err)
-		err = w->err;
-	if (!err && w->len - start > PT_RECORD_MAX)
-		err = -EMSGSIZE;
-	if (err) {
-		/* A failed record leaves nothing behind, so the caller can flush and retry. */
-		w->len = start;
-		w->err = 0;
-		return err;
-	}
-	body = w->len - start - PT_RECORD_HDR_LEN;
-	pt_be16_put(w->buf + start, r->type);
-	w->buf[start + 2] = PT_WIRE_VERSION;
-	w->buf[start + 3] = 0;
-	pt_be32_put(w->buf + start + 4, (uint32_t)body);
-	return 0;
-}
-
-/* ---------- decoding ---------- */
+static bool no_range(const void *in) { return !((const struct pt_loss *)in)->has_seq_range; }
 
 #define HAS(seen, type) (((seen) >> (type)) & 1)
 #define F(t, k, m) PT_FIELD(t, k, struct pt_exec, m)
@@ -188,11 +52,13 @@ static const struct pt_field exec_fields[] = {
 	F(PT_EXEC_SIZE, PT_F_U64, size),
 	F(PT_EXEC_MTIME_NS, PT_F_U64, mtime_ns),
 	F(PT_EXEC_CTIME_NS, PT_F_U64, ctime_ns),
-	PT_FIELD_FIXED(PT_EXEC_SHA256, struct pt_exec, sha256, PT_SHA256_LEN),
-	F(PT_EXEC_HASH_STATUS, PT_F_U8, hash_status),
-	PT_FIELD_STR(PT_EXEC_SCRIPT_PATH, struct pt_exec, script_path, PT_PATH_MAX),
-	PT_FIELD_FIXED(PT_EXEC_SCRIPT_SHA256, struct pt_exec, script_sha256, PT_SHA256_LEN),
-	F(PT_EXEC_SCRIPT_HASH_STATUS, PT_F_U8, script_hash_status),
+	PT_FIELD_FIXED_IF(PT_EXEC_SHA256, struct pt_exec, sha256, PT_SHA256_LEN, no_hash),
+	PT_FIELD_IF(PT_EXEC_HASH_STATUS, PT_F_U8, struct pt_exec, hash_status, has_hash),
+	PT_FIELD_STR_IF(PT_EXEC_SCRIPT_PATH, struct pt_exec, script_path, PT_PATH_MAX, no_script),
+	PT_FIELD_FIXED_IF(PT_EXEC_SCRIPT_SHA256, struct pt_exec, script_sha256, PT_SHA256_LEN,
+			  no_script_hash),
+	PT_FIELD_IF(PT_EXEC_SCRIPT_HASH_STATUS, PT_F_U8, struct pt_exec, script_hash_status,
+		    no_script_status),
 };
 #undef F
 
@@ -225,8 +91,8 @@ static const struct pt_field loss_fields[] = {
 	F(PT_LOSS_TIME_NS, PT_F_U64, time_ns),
 	F(PT_LOSS_COUNTER, PT_F_U16, counter),
 	F(PT_LOSS_COUNT, PT_F_U64, count),
-	F(PT_LOSS_FIRST_SEQ, PT_F_U64, first_seq),
-	F(PT_LOSS_LAST_SEQ, PT_F_U64, last_seq),
+	PT_FIELD_IF(PT_LOSS_FIRST_SEQ, PT_F_U64, struct pt_loss, first_seq, no_range),
+	PT_FIELD_IF(PT_LOSS_LAST_SEQ, PT_F_U64, struct pt_loss, last_seq, no_range),
 };
 #undef F
 
@@ -241,6 +107,63 @@ static const struct pt_field status_fields[] = {
 			n_counters, PT_COUNTERS_MAX),
 };
 #undef F
+
+/* ---------- encoding ---------- */
+
+#define ENCODE(w, table, in) pt_fields_encode(w, table, sizeof(table) / sizeof(table[0]), in)
+
+/* What the tables cannot say: value ranges of the record as a whole. */
+static int encode_checked(struct pt_writer *w, const struct pt_record *r)
+{
+	switch (r->type) {
+	case PT_REC_PROCESS_EXEC:
+		if (r->u.exec.hash_status > PT_HASH_STATUS_MAX ||
+		    r->u.exec.script_hash_status > PT_HASH_STATUS_MAX)
+			return -EINVAL;
+		return ENCODE(w, exec_fields, &r->u.exec);
+	case PT_REC_PROCESS_EXIT: return ENCODE(w, exit_fields, &r->u.exit);
+	case PT_REC_EXEC_BLOCKED: return ENCODE(w, blocked_fields, &r->u.blocked);
+	case PT_REC_LOSS:
+		if (r->u.loss.counter == 0 ||
+		    (r->u.loss.has_seq_range && r->u.loss.first_seq > r->u.loss.last_seq))
+			return -EINVAL;
+		return ENCODE(w, loss_fields, &r->u.loss);
+	case PT_REC_AGENT_STATUS: return ENCODE(w, status_fields, &r->u.status);
+	}
+	return -EINVAL;
+}
+
+int pt_record_encode(struct pt_writer *w, const struct pt_record *r)
+{
+	size_t start = w->len;
+	int saved_err = w->err;
+	uint8_t hdr[PT_RECORD_HDR_LEN] = { 0 };
+	size_t body;
+	int err;
+
+	if (saved_err)
+		return saved_err;
+	pt_put_raw(w, hdr, sizeof(hdr));
+	err = encode_checked(w, r);
+	if (!err)
+		err = w->err;
+	if (!err && w->len - start > PT_RECORD_MAX)
+		err = -EMSGSIZE;
+	if (err) {
+		/* A failed record leaves nothing behind, so the caller can flush and retry. */
+		w->len = start;
+		w->err = 0;
+		return err;
+	}
+	body = w->len - start - PT_RECORD_HDR_LEN;
+	pt_be16_put(w->buf + start, r->type);
+	w->buf[start + 2] = PT_WIRE_VERSION;
+	w->buf[start + 3] = 0;
+	pt_be32_put(w->buf + start + 4, (uint32_t)body);
+	return 0;
+}
+
+/* ---------- decoding ---------- */
 
 #define DECODE(c, table, out, seen, st) \
 	pt_fields_decode((c)->p, (c)->len, table, sizeof(table) / sizeof(table[0]), out, seen, st)
