@@ -41,13 +41,20 @@ CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 	-Iinclude -I$(BUILD)/bpf -Ibpf
 CFLAGS    += $(CFLAGS_BASE) $(SANFLAGS) -MMD -MP
 LDFLAGS   += $(SANFLAGS)
-LDLIBS    := -lbpf -lelf -lz -levent_openssl -levent_core -levent_extra -levent_pthreads \
-	-lssl -lcrypto -lsqlite3 -lzstd -lpthread
-PQ_INC    := $(shell pg_config --includedir 2>/dev/null)
-ifneq ($(PQ_INC),)
-CFLAGS    += -I$(PQ_INC)
-LDLIBS    += -lpq
-endif
+# Each program links what it uses: the CLI needs no libbpf or libevent, the collector no libbpf.
+LIB_LIBS    := -lssl -lcrypto -lzstd -lpthread
+AGENT_LIBS  := -lbpf -lelf -lz $(LIB_LIBS)
+SERVER_LIBS := -levent_openssl -levent_core -levent_extra -levent_pthreads -lsqlite3 $(LIB_LIBS)
+CLI_LIBS    := -lsqlite3 $(LIB_LIBS)
+# tests, benchmarks and fuzzers may link any archive
+LDLIBS      := -lbpf -lelf -lz -levent_openssl -levent_core -levent_extra -levent_pthreads \
+	-lsqlite3 $(LIB_LIBS)
+
+# The BPF target architecture is the build machine's (CO-RE's PT_REGS and syscall wrappers
+# differ per architecture). bpf/vmlinux.h is that architecture's BTF: `make vmlinux` refreshes it.
+BPF_ARCH  ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/i.86/x86/' -e 's/aarch64.*/arm64/' \
+	-e 's/arm.*/arm/' -e 's/ppc64.*/powerpc/' -e 's/s390x/s390/' -e 's/riscv64/riscv/' \
+	-e 's/loongarch64/loongarch/')
 
 LIB_SRC    := $(sort $(wildcard lib/*/*.c))
 AGENT_SRC  := $(sort $(filter-out agent/main.c,$(wildcard agent/*.c)))
@@ -87,10 +94,10 @@ $(BUILD)/obj/%.o: %.c
 # Agent code includes the BPF skeleton, so it must exist before agent objects compile.
 $(call obj,$(AGENT_SRC) agent/main.c): $(SKELS)
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(wildcard include/proctrail/*-t.h)
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  BPF     $<")
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -Ibpf -Iinclude -c $< -o $@
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror -Ibpf -Iinclude -c $< -o $@
 
 # Kept: without it make deletes the object as an intermediate and rebuilds the skeleton and
 # every agent object on each run.
@@ -118,15 +125,15 @@ $(AGENT_A) $(SERVER_A) $(CLI_A) $(LIB_A): | $(BUILD)/empty.o
 
 $(BUILD)/proctrail-agent: $(call obj,agent/main.c) $(AGENT_A) $(LIB_A)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LIBS)
 
 $(BUILD)/proctrail-server: $(call obj,server/main.c) $(SERVER_A) $(LIB_A)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(SERVER_LIBS)
 
-$(BUILD)/proctrail: $(call obj,cli/main.c) $(CLI_A) $(SERVER_A) $(LIB_A)
+$(BUILD)/proctrail: $(call obj,cli/main.c) $(CLI_A) $(LIB_A)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LIBS)
 
 $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(ALL_ARCHIVES)
 	@mkdir -p $(@D)

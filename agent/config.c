@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "proctrail/log.h"
+#include "proctrail/version.h"
 #include "config.h"
 
 enum kind { K_STR, K_U64, K_U32, K_BOOL, K_MODE, K_CODEC, K_COLLECTOR };
@@ -72,7 +73,8 @@ void pt_agent_config_usage(FILE *f)
 	for (size_t i = 0; i < NSETTINGS; i++)
 		fprintf(f, "  --%-22s %s\n", settings[i].key, settings[i].help);
 	fprintf(f, "  --config FILE            settings file\n"
-		   "  -v, --verbose            more logging (repeat for debug)\n");
+		   "  -v, --verbose            more logging (repeat for debug)\n"
+		   "  --version                print the version and exit\n");
 }
 
 static int set(struct pt_agent_config *c, const struct setting *s, const char *val)
@@ -155,6 +157,10 @@ int pt_agent_config_load(struct pt_agent_config *c, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			pt_agent_config_usage(stdout);
+			return 1;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			printf("proctrail-agent %s\n", PROCTRAIL_VERSION);
 			return 1;
 		}
 		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))

@@ -7,16 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proctrail/conf.h"
 #include "proctrail/log.h"
+#include "proctrail/version.h"
 #include "collector_mode.h"
 #include "sensor.h"
 #include "stdout.h"
 
-enum mode { MODE_NONE, MODE_STDOUT, MODE_UNINSTALL, MODE_HELP };
+enum mode { MODE_NONE, MODE_STDOUT, MODE_UNINSTALL, MODE_HELP, MODE_VERSION };
 
 enum {
 	OPT_STDOUT = 256, OPT_UNINSTALL, OPT_PIN_DIR, OPT_HASH_WORKERS, OPT_HASH_MAX,
-	OPT_POLL_MS, OPT_RING_BYTES, OPT_HASH_TIMEOUT,
+	OPT_POLL_MS, OPT_RING_BYTES, OPT_HASH_TIMEOUT, OPT_VERSION,
 	/* collector mode options (--config, --collector, ...) go here */
 };
 
@@ -31,6 +33,7 @@ static const struct option options[] = {
 	{ "hash-timeout-ms", required_argument, NULL, OPT_HASH_TIMEOUT },
 	{ "verbose",        no_argument,       NULL, 'v' },
 	{ "help",           no_argument,       NULL, 'h' },
+	{ "version",        no_argument,       NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -50,20 +53,8 @@ static void usage(FILE *f)
 		"  --poll-ms N            ring buffer polling interval (default 100)\n"
 		"  --ring-bytes N         ring buffer size, a power of two (default 16777216)\n"
 		"  --hash-timeout-ms N    an exec waits at most this for its hash (default 10000)\n"
-		"  -v, --verbose          more logging (repeat for debug)\n");
-}
-
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
+		"  -v, --verbose          more logging (repeat for debug)\n"
+		"  --version              print the version and exit\n");
 }
 
 int main(int argc, char **argv)
@@ -71,6 +62,7 @@ int main(int argc, char **argv)
 	struct pt_sensor_config cfg = { 0 };
 	enum mode mode = MODE_NONE;
 	int verbose = 0, c, err;
+	char msg[256];
 	uint64_t v;
 
 	if (pt_collector_mode_wanted(argc, argv))
@@ -82,33 +74,34 @@ int main(int argc, char **argv)
 		case OPT_UNINSTALL: mode = MODE_UNINSTALL; break;
 		case OPT_PIN_DIR:   cfg.pin_dir = optarg; break;
 		case OPT_HASH_WORKERS:
-			err = parse_u64(optarg, 64, &v);
+			err = pt_conf_u64("--hash-workers", optarg, 0, 64, &v, msg, sizeof(msg));
 			cfg.hash_workers = (unsigned)v;
 			break;
 		case OPT_HASH_MAX:
-			err = parse_u64(optarg, UINT64_MAX, &v);
+			err = pt_conf_u64("--hash-max-bytes", optarg, 0, UINT64_MAX, &v, msg, sizeof(msg));
 			cfg.hash_max_bytes = v;
 			break;
 		case OPT_POLL_MS:
-			err = parse_u64(optarg, 10000, &v);
+			err = pt_conf_u64("--poll-ms", optarg, 0, 10000, &v, msg, sizeof(msg));
 			cfg.poll_ms = (unsigned)v;
 			break;
 		case OPT_RING_BYTES:
-			err = parse_u64(optarg, 1u << 30, &v);
+			err = pt_conf_u64("--ring-bytes", optarg, 0, 1u << 30, &v, msg, sizeof(msg));
 			cfg.ring_bytes = v;
 			break;
 		case OPT_HASH_TIMEOUT:
-			err = parse_u64(optarg, 3600000, &v);
+			err = pt_conf_u64("--hash-timeout-ms", optarg, 0, 3600000, &v, msg, sizeof(msg));
 			cfg.hash_timeout_ms = (unsigned)v;
 			break;
 		case 'v':           verbose++; break;
 		case 'h':           mode = MODE_HELP; break;
+		case OPT_VERSION:   mode = MODE_VERSION; break;
 		default:
 			usage(stderr);
 			return 2;
 		}
 		if (err) {
-			fprintf(stderr, "proctrail-agent: bad value for an option: %s\n", optarg);
+			fprintf(stderr, "proctrail-agent: %s\n", msg);
 			return 2;
 		}
 	}
@@ -121,6 +114,9 @@ int main(int argc, char **argv)
 	switch (mode) {
 	case MODE_HELP:
 		usage(stdout);
+		return 0;
+	case MODE_VERSION:
+		printf("proctrail-agent %s\n", PROCTRAIL_VERSION);
 		return 0;
 	case MODE_STDOUT:
 		return pt_stdout_main(&cfg);

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "proctrail/buf.h"
+#include "proctrail/clock.h"
 #include "proctrail/log.h"
 #include "queue.h"
 
@@ -41,19 +42,7 @@ struct pt_queue {
 	void *ctx;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Encodes rec at the end of pending with the next sequence number. Returns 0, -ENOBUFS (no
  * room in the bound), or the encoder's -EMSGSIZE / -EINVAL. */
@@ -96,7 +85,7 @@ static void report_drops_locked(struct pt_queue *q)
 		if (!q->unreported[c])
 			continue;
 		struct pt_record r = { .type = PT_REC_LOSS };
-		r.u.loss.time_ns = now_ns();
+		r.u.loss.time_ns = pt_real_ns();
 		r.u.loss.counter = (uint16_t)c;
 		r.u.loss.count = q->unreported[c];
 		if (append_locked(q, &r, q->drop_ring) < 0) {
@@ -185,7 +174,7 @@ static void report_spool_losses(struct pt_queue *q)
 	pthread_mutex_lock(&q->lock);
 	while (q->pending.len + 4096 < q->max_bytes && pt_spool_take_losses(q->sp, &l, 1) == 1) {
 		struct pt_record r = { .type = PT_REC_LOSS };
-		r.u.loss.time_ns = now_ns();
+		r.u.loss.time_ns = pt_real_ns();
 		r.u.loss.counter = PT_LOSS_SPOOL_CORRUPT;
 		r.u.loss.count = l.count;
 		r.u.loss.has_seq_range = l.has_range;
@@ -237,7 +226,7 @@ static int flush(struct pt_queue *q, bool sync)
 		pthread_mutex_lock(&q->lock);
 		if (n && !q->dirty) {
 			q->dirty = true;
-			q->sync_due_ms = now_ms() + q->fsync_ms;
+			q->sync_due_ms = pt_mono_ms() + q->fsync_ms;
 		}
 		if ((rc == -ENOSPC) != q->spool_refusing)
 			log_warnx("queue: spool %s", rc == -ENOSPC ?
@@ -250,7 +239,7 @@ static int flush(struct pt_queue *q, bool sync)
 		if (rc < 0 || q->writing.len)
 			break;
 	}
-	if (q->dirty && (sync || now_ms() >= q->sync_due_ms)) {
+	if (q->dirty && (sync || pt_mono_ms() >= q->sync_due_ms)) {
 		int src = pt_spool_sync(q->sp);
 		if (src < 0) {
 			log_warnx("queue: spool fsync: %s", strerror(-src));
@@ -293,11 +282,11 @@ int pt_queue_flush(struct pt_queue *q)
 static void *writer_main(void *arg)
 {
 	struct pt_queue *q = arg;
-	uint64_t next = now_ms() + q->delay_ms;
+	uint64_t next = pt_mono_ms() + q->delay_ms;
 
 	pthread_mutex_lock(&q->lock);
 	while (!q->stop) {
-		uint64_t t = now_ms();
+		uint64_t t = pt_mono_ms();
 		bool write = q->kick || t >= next;
 		bool sync = q->dirty && t >= q->sync_due_ms;
 		if (!write && !sync) {
@@ -307,7 +296,7 @@ static void *writer_main(void *arg)
 			if (q->idle) {
 				pthread_cond_wait(&q->cond, &q->lock);
 				/* A record arrived just now: it may wait one delay. */
-				next = now_ms() + q->delay_ms;
+				next = pt_mono_ms() + q->delay_ms;
 			} else {
 				struct timespec ts = { .tv_sec = (time_t)(until / 1000),
 						       .tv_nsec = (long)(until % 1000) * 1000000L };
@@ -348,7 +337,7 @@ int pt_queue_new(struct pt_spool *sp, const struct pt_queue_opts *o, struct pt_q
 	pthread_mutex_init(&q->wlock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* the writer's deadlines are now_ms() */
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* the writer's deadlines are pt_mono_ms() */
 	pthread_cond_init(&q->cond, &ca);
 	pthread_cond_init(&q->flushed, NULL);
 	pthread_condattr_destroy(&ca);

@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
 
+#include "proctrail/clock.h"
 #include "proctrail/log.h"
 #include "ring.h"
 
@@ -32,13 +33,6 @@ struct pt_ring {
 	int last_err;               /* a failure is logged once, not on every retry */
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int reserve(struct pt_ring *r, size_t off, size_t len)
 {
@@ -60,7 +54,7 @@ static int reserve(struct pt_ring *r, size_t off, size_t len)
 static int map_window(struct pt_ring *r, uint64_t pos, uint64_t need)
 {
 	uint64_t start = pos & ~(uint64_t)(r->page - 1);
-	uint64_t len = r->win_min, t0 = mono_ns();
+	uint64_t len = r->win_min, t0 = pt_mono_ns();
 	void *p;
 	int err;
 
@@ -84,7 +78,7 @@ static int map_window(struct pt_ring *r, uint64_t pos, uint64_t need)
 	r->win_pos = start;
 	r->win_len = (size_t)len;
 	r->moves++;
-	r->move_ns += mono_ns() - t0;
+	r->move_ns += pt_mono_ns() - t0;
 	err = 0;
 cleanup:
 	if (err && err != r->last_err)

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proctrail/clock.h"
 #include "proctrail/log.h"
 #include "hash.h"
 #include "ring.h"
@@ -55,11 +56,7 @@ struct pt_sensor {
 
 static void update_clock(struct pt_sensor *s)
 {
-	struct timespec rt, bt;
-
-	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_BOOTTIME, &bt);
-	s->dec.boot_to_real_ns = ((int64_t)rt.tv_sec - bt.tv_sec) * 1000000000ll + (rt.tv_nsec - bt.tv_nsec);
+	s->dec.boot_to_real_ns = pt_boot_to_real_ns();
 }
 
 static struct slot *queue_push(struct pt_sensor *s)
@@ -81,13 +78,6 @@ static void count_user_loss(struct pt_sensor *s, unsigned which)
 	s->user_loss[which]++;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* The job is one malloc'd block with copies of its strings, so it can be abandoned to the
  * hasher (which frees it) if its read never returns. */
@@ -123,20 +113,18 @@ static void ask_hash(struct pt_sensor *s, struct slot *sl, const char *path)
 		return;
 	}
 	sl->hashing = true;
-	sl->deadline_ns = mono_ns() + (uint64_t)s->cfg.hash_timeout_ms * 1000000u;
+	sl->deadline_ns = pt_mono_ns() + (uint64_t)s->cfg.hash_timeout_ms * 1000000u;
 	pt_hasher_submit(s->hasher, job);
 }
 
 static void push_loss(struct pt_sensor *s, unsigned counter, uint64_t count)
 {
 	struct slot *sl = queue_push(s);
-	struct timespec ts;
 
 	sl->ring_pos = 0;
 	sl->d.rec.type = sl->d.rec.wire_type = PT_REC_LOSS;
 	sl->d.rec.version = PT_WIRE_VERSION;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	sl->d.rec.u.loss.time_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	sl->d.rec.u.loss.time_ns = pt_real_ns();
 	sl->d.rec.u.loss.counter = (uint16_t)counter;
 	sl->d.rec.u.loss.count = count;
 }
@@ -200,7 +188,7 @@ static int emit_ready(struct pt_sensor *s)
 		int r;
 
 		if (sl->hashing && sl->job && !__atomic_load_n(&sl->job->done, __ATOMIC_ACQUIRE)) {
-			if (mono_ns() < sl->deadline_ns)
+			if (pt_mono_ns() < sl->deadline_ns)
 				return 0;
 			/* a read that does not return (a hung network file system) must not hold
 			 * back every record behind it: go on without the hash */
@@ -301,7 +289,7 @@ void pt_sensor_stop(struct pt_sensor *s)
 int pt_sensor_run(struct pt_sensor *s)
 {
 	struct epoll_event ev[4];
-	struct timespec last_loss = { 0, 0 }, now;
+	uint64_t last_loss_s = 0, now_s;
 	int err = 0;
 
 	while (!s->stop) {
@@ -315,9 +303,9 @@ int pt_sensor_run(struct pt_sensor *s)
 		if (err)
 			break;
 		pt_ring_release(s->ring, __atomic_load_n(&s->commit_target, __ATOMIC_ACQUIRE));
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec != last_loss.tv_sec) {
-			last_loss = now;
+		now_s = pt_mono_ns() / 1000000000ull;
+		if (now_s != last_loss_s) {
+			last_loss_s = now_s;
 			check_loss(s);
 		}
 		/* more is waiting and there is room: go on without sleeping (not when the next record

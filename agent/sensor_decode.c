@@ -6,6 +6,7 @@
 
 #include <openssl/evp.h>
 
+#include "proctrail/hex.h"
 #include "sensor_decode.h"
 
 /* a kernel argv, with the terminator added when it was cut, always fits the wire */
@@ -13,17 +14,6 @@ _Static_assert(PT_K_ARGV_MAX + 1 <= PT_ARGV_MAX, "argv fits the wire");
 /* the BPF program clamps the whole data area to this; lengths above it were never written */
 _Static_assert(2 * PT_K_PATH_MAX + PT_K_ARGV_MAX + PT_K_PATH_MAX <= PT_K_DATA_MAX,
 	       "data area holds every part at its maximum");
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int pt_boot_id_parse(const char *text, size_t len, uint8_t out[PT_BOOT_ID_LEN])
 {
@@ -42,7 +32,7 @@ int pt_boot_id_parse(const char *text, size_t len, uint8_t out[PT_BOOT_ID_LEN])
 				return -EINVAL;
 			continue;
 		}
-		v = hex_digit(text[i]);
+		v = pt_hex_digit((unsigned char)text[i]);
 		if (v < 0)
 			return -EINVAL;
 		if (n % 2 == 0)

@@ -12,15 +12,13 @@
 #include <openssl/x509.h>
 #include <zstd.h>
 
+#include "proctrail/clock.h"
 #include "proctrail/log.h"
 #include "proctrail/tls.h"
+#include "proctrail/version.h"
 #include "ring_id.h"
 #include "uplink.h"
 #include "uplink_io.h"
-
-#ifndef PROCTRAIL_VERSION
-#define PROCTRAIL_VERSION "0.1.0"
-#endif
 
 #define WINDOW_MAX 64u
 
@@ -125,7 +123,7 @@ static int send_batch(struct pt_uplink *u)
 	if ((rc = send_frame(u, u->out, w.len)) < 0)
 		return rc;
 	if (!u->ninflight)
-		u->last_progress_ms = pt_uplink_now_ms();
+		u->last_progress_ms = pt_mono_ms();
 	u->sent_seq = u->recs_first + u->recs_count - 1;
 	u->inflight[u->ninflight++] = u->sent_seq;
 	log_debug("uplink: sent %u record(s) from %llu", u->recs_count,
@@ -210,7 +208,7 @@ static int on_ack(struct pt_uplink *u, const struct pt_ack *a)
 		k++;
 	memmove(u->inflight, u->inflight + k, (u->ninflight - k) * sizeof(u->inflight[0]));
 	u->ninflight -= k;
-	u->last_progress_ms = pt_uplink_now_ms();
+	u->last_progress_ms = pt_mono_ms();
 	int rc = pt_spool_ack(u->sp, a->seq);
 	if (rc < 0)
 		log_warnx("uplink: saving the acknowledgement cursor: %s", strerror(-rc));
@@ -309,7 +307,7 @@ static int hello(struct pt_uplink *u)
 	if ((rc = pt_hello_encode(&w, &h)) < 0 || (rc = send_frame(u, buf, w.len)) < 0)
 		return rc;
 
-	uint64_t deadline = pt_uplink_now_ms() + u->o.timeout_ms;
+	uint64_t deadline = pt_mono_ms() + u->o.timeout_ms;
 	for (;;) {
 		struct pt_frame f;
 		size_t flen;
@@ -339,7 +337,7 @@ static int hello(struct pt_uplink *u)
 			pt_buf_consume(&u->c.in, flen);
 			return 0;
 		}
-		uint64_t now = pt_uplink_now_ms();
+		uint64_t now = pt_mono_ms();
 		if (now >= deadline)
 			return -ETIMEDOUT;
 		struct pollfd p[2] = { { .fd = u->c.fd, .events = POLLIN },
@@ -385,7 +383,7 @@ static int session(struct pt_uplink *u, const char *addr, bool *welcomed)
 	while (!u->stop) {
 		if ((rc = drain_input(u)) < 0 || (rc = pump(u)) < 0)
 			break;
-		if (u->ninflight && pt_uplink_now_ms() - u->last_progress_ms > u->o.timeout_ms) {
+		if (u->ninflight && pt_mono_ms() - u->last_progress_ms > u->o.timeout_ms) {
 			log_warnx("uplink: %s: no ACK for %u ms; reconnecting", addr, u->o.timeout_ms);
 			rc = -ETIMEDOUT;
 			break;
@@ -432,7 +430,7 @@ static void *uplink_main(void *arg)
 			ceil = u->o.backoff_max_ms;
 		uint32_t r;
 		if (getentropy(&r, sizeof(r)) < 0)
-			r = (uint32_t)pt_uplink_now_ms();
+			r = (uint32_t)pt_mono_ms();
 		uint64_t delay = ceil / 2 + r % (ceil / 2 + 1);
 		attempt++;
 		log_debug("uplink: next attempt in %llu ms", (unsigned long long)delay);

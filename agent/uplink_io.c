@@ -12,16 +12,11 @@
 
 #include <openssl/err.h>
 
+#include "proctrail/clock.h"
 #include "proctrail/log.h"
 #include "proctrail/tls.h"
 #include "uplink_io.h"
 
-uint64_t pt_uplink_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 int pt_uplink_split_addr(const char *addr, char *host, size_t hostlen, char *port, size_t portlen)
 {
@@ -53,7 +48,7 @@ int pt_uplink_split_addr(const char *addr, char *host, size_t hostlen, char *por
 static int wait_fd(int fd, short events, int stopfd, uint64_t deadline)
 {
 	for (;;) {
-		uint64_t now = pt_uplink_now_ms();
+		uint64_t now = pt_mono_ms();
 		if (now >= deadline)
 			return -ETIMEDOUT;
 		struct pollfd p[2] = { { .fd = fd, .events = events }, { .fd = stopfd, .events = POLLIN } };
@@ -112,7 +107,7 @@ int pt_conn_open(struct pt_conn *c, SSL_CTX *ctx, const char *addr, int stopfd,
 		 unsigned timeout_ms, char *err, size_t errlen)
 {
 	char host[256], port[32];
-	uint64_t deadline = pt_uplink_now_ms() + timeout_ms;
+	uint64_t deadline = pt_mono_ms() + timeout_ms;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
@@ -179,7 +174,7 @@ void pt_conn_close(struct pt_conn *c)
 
 int pt_conn_write(struct pt_conn *c, const uint8_t *p, size_t len, unsigned timeout_ms)
 {
-	uint64_t deadline = pt_uplink_now_ms() + timeout_ms;
+	uint64_t deadline = pt_mono_ms() + timeout_ms;
 	size_t off = 0;
 
 	while (off < len) {

@@ -17,7 +17,6 @@ struct pt_conn {
 	struct pt_buf in;
 };
 
-uint64_t pt_uplink_now_ms(void);
 /* "host:port" or "[v6]:port". */
 int pt_uplink_split_addr(const char *addr, char *host, size_t hostlen, char *port, size_t portlen);
 /* Connects and completes a TLS 1.3 handshake that verified the collector for host. */

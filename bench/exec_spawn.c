@@ -18,15 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proctrail/clock.h"
+
 extern char **environ;
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 struct shared {
 	uint64_t execs, failed;
@@ -35,15 +30,15 @@ struct shared {
 static void spawner(const char *path, double seconds, double rate, struct shared *sh)
 {
 	char *argv[] = { (char *)path, NULL };
-	double start = now_s(), next = start;
+	double start = pt_mono_s(), next = start;
 	uint64_t n = 0, bad = 0;
 
-	while (now_s() - start < seconds) {
+	while (pt_mono_s() - start < seconds) {
 		pid_t pid;
 		int st;
 
 		if (rate > 0) {
-			double t = now_s();
+			double t = pt_mono_s();
 
 			if (t < next) {
 				struct timespec d = { (time_t)(next - t), (long)((next - t - (time_t)(next - t)) * 1e9) };
@@ -88,7 +83,7 @@ int main(int argc, char **argv)
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
 		return 1;
-	start = now_s();
+	start = pt_mono_s();
 	for (int i = 0; i < procs; i++) {
 		pid_t p = fork();
 
@@ -101,7 +96,7 @@ int main(int argc, char **argv)
 	}
 	while (wait(NULL) > 0)
 		;
-	took = now_s() - start;
+	took = pt_mono_s() - start;
 	printf("execs=%llu seconds=%.3f rate=%.1f failed=%llu\n", (unsigned long long)sh->execs, took,
 	       (double)sh->execs / took, (unsigned long long)sh->failed);
 	return sh->failed ? 1 : 0;

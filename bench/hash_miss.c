@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proctrail/clock.h"
+
 #include "../agent/hash.h"
 
 static int cmp(const void *a, const void *b)
@@ -51,13 +53,11 @@ int main(int argc, char **argv)
 		(uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec,
 		(uint64_t)st.st_ctim.tv_sec * 1000000000ull + (uint64_t)st.st_ctim.tv_nsec };
 	for (int i = 0; i < runs; i++) {
-		struct timespec a, b;
+		uint64_t t0 = pt_mono_ns();
 
-		clock_gettime(CLOCK_MONOTONIC, &a);
 		if (pt_hash_executed(&id, path, 0, false, 1ull << 30, sha, &deleted) != PT_HASH_OK)
 			return 1;
-		clock_gettime(CLOCK_MONOTONIC, &b);
-		t[i] = (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3;
+		t[i] = (double)(pt_mono_ns() - t0) / 1e3;
 	}
 	unlink(path);
 	qsort(t, (size_t)runs, sizeof(*t), cmp);

@@ -38,6 +38,7 @@
 #include <sqlite3.h>
 #include <zstd.h>
 
+#include "proctrail/clock.h"
 #include "proctrail/tls.h"
 #include "proctrail/wire.h"
 
@@ -85,21 +86,7 @@ struct replay {
 	char name[PT_TLS_CN_MAX + 1];
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void set_result(struct replay *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_result(struct replay *r, const char *fmt, ...)
@@ -120,7 +107,7 @@ static int build_pool(struct replay *r)
 		"/usr/bin/sh", "/usr/bin/sed", "/usr/bin/awk", "/usr/bin/grep", "/usr/bin/cat" };
 	size_t cap = (size_t)POOL_RECORDS * 1024, i;
 	struct pt_writer w;
-	uint64_t t = wall_ns();
+	uint64_t t = pt_real_ns();
 	uint8_t shas[64][PT_SHA256_LEN];
 
 	r->pool = malloc(cap);
@@ -195,7 +182,7 @@ static void conn_finish(struct rconn *c, enum cstate st)
 		c->bev = NULL;
 	}
 	if (r->done + r->failed == r->o.connections) {
-		r->t_end = now_s();
+		r->t_end = pt_mono_s();
 		event_base_loopexit(r->base, NULL);
 	}
 }
@@ -375,7 +362,7 @@ static void on_frame(struct rconn *c, const uint8_t *p, size_t len)
 		if (c->st != C_WELCOME || pt_welcome_decode(&f, &wm, NULL))
 			goto bad;
 		if (r->t_start == 0)
-			r->t_start = now_s();
+			r->t_start = pt_mono_s();
 		/* Drop what the collector already holds, unless we were asked to resend it. */
 		c->acked = wm.has_acked_seq ? wm.acked_seq : r->o.first_seq - 1;
 		if (!strcmp(r->o.mode, "pull")) {

@@ -13,16 +13,11 @@
 #include <unistd.h>
 
 #include "../agent/queue.h"
+#include "proctrail/clock.h"
 #include "proctrail/log.h"
 #include "proctrail/spool.h"
 #include "proctrail/wire.h"
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static uint64_t committed;
 
@@ -65,7 +60,7 @@ int main(int argc, char **argv)
 	memset(r.u.exec.sha256, 0xab, sizeof(r.u.exec.sha256));
 
 	uint64_t base = pt_spool_ring_pos(sp), first = pt_spool_next_seq(sp);
-	double t0 = now_s();
+	double t0 = pt_mono_s();
 	for (uint64_t i = 1; i <= n; i++) {
 		r.u.exec.pid = (uint32_t)i;
 		r.u.exec.time_ns = i;
@@ -76,10 +71,10 @@ int main(int argc, char **argv)
 		if (pt_queue_push(q, &r, base + i) < 0)
 			return 1;
 	}
-	double t1 = now_s();
+	double t1 = pt_mono_s();
 	while (__atomic_load_n(&committed, __ATOMIC_ACQUIRE) < base + n)
 		usleep(1000);
-	double t2 = now_s();
+	double t2 = pt_mono_s();
 	struct pt_spool_stats st;
 	pt_spool_get_stats(sp, &st);
 	uint64_t tot[PT_LOSS_COUNTER_MAX + 1];
@@ -90,12 +85,12 @@ int main(int argc, char **argv)
 	uint64_t got = 0, bytes = 0;
 	pt_spool_cursor_init(&c);
 	pt_spool_cursor_seek(&c, first);
-	double t3 = now_s();
+	double t3 = pt_mono_s();
 	while (pt_spool_read(sp, &c, &it) == 1) {
 		got++;
 		bytes += it.len;
 	}
-	double t4 = now_s();
+	double t4 = pt_mono_s();
 	pt_spool_cursor_free(&c);
 
 	printf("records %llu, spool %.1f MB in %s\n", (unsigned long long)n, st.bytes / 1e6, dir);

@@ -9,25 +9,9 @@
 #include "proctrail/buf.h"
 #include "proctrail/conf.h"
 #include "proctrail/ecs.h"
+#include "proctrail/hex.h"
 #include "proctrail/log.h"
 #include "proctrail/wire.h"
-
-static int parse_hex(const char *s, uint8_t out[PT_SHA256_LEN])
-{
-	size_t i;
-
-	if (strlen(s) != 2 * PT_SHA256_LEN)
-		return -EINVAL;
-	for (i = 0; i < PT_SHA256_LEN; i++) {
-		unsigned v;
-
-		if (sscanf(s + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdefABCDEF", s[2 * i]) ||
-		    !strchr("0123456789abcdefABCDEF", s[2 * i + 1]))
-			return -EINVAL;
-		out[i] = (uint8_t)v;
-	}
-	return 0;
-}
 
 int cmd_events(const struct cli_env *env, int argc, char **argv)
 {
@@ -46,7 +30,9 @@ int cmd_events(const struct cli_env *env, int argc, char **argv)
 		if (!strcmp(argv[a], "--json")) {
 			json = 1;
 		} else if (!strcmp(argv[a], "--sha256") && a + 1 < argc) {
-			if (parse_hex(argv[++a], sha)) {
+			const char *hex = argv[++a];
+
+			if (pt_hex_decode(hex, strlen(hex), sha, PT_SHA256_LEN)) {
 				fprintf(stderr, "proctrail events: --sha256 wants 64 hex digits\n");
 				return 2;
 			}

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "proctrail/log.h"
+#include "proctrail/version.h"
 
 static const struct {
 	const char *name;
@@ -47,6 +48,10 @@ int main(int argc, char **argv)
 	while (a < argc && argv[a][0] == '-') {
 		if (!strcmp(argv[a], "-h") || !strcmp(argv[a], "--help")) {
 			usage(stdout);
+			return 0;
+		}
+		if (!strcmp(argv[a], "--version")) {
+			printf("proctrail %s\n", PROCTRAIL_VERSION);
 			return 0;
 		}
 		if (!strcmp(argv[a], "--home") && a + 1 < argc) {

@@ -6,8 +6,8 @@ set -euo pipefail
 PACKAGES=(
 	build-essential clang llvm libclang-rt-14-dev pkg-config
 	libbpf-dev bpftool libelf-dev zlib1g-dev
-	libssl-dev openssl libevent-dev libsqlite3-dev sqlite3 libzstd-dev libpq-dev
-	postgresql libcmocka-dev
+	libssl-dev openssl libevent-dev libsqlite3-dev sqlite3 libzstd-dev
+	libcmocka-dev
 	iproute2 util-linux procps jq python3 ca-certificates
 )
 

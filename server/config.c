@@ -33,6 +33,7 @@ void pt_server_usage(FILE *f)
 "  --collect-interval SEC     COLLECT period for pull-mode agents (default 60)\n"
 "  --max-connections N        default 10000\n"
 "  -v, --verbose              more logging\n"
+"  --version                  print the version and exit\n"
 "  -h, --help                 this text\n"
 "\n"
 "Signals: SIGHUP reloads the CA and CRL, SIGUSR1 sends COLLECT to pull-mode agents now,\n"
@@ -151,6 +152,8 @@ int pt_server_config_parse(struct pt_server_config *c, int argc, char **argv, ch
 	for (a = 1; a < argc; a++) {
 		if (!strcmp(argv[a], "-h") || !strcmp(argv[a], "--help"))
 			return 1;
+		if (!strcmp(argv[a], "--version"))
+			return 2;
 		if (!strcmp(argv[a], "--home") && a + 1 < argc) {
 			home = argv[++a];
 			home_flag = 1;

@@ -20,8 +20,8 @@ struct pt_server_config {
 	int verbose;
 };
 
-/* Parses argv (and the --config file it names). Returns 0, 1 when --help was printed, or
- * -errno with the reason in err. */
+/* Parses argv (and the --config file it names). Returns 0, 1 when --help was asked for, 2 for
+ * --version, or -errno with the reason in err. */
 int pt_server_config_parse(struct pt_server_config *c, int argc, char **argv, char *err,
 			   size_t errlen);
 void pt_server_usage(FILE *f);

@@ -23,6 +23,7 @@
 #include <openssl/err.h>
 #include <sqlite3.h>
 
+#include "proctrail/clock.h"
 #include "proctrail/log.h"
 #include "proctrail/store.h"
 #include "proctrail/tls.h"
@@ -38,7 +39,7 @@ void pt_conn_free(struct conn *c)
 		return;
 	srv = c->srv;
 	if (c->sess) {
-		pt_session_detach(c->sess, srv_now_ns());
+		pt_session_detach(c->sess, pt_real_ns());
 		pt_session_unref(c->sess);
 	}
 	if (c->timer)
@@ -167,14 +168,14 @@ static void process_input(struct conn *c)
 				pt_session_fail(c->sess, PT_ERR_INTERNAL, 0, "out of memory");
 				return;
 			}
-			ret = pt_session_frame_take(c->sess, frame, total, srv_now_ns());
+			ret = pt_session_frame_take(c->sess, frame, total, pt_real_ns());
 		} else {
 			p = evbuffer_pullup(in, (ssize_t)total);
 			if (!p) {
 				pt_session_fail(c->sess, PT_ERR_INTERNAL, 0, "out of memory");
 				return;
 			}
-			ret = pt_session_frame(c->sess, p, total, srv_now_ns());
+			ret = pt_session_frame(c->sess, p, total, pt_real_ns());
 			evbuffer_drain(in, total);
 		}
 		if (ret)
@@ -244,7 +245,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		c->sess = pt_session_new(cn, c->address, &conn_ops, c, srv, &srv->cfg->lim,
-					 srv_now_ns());
+					 pt_real_ns());
 		if (!c->sess) {
 			pt_conn_free(c);
 			return;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "proctrail/log.h"
+#include "proctrail/version.h"
 #include "config.h"
 #include "server.h"
 
@@ -19,6 +20,10 @@ int main(int argc, char **argv)
 	ret = pt_server_config_parse(&cfg, argc, argv, err, sizeof(err));
 	if (ret == 1) {
 		pt_server_usage(stdout);
+		return 0;
+	}
+	if (ret == 2) {
+		printf("proctrail-server %s\n", PROCTRAIL_VERSION);
 		return 0;
 	}
 	if (ret) {

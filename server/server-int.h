@@ -13,6 +13,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "proctrail/clock.h"
 #include "proctrail/tls.h"
 #include "config.h"
 
@@ -51,13 +52,6 @@ struct server {
 	unsigned nstarved;
 };
 
-static inline uint64_t srv_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* The listener's callback: a new TCP connection; nothing is read from it before the TLS
  * handshake verified the peer. */

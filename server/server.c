@@ -23,6 +23,7 @@
 #include <openssl/err.h>
 #include <sqlite3.h>
 
+#include "proctrail/clock.h"
 #include "proctrail/log.h"
 #include "proctrail/store.h"
 #include "proctrail/tls.h"
@@ -56,7 +57,7 @@ static void ping_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
 	struct conn *c;
-	uint64_t now = srv_now_ns();
+	uint64_t now = pt_real_ns();
 
 	(void)fd;
 	(void)what;
@@ -68,7 +69,7 @@ static void ping_cb(evutil_socket_t fd, short what, void *arg)
 static void collect_all(struct server *srv)
 {
 	struct conn *c;
-	uint64_t now = srv_now_ns();
+	uint64_t now = pt_real_ns();
 
 	TAILQ_FOREACH(c, &srv->conns, link)
 		if (c->sess && !c->closing)
@@ -99,7 +100,7 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
 			else if (!c->closing)
 				pt_conn_close(c);
 		}
-		if (TAILQ_EMPTY(&srv->conns) || srv_now_ns() - srv->stop_started_ns > 3000000000ull) {
+		if (TAILQ_EMPTY(&srv->conns) || pt_real_ns() - srv->stop_started_ns > 3000000000ull) {
 			event_base_loopbreak(srv->base);
 			return;
 		}
@@ -131,7 +132,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 			break;
 		log_info("signal %d: stopping after the last commit", (int)sig);
 		srv->stopping = 1;
-		srv->stop_started_ns = srv_now_ns();
+		srv->stop_started_ns = pt_real_ns();
 		evconnlistener_disable(srv->listener);
 		TAILQ_FOREACH(c, &srv->conns, link)
 			if (c->bev && !c->closing)

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "proctrail/log.h"
+#include "proctrail/version.h"
 #include "session.h"
-#include "version.h"
 
 #define SMALL_FRAME_MAX (PT_MESSAGE_MAX + 256)
 

@@ -6,16 +6,11 @@
 
 #include "json.h"
 #include "proctrail/ecs.h"
+#include "proctrail/hex.h"
 
 void pt_entity_id_hex(const uint8_t id[PT_ENTITY_ID_LEN], char out[2 * PT_ENTITY_ID_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
-
-	for (unsigned i = 0; i < PT_ENTITY_ID_LEN; i++) {
-		out[2 * i] = hex[id[i] >> 4];
-		out[2 * i + 1] = hex[id[i] & 15];
-	}
-	out[2 * PT_ENTITY_ID_LEN] = '\0';
+	pt_hex_encode(id, PT_ENTITY_ID_LEN, out);
 }
 
 static void entity(struct pt_json *j, const char *key, const uint8_t id[PT_ENTITY_ID_LEN])

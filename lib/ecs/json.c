@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "proctrail/hex.h"
 
 /* The formatter makes many small appends: copy directly while there is capacity (cap never
  * exceeds max), and let pt_buf_append grow and bound-check otherwise. */
@@ -193,17 +194,13 @@ void pt_json_kbool(struct pt_json *j, const char *key, bool v)
 
 void pt_json_khex(struct pt_json *j, const char *key, const uint8_t *p, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
-	char buf[2 * 64];
+	char buf[2 * 64 + 1];
 
 	if (len > 64) {
 		j->err = j->err ? j->err : -EINVAL;
 		return;
 	}
-	for (size_t i = 0; i < len; i++) {
-		buf[2 * i] = hex[p[i] >> 4];
-		buf[2 * i + 1] = hex[p[i] & 15];
-	}
+	pt_hex_encode(p, len, buf);
 	pt_json_kstr(j, key, buf, 2 * len);
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "proctrail/crc32c.h"
+#include "proctrail/hex.h"
 #include "proctrail/wire.h"
 #include "spool-int.h"
 
@@ -96,21 +97,20 @@ void spool_seg_name(char *out, size_t outlen, uint64_t id)
 
 int spool_seg_parse_name(const char *name, uint64_t *id)
 {
+	uint8_t be[8];
 	uint64_t v = 0;
+	char canonical[32];
 
 	if (strlen(name) != 24 || strncmp(name, "seg-", 4) || strcmp(name + 20, ".pts"))
 		return -EINVAL;
-	for (int i = 4; i < 20; i++) {
-		char ch = name[i];
-		unsigned d;
-		if (ch >= '0' && ch <= '9')
-			d = (unsigned)(ch - '0');
-		else if (ch >= 'a' && ch <= 'f')
-			d = (unsigned)(ch - 'a' + 10);
-		else
-			return -EINVAL;
-		v = v << 4 | d;
-	}
+	if (pt_hex_decode(name + 4, 16, be, sizeof(be)))
+		return -EINVAL;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | be[i];
+	/* one spelling per id: "seg-00AB…" is not segment 0xab but a stranger's file */
+	spool_seg_name(canonical, sizeof(canonical), v);
+	if (strcmp(canonical, name))
+		return -EINVAL;
 	*id = v;
 	return 0;
 }

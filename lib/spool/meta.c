@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proctrail/clock.h"
 #include "proctrail/crc32c.h"
 #include "proctrail/log.h"
 #include "proctrail/wire.h"
@@ -48,12 +49,6 @@ cleanup:
 	return rc;
 }
 
-uint64_t spool_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 int spool_meta_write(struct pt_spool *s)
 {
@@ -83,6 +78,6 @@ int spool_meta_write(struct pt_spool *s)
 		return rc;
 	}
 	s->meta_acked = s->acked_seq;
-	s->meta_ms = spool_now_ms();
+	s->meta_ms = pt_mono_ms();
 	return 0;
 }

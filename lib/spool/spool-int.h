@@ -50,7 +50,6 @@ int spool_seg_parse_name(const char *name, uint64_t *id);
 int spool_meta_read(struct pt_spool *s, uint64_t *stream_id, uint64_t *acked,
 		    uint8_t ring_id[PT_SPOOL_RING_ID_LEN], uint64_t *ring_offset);
 int spool_meta_write(struct pt_spool *s);
-uint64_t spool_now_ms(void);
 void spool_seg_header(uint8_t hdr[PT_SPOOL_SEG_HDR_LEN], uint64_t stream_id, uint64_t first_seq,
 		      uint64_t ring_pos);
 /* 0 when valid, with its fields; -EBADMSG otherwise. */

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proctrail/clock.h"
 #include "proctrail/log.h"
 #include "proctrail/wire.h"
 #include "spool-int.h"
@@ -303,7 +304,7 @@ int pt_spool_ack(struct pt_spool *s, uint64_t seq)
 		 * cannot be saved (a full filesystem) they go anyway: freeing space matters more,
 		 * and the collector's WELCOME brings a restarted agent its acknowledged cursor. */
 		bool due = gc_due(s);
-		if (due || spool_now_ms() - s->meta_ms >= s->ack_sync_ms)
+		if (due || pt_mono_ms() - s->meta_ms >= s->ack_sync_ms)
 			rc = spool_meta_write(s);
 		if (due)
 			gc_segments(s);

@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "../../agent/hash.h"
 
 /* SHA-256("abc"), FIPS 180-2 */
@@ -27,7 +29,7 @@ static const uint8_t abc_sha[32] = {
 #define NO_PID 0x7ffffff0u   /* above pid_max: /proc/NO_PID/exe never exists */
 
 struct fixture {
-	char dir[64];
+	char dir[PT_TMPDIR_LEN];
 	char path[128];
 };
 
@@ -56,8 +58,7 @@ static int setup(void **state)
 
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/pt-hash-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (pt_tmpdir_make(f->dir, "test_hash"))
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/bin", f->dir);
 	*state = f;
@@ -67,14 +68,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char p[160];
+	int rc = pt_tmpdir_remove(f->dir);
 
-	unlink(f->path);
-	snprintf(p, sizeof(p), "%s/other", f->dir);
-	unlink(p);
-	rmdir(f->dir);
 	free(f);
-	return 0;
+	return rc;
 }
 
 static void test_matching_file(void **state)

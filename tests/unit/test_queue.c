@@ -6,6 +6,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,7 +20,7 @@
 #include "proctrail/wire.h"
 
 struct fx {
-	char dir[64];
+	char dir[PT_TMPDIR_LEN];
 	uint64_t committed;
 	int notified;
 };
@@ -26,8 +28,8 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_queue.XXXXXX");
-	if (!mkdtemp(f->dir))
+
+	if (!f || pt_tmpdir_make(f->dir, "test_queue"))
 		return -1;
 	*state = f;
 	return 0;
@@ -36,9 +38,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	if (system(cmd) != 0)
+
+	if (pt_tmpdir_remove(f->dir))
 		return -1;
 	free(f);
 	return 0;

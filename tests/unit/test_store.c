@@ -10,13 +10,15 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include "fixture.h"
 #include <sqlite3.h>
 
 #include "proctrail/log.h"
 #include "proctrail/store.h"
 
 struct fx {
-	char dir[64], path[96];
+	char dir[PT_TMPDIR_LEN], path[96];
 	struct pt_store *s;
 	struct pt_store_hello_result h;
 	uint8_t raw[64];
@@ -46,8 +48,7 @@ static int setup(void **state)
 		.next_seq = 1, .mode = PT_MODE_STREAM };
 
 	log_init("test_store", 0);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_store_XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(pt_tmpdir_make(f->dir, "test_store"), 0);
 	snprintf(f->path, sizeof(f->path), "%s/db", f->dir);
 	assert_int_equal(pt_store_open(&f->s, f->path), 0);
 	assert_int_equal(pt_store_begin(f->s), 0);
@@ -61,18 +62,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char p[128];
+	int rc;
 
 	pt_store_close(f->s);
 	pt_store_close(NULL);
-	snprintf(p, sizeof(p), "%s-wal", f->path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", f->path);
-	unlink(p);
-	unlink(f->path);
-	rmdir(f->dir);
+	rc = pt_tmpdir_remove(f->dir);
 	free(f);
-	return 0;
+	return rc;
 }
 
 /* A batch of n exec-like events (only the extracted fields matter to the store). */

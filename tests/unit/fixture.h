@@ -1,0 +1,33 @@
+/* The temporary directory the file-backed unit tests run in: made fresh under /tmp for each
+ * test, removed with everything in it afterwards (no shell, no following symlinks out). */
+#ifndef PROCTRAIL_TEST_FIXTURE_H
+#define PROCTRAIL_TEST_FIXTURE_H
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define PT_TMPDIR_LEN 64
+
+static int pt_tmpdir_unlink_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Creates /tmp/<name>.XXXXXX into dir (PT_TMPDIR_LEN bytes). Returns 0 or -1. */
+static inline int pt_tmpdir_make(char dir[PT_TMPDIR_LEN], const char *name)
+{
+	if (snprintf(dir, PT_TMPDIR_LEN, "/tmp/%s.XXXXXX", name) >= PT_TMPDIR_LEN)
+		return -1;
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+/* Removes dir and its contents, depth first. Returns 0 or -1. */
+static inline int pt_tmpdir_remove(const char *dir)
+{
+	return nftw(dir, pt_tmpdir_unlink_one, 16, FTW_DEPTH | FTW_PHYS) ? -1 : 0;
+}
+#endif
