@@ -260,18 +260,30 @@ void pt_sensor_kernel_close(struct pt_sensor_kernel *k)
 	k->skel = NULL;
 }
 
+/* A per-CPU map value is one u64 per possible CPU: a zeroed array of that many, or NULL with
+ * the errno in *err. */
+static uint64_t *percpu_values(int *ncpu, int *err)
+{
+	uint64_t *vals;
+
+	*ncpu = libbpf_num_possible_cpus();
+	if (*ncpu <= 0) {
+		*err = *ncpu < 0 ? *ncpu : -EINVAL;
+		return NULL;
+	}
+	vals = calloc((size_t)*ncpu, sizeof(*vals));
+	*err = vals ? 0 : -ENOMEM;
+	return vals;
+}
+
 int pt_sensor_kernel_read_loss(int loss_fd, uint32_t slot, uint64_t *total)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t *vals;
-	int err;
+	int ncpu, err;
+	uint64_t *vals = percpu_values(&ncpu, &err);
 
 	*total = 0;
-	if (ncpu <= 0)
-		return ncpu < 0 ? ncpu : -EINVAL;
-	vals = calloc((size_t)ncpu, sizeof(*vals));
 	if (!vals)
-		return -ENOMEM;
+		return err;
 	err = bpf_map_lookup_elem(loss_fd, &slot, vals) < 0 ? -errno : 0;
 	for (int i = 0; !err && i < ncpu; i++)
 		*total += vals[i];
@@ -281,15 +293,11 @@ int pt_sensor_kernel_read_loss(int loss_fd, uint32_t slot, uint64_t *total)
 
 int pt_sensor_kernel_write_loss(int loss_fd, uint32_t slot, uint64_t total)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t *vals;
-	int err;
+	int ncpu, err;
+	uint64_t *vals = percpu_values(&ncpu, &err);
 
-	if (ncpu <= 0)
-		return ncpu < 0 ? ncpu : -EINVAL;
-	vals = calloc((size_t)ncpu, sizeof(*vals));
 	if (!vals)
-		return -ENOMEM;
+		return err;
 	vals[0] = total;
 	err = bpf_map_update_elem(loss_fd, &slot, vals, BPF_ANY) < 0 ? -errno : 0;
 	free(vals);

@@ -33,7 +33,7 @@ agent_stop
 spawn 2001 2300   # no agent: the next one reads these from the pinned ring
 agent_start
 spawn 2301 3000
-wait_for ".process.args[1]? == \"win-$$-3000\"" 30 >/dev/null || fail "the last exec never came"
+wait_for ".process.args[1]? == \"win-$$-3000\"" 120 >/dev/null || fail "the last exec never came"
 m=$(bpf_mapped); [ "$m" -gt "$most" ] && most=$m
 agent_stop
 

@@ -30,4 +30,26 @@ static inline int pt_tmpdir_remove(const char *dir)
 {
 	return nftw(dir, pt_tmpdir_unlink_one, 16, FTW_DEPTH | FTW_PHYS) ? -1 : 0;
 }
+
+/* setup() and teardown() for a cmocka fixture `type` whose member `dir` is the test's directory. */
+#define PT_TMPDIR_FIXTURE(type, name)                                  \
+	static int setup(void **state)                                  \
+	{                                                               \
+		type *f = calloc(1, sizeof(*f));                        \
+									\
+		if (!f || pt_tmpdir_make(f->dir, name)) {               \
+			free(f);                                        \
+			return -1;                                      \
+		}                                                       \
+		*state = f;                                             \
+		return 0;                                               \
+	}                                                               \
+	static int teardown(void **state)                               \
+	{                                                               \
+		type *f = *state;                                       \
+		int rc = pt_tmpdir_remove(f->dir);                      \
+									\
+		free(f);                                                \
+		return rc;                                              \
+	}
 #endif

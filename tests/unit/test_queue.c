@@ -25,25 +25,7 @@ struct fx {
 	int notified;
 };
 
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (!f || pt_tmpdir_make(f->dir, "test_queue"))
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	if (pt_tmpdir_remove(f->dir))
-		return -1;
-	free(f);
-	return 0;
-}
+PT_TMPDIR_FIXTURE(struct fx, "test_queue")
 
 static void on_commit(void *ctx, uint64_t pos)
 {

@@ -24,25 +24,7 @@ struct fx {
 	char dir[PT_TMPDIR_LEN];
 };
 
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (!f || pt_tmpdir_make(f->dir, "test_spool"))
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	if (pt_tmpdir_remove(f->dir))
-		return -1;
-	free(f);
-	return 0;
-}
+PT_TMPDIR_FIXTURE(struct fx, "test_spool")
 
 /* Payload of record `seq`: recognisable bytes, length varying with seq. */
 static size_t payload(uint64_t seq, uint8_t *out)

@@ -7,24 +7,10 @@
 #include <string.h>
 
 #include "proctrail.h"
+#include "seed_file.h"
 
 static unsigned char buf[sizeof(struct pt_k_exec) + PT_K_DATA_MAX];
 
-static void save(const char *dir, const char *name, const void *p, size_t n)
-{
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f || fwrite(p, 1, n, f) != n) {
-		perror(path);
-		if (f)
-			fclose(f);
-		return;
-	}
-	fclose(f);
-}
 
 /* parts: path components leaf first, cwd components leaf first, argv, fname; each given as
  * bytes with their NULs */

@@ -6,22 +6,10 @@
 #include <string.h>
 
 #include "proctrail/wire.h"
+#include "seed_file.h"
 
 static uint8_t buf[1 << 20], recs[1 << 16], scratch[1 << 17];
 
-static void save(const char *dir, const char *name, const void *p, size_t n)
-{
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f || fwrite(p, 1, n, f) != n) {
-		perror(path);
-		return;
-	}
-	fclose(f);
-}
 
 int main(int argc, char **argv)
 {

@@ -66,14 +66,14 @@ agent_start() {
 	before=$(grep -c "recording every exec" "$OUT.err" 2>/dev/null)
 	"$AGENT" --stdout --pin-dir "$PIN" --poll-ms 20 "$@" >>"$OUT" 2>>"$OUT.err" &
 	AGENT_PID=$!
-	for _ in $(seq 1 200); do
+	for _ in $(seq 1 600); do
 		[ "$(grep -c "recording every exec" "$OUT.err")" -gt "${before:-0}" ] && break
 		kill -0 "$AGENT_PID" 2>/dev/null || fail "agent exited at start"
 		sleep 0.05
 	done
 	LAST_MARKER=$marker
 	/bin/true "$marker"
-	wait_for ".process.args[1]? == \"$marker\"" 10 >/dev/null || fail "agent never showed the marker exec"
+	wait_for ".process.args[1]? == \"$marker\"" 60 >/dev/null || fail "agent never showed the marker exec"
 }
 
 agent_stop() {
@@ -87,7 +87,7 @@ count() {
 }
 
 wait_for() {
-	local filter=$1 secs=${2:-10} i
+	local filter=$1 secs=${2:-60} i
 	for ((i = 0; i < secs * 20; i++)); do
 		if [ "$(count "$filter")" -gt 0 ]; then
 			jq -c "select($filter)" "$OUT"
