@@ -15,7 +15,7 @@ run_probe() { # out secs mode [skip]
 	local out=$1; shift
 	"$P" "$PIN" "$@" > "$out" 2>"$out.err" &
 	PROBE=$!
-	for _ in $(seq 1 100); do grep -q ready "$out" && return 0; sleep 0.05; done
+	for _ in $(seq 1 600); do grep -q ready "$out" && return 0; sleep 0.05; done
 	fail "probe did not start: $(cat "$out.err")"
 }
 
