@@ -4,6 +4,7 @@
 #   make test                unit + integration tests, then the unit tests under ASan+UBSan,
 #                            then every fuzz corpus replayed; ends with "N passed, N failed, N skipped"
 #   make fuzz                libFuzzer harnesses into build/fuzz/
+#   make reliability         the long fault/attack/fuzz/analysis suite (an hour or more)
 #   make run                 local deployment under ./var: collector on SQLite + a local agent
 #   make bench               benchmark programs into build/bench/
 #   make SANITIZE=address,undefined   instrumented tree in build-san/
@@ -79,7 +80,7 @@ BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 FUZZERS  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 ALL_ARCHIVES := $(AGENT_A) $(SERVER_A) $(CLI_A) $(LIB_A)
 
-.PHONY: all test unit fuzz run bench clean deps vmlinux
+.PHONY: all test unit fuzz run bench clean deps vmlinux reliability
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS) $(UNITS) $(BENCHES)
@@ -172,6 +173,12 @@ test:
 	$(Q)$(MAKE) --no-print-directory -j$(JOBS) all fuzz
 	$(Q)$(MAKE) --no-print-directory -j$(JOBS) SANITIZE=address,undefined unit
 	$(Q)bash tests/run.sh
+
+# The long form of the fault, attack and analysis suite (docs/reliability.md): an hour or more.
+reliability:
+	$(Q)bash scripts/install-deps.sh reliability
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) all fuzz
+	$(Q)bash tests/reliability/run.sh
 
 run:
 	$(Q)bash scripts/install-deps.sh

@@ -331,8 +331,14 @@ static int hello(struct pt_uplink *u)
 					log_warnx("uplink: collector acknowledges %llu, beyond our %llu",
 						  (unsigned long long)wm.acked_seq,
 						  (unsigned long long)pt_spool_next_seq(u->sp) - 1);
-				else if (wm.acked_seq > pt_spool_acked_seq(u->sp))
+				else if (wm.acked_seq > pt_spool_acked_seq(u->sp)) {
+					/* the collector stored these before the last connection died,
+					 * and its ACK never arrived: not resent */
+					log_info("uplink: collector already stored %llu..%llu (ACK lost)",
+						 (unsigned long long)pt_spool_acked_seq(u->sp) + 1,
+						 (unsigned long long)wm.acked_seq);
 					pt_spool_ack(u->sp, wm.acked_seq);
+				}
 			}
 			pt_buf_consume(&u->c.in, flen);
 			return 0;

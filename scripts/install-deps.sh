@@ -10,6 +10,10 @@ PACKAGES=(
 	libcmocka-dev
 	iproute2 util-linux procps jq python3 ca-certificates
 )
+# `install-deps.sh reliability`: also what the long suite runs (make reliability)
+if [ "${1:-}" = "reliability" ]; then
+	PACKAGES+=(valgrind cppcheck clang-tidy stress-ng)
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# make reliability: the long form of the reliability suite (docs/reliability.md).
+#
+# The short form is part of `make test`: every fault and attack test runs there once, with small
+# round counts. This runs the same tests with large ones, repeated, then the fuzzers for longer,
+# the unit tests under valgrind, and cppcheck and clang-tidy over the sources. It ends with the
+# same "N passed, N failed, N skipped" line as `make test`.
+#
+#   RELIABILITY_REPEAT=N          passes over the fault and attack tests (default 3)
+#   RELIABILITY_ROUNDS=N          kill -9 rounds per pass, agent and collector (default 200)
+#   RELIABILITY_OUTAGE_SECONDS=N  collector outage under load (default 600)
+#   RELIABILITY_FUZZ_SECONDS=N    fresh fuzzing per harness (default 600)
+# A run of about an hour takes the defaults; raise REPEAT for a night.
+set -u
+cd "$(dirname "$0")/../.."
+
+repeat=${RELIABILITY_REPEAT:-3}
+rounds=${RELIABILITY_ROUNDS:-200}
+passed=0 failed=0 skipped=0
+failures=()
+logdir=build/reliability-logs
+mkdir -p "$logdir"
+
+tally() { # name: reads the summary line of tests/run.sh from $log
+	local line p f s
+	line=$(tail -1 "$log")
+	p=$(sed -n 's/^\([0-9]*\) passed.*/\1/p' <<<"$line")
+	f=$(sed -n 's/.* \([0-9]*\) failed.*/\1/p' <<<"$line")
+	s=$(sed -n 's/.* \([0-9]*\) skipped.*/\1/p' <<<"$line")
+	passed=$((passed + ${p:-0})) skipped=$((skipped + ${s:-0}))
+	if [ -z "$p" ] || [ "${f:-1}" -gt 0 ]; then
+		failed=$((failed + ${f:-1})); failures+=("$1")
+		echo "FAIL  $1 ($line; see $log)"
+	else
+		echo "PASS  $1 ($line)"
+	fi
+}
+
+step() { # name command...: one pass/fail step
+	local name=$1; shift
+	log="$logdir/$name.log"
+	if "$@" >"$log" 2>&1; then
+		passed=$((passed + 1)); echo "PASS  $name"
+	else
+		failed=$((failed + 1)); failures+=("$name"); echo "FAIL  $name (see $log)"; tail -15 "$log"
+	fi
+}
+
+echo "== fault and attack tests, $repeat passes of $rounds kill rounds"
+for i in $(seq "$repeat"); do
+	log="$logdir/faults-$i.log"
+	PT_KILL9_ROUNDS=$rounds PT_COLLECTOR_KILL9_ROUNDS=$rounds \
+		PT_OUTAGE_SECONDS=${RELIABILITY_OUTAGE_SECONDS:-600} INTEGRATION_TIMEOUT=14400 \
+		TEST_FILTER='^(delivery_|security_|collector_)' bash tests/run.sh >"$log" 2>&1
+	tally "faults pass $i"
+done
+
+echo "== fuzzers, ${RELIABILITY_FUZZ_SECONDS:-600}s each"
+log="$logdir/fuzz.log"
+FUZZ_SECONDS=${RELIABILITY_FUZZ_SECONDS:-600} TEST_FILTER='^fuzz_' bash tests/run.sh >"$log" 2>&1
+tally "fuzz"
+
+echo "== unit tests under valgrind"
+for bin in build/tests/test_*; do
+	[ -x "$bin" ] || continue
+	step "valgrind/$(basename "$bin")" valgrind -q --error-exitcode=1 --leak-check=full \
+		--errors-for-leak-kinds=definite "$bin"
+done
+
+echo "== static analysis"
+# sys/queue.h's macros are given to cppcheck so it parses the TAILQ users instead of stopping
+step cppcheck cppcheck -q --enable=warning,portability --inline-suppr --error-exitcode=1 \
+	--include=/usr/include/x86_64-linux-gnu/sys/queue.h -Iinclude -Ibpf -Ibuild/bpf \
+	-D_GNU_SOURCE --std=c11 agent lib server cli
+tidy() {
+	local rc=0
+	for f in agent/*.c lib/*/*.c server/*.c cli/*.c; do
+		# the checks are in .clang-tidy
+		clang-tidy -quiet "$f" -- -std=gnu11 -D_GNU_SOURCE -Iinclude -Ibpf -Ibuild/bpf || rc=1
+	done
+	return $rc
+}
+step clang-tidy tidy
+
+echo
+[ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
