@@ -32,8 +32,11 @@ int pt_hex_decode(const char *text, size_t textlen, uint8_t *out, size_t outlen)
 	for (size_t i = 0; i < textlen; i++)
 		if (pt_hex_digit((unsigned char)text[i]) < 0)
 			return -EINVAL;
-	for (size_t i = 0; i < outlen; i++)
-		out[i] = (uint8_t)(pt_hex_digit((unsigned char)text[2 * i]) << 4 |
-				   pt_hex_digit((unsigned char)text[2 * i + 1]));
+	for (size_t i = 0; i < outlen; i++) {
+		unsigned hi = (unsigned)pt_hex_digit((unsigned char)text[2 * i]);
+		unsigned lo = (unsigned)pt_hex_digit((unsigned char)text[2 * i + 1]);
+
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
 	return 0;
 }

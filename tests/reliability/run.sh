@@ -49,7 +49,7 @@ step() { # name command...: one pass/fail step
 echo "== fault and attack tests, $repeat passes of $rounds kill rounds"
 for i in $(seq "$repeat"); do
 	log="$logdir/faults-$i.log"
-	PT_KILL9_ROUNDS=$rounds PT_COLLECTOR_KILL9_ROUNDS=$rounds \
+	PT_KILL9_ROUNDS=$rounds PT_COLLECTOR_KILL9_ROUNDS=$rounds PT_NETCUT_CUTS=$rounds \
 		PT_OUTAGE_SECONDS=${RELIABILITY_OUTAGE_SECONDS:-600} INTEGRATION_TIMEOUT=14400 \
 		TEST_FILTER='^(delivery_|security_|collector_)' bash tests/run.sh >"$log" 2>&1
 	tally "faults pass $i"
