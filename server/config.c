@@ -32,6 +32,9 @@ void pt_server_usage(FILE *f)
 "  --ping-interval SEC        PING period; 3 missed make an agent stale (default 10)\n"
 "  --collect-interval SEC     COLLECT period for pull-mode agents (default 60)\n"
 "  --max-connections N        default 10000\n"
+"  --confine yes|no           once listening with the database open, confine the process:\n"
+"                             Landlock (database directory read-write, CA/CRL directory\n"
+"                             read-only, no TCP bind/connect), seccomp, no_new_privs (yes)\n"
 "  -v, --verbose              more logging\n"
 "  --version                  print the version and exit\n"
 "  -h, --help                 this text\n"
@@ -121,6 +124,8 @@ static int apply(struct pt_server_config *c, const char *key, const char *v, cha
 	} else if (!strcmp(key, "max-connections")) {
 		ret = pt_conf_u64(key, v, 1, 1000000, &n, err, errlen);
 		c->max_connections = (unsigned)n;
+	} else if (!strcmp(key, "confine")) {
+		ret = pt_conf_bool(key, v, &c->confine, err, errlen);
 	} else if (!strcmp(key, "verbose")) {
 		ret = pt_conf_bool(key, v, &c->verbose, err, errlen);
 	} else {
@@ -148,6 +153,7 @@ int pt_server_config_parse(struct pt_server_config *c, int argc, char **argv, ch
 	};
 	c->collect_interval_s = 60;
 	c->max_connections = 10000;
+	c->confine = 1;
 	/* --home and --config first: they decide the defaults the other flags override. */
 	for (a = 1; a < argc; a++) {
 		if (!strcmp(argv[a], "-h") || !strcmp(argv[a], "--help"))

@@ -17,6 +17,7 @@ struct pt_server_config {
 	struct pt_session_limits lim;
 	unsigned collect_interval_s;
 	unsigned max_connections;
+	int confine;               /* Landlock + seccomp + no_new_privs after setup (default 1) */
 	int verbose;
 };
 

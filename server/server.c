@@ -24,6 +24,7 @@
 #include <sqlite3.h>
 
 #include "proctrail/clock.h"
+#include "proctrail/confine.h"
 #include "proctrail/log.h"
 #include "proctrail/store.h"
 #include "proctrail/tls.h"
@@ -171,6 +172,45 @@ static int drop_privileges(const char *user)
 	return 0;
 }
 
+/* The directory part of path ("." for a bare name), into out of PT_SERVER_PATH_MAX bytes. */
+static void dir_of(const char *path, char out[PT_SERVER_PATH_MAX])
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+
+	if (!slash)
+		snprintf(out, PT_SERVER_PATH_MAX, ".");
+	else
+		snprintf(out, PT_SERVER_PATH_MAX, "%.*s", (int)(n ? n : 1), path);
+}
+
+/* What the collector reaches once it serves: its database directory (the WAL and its index
+ * come and go there), and to read, the directories of the CA and CRL that SIGHUP reloads.
+ * Connections it has are kept; no new TCP bind or connect. */
+static int confine(const struct pt_server_config *cfg)
+{
+	char db_dir[PT_SERVER_PATH_MAX], ca_dir[PT_SERVER_PATH_MAX], crl_dir[PT_SERVER_PATH_MAX];
+	struct pt_confine c = { .read_write = { db_dir }, .read_only = { ca_dir } };
+	struct pt_confine_result r;
+	char err[512];
+	int ret;
+
+	dir_of(cfg->db, db_dir);
+	dir_of(cfg->ca, ca_dir);
+	if (cfg->crl[0]) {
+		dir_of(cfg->crl, crl_dir);
+		c.read_only[1] = crl_dir;
+	}
+	if ((ret = pt_confine_self(&c, &r, err, sizeof(err)))) {
+		log_warnx("%s (--confine no runs without it)", err);
+		return ret;
+	}
+	log_info("confined: Landlock %s%s, seccomp %s, no_new_privs",
+		 r.landlock_abi ? "on" : "not in this kernel", r.landlock_net ? " (files and TCP)" : "",
+		 r.seccomp ? "on" : "off");
+	return 0;
+}
+
 static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 {
 	int l = sizeof(*ss);
@@ -225,6 +265,11 @@ int pt_server_run(const struct pt_server_config *cfg)
 		goto out;
 	if ((ret = pt_store_open(&store, cfg->db)))
 		goto out;
+	/* before any thread starts: Landlock binds this thread and the ones it creates */
+	if (cfg->confine && (ret = confine(cfg))) {
+		pt_store_close(store);
+		goto out;
+	}
 	if ((ret = pt_checkpointer_start(&srv.ckpt, cfg->db))) {
 		pt_store_close(store);
 		goto out;
