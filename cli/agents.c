@@ -106,7 +106,9 @@ int cmd_agents(const struct cli_env *env, int argc, char **argv)
 			       "SELECT id, name, hostname, version, address, mode, stream_id, last_seq,"
 			       " first_seen_ns, last_seen_ns, last_pong_ns, health, connected,"
 			       " queue_depth, spool_bytes, agent_next_seq, agent_acked_seq, events,"
-			       " duplicates, policy_version FROM agents ORDER BY name",
+			       " duplicates, policy_version,"
+			       " (SELECT count(*) FROM regressions r WHERE r.agent = agents.id)"
+			       " FROM agents ORDER BY name",
 			       -1, &st, NULL) != SQLITE_OK) {
 		log_warnx("query: %s", sqlite3_errmsg(db));
 		goto out;
@@ -137,6 +139,8 @@ int cmd_agents(const struct cli_env *env, int argc, char **argv)
 		kcol_u64(&j, "events", st, 17);
 		kcol_u64(&j, "duplicates", st, 18);
 		kcol_u64(&j, "policy_version", st, 19);
+		/* HELLOs whose stream was behind what is stored (an old snapshot of the spool) */
+		kcol_u64(&j, "sequence_regressions", st, 20);
 		if (counters(db, &j, id) || gaps(db, &j, id)) {
 			log_warnx("query: %s", sqlite3_errmsg(db));
 			goto out;

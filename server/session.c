@@ -445,6 +445,14 @@ static void hello_done(struct pt_session *s, struct pt_job *job)
 	}
 	send_frame(s, &w);
 	s->state = PT_SESS_READY;
+	if (job->hello_res.regressed)
+		log_warnx("agent %s (%s): stream %llu went back: the agent numbers its next record "
+			  "%llu but %llu are stored (an old snapshot of its spool, or a copied one); "
+			  "what it numbers <= %llu counts as duplicate, not stored",
+			  s->agent_id, s->address, (unsigned long long)s->stream_id,
+			  (unsigned long long)job->hello.next_seq,
+			  (unsigned long long)job->hello_res.acked_seq,
+			  (unsigned long long)job->hello_res.acked_seq);
 	log_info("agent %s (%s) connected: stream %llu, %s mode, collector holds up to %llu",
 		 s->agent_id, s->address, (unsigned long long)s->stream_id,
 		 s->mode == PT_MODE_PULL ? "pull" : "stream",

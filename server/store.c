@@ -51,14 +51,20 @@ static const char SCHEMA[] =
 	"  last_seen_ns INTEGER, hosts INTEGER NOT NULL DEFAULT 0,"
 	"  execs INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS binary_agents(sha256 BLOB NOT NULL, agent INTEGER NOT NULL,"
-	"  PRIMARY KEY(sha256, agent)) WITHOUT ROWID;";
+	"  PRIMARY KEY(sha256, agent)) WITHOUT ROWID;"
+	/* A HELLO whose stream is behind what is stored: the agent's spool went back in time (an
+	 * old snapshot restored, a spool copied from another machine). Kept, never acted on
+	 * silently: records it makes under numbers already stored are duplicates to us. */
+	"CREATE TABLE IF NOT EXISTS regressions(agent INTEGER NOT NULL, stream_id INTEGER NOT NULL,"
+	"  agent_next_seq INTEGER NOT NULL, stored_high INTEGER NOT NULL, detected_ns INTEGER NOT NULL,"
+	"  PRIMARY KEY(agent, stream_id, detected_ns)) WITHOUT ROWID;";
 
 enum stmt_id {
 	S_EVENT, S_STREAM_GET, S_STREAM_PUT, S_GAP_ADD, S_GAP_OVERLAP, S_GAP_DEL, S_LOSS_ADD,
 	S_LOSS_OVERLAP, S_COUNTER_REPORTED, S_COUNTER_TOTAL, S_BIN_AGENT, S_BIN_UPSERT,
 	S_AGENT_BATCH, S_AGENT_UPSERT, S_AGENT_ID, S_HOST_ADD, S_HOST_ID, S_AGENT_PONG,
 	S_AGENT_HEALTH, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO, S_INDEX_UPTO, S_INDEX_MAXID,
-	S_INDEX_FILL, S_INDEX_SET, S_MAX
+	S_INDEX_FILL, S_INDEX_SET, S_REGRESSION_ADD, S_MAX
 };
 
 static const char *const SQL[S_MAX] = {
@@ -73,6 +79,7 @@ static const char *const SQL[S_MAX] = {
 			  " AND stream_id=? AND first_seq<=? AND last_seq>=?",
 	[S_GAP_DEL] = "DELETE FROM gaps WHERE agent=? AND stream_id=? AND first_seq=?",
 	[S_LOSS_ADD] = "INSERT OR IGNORE INTO loss_ranges VALUES(?,?,?,?,?)",
+	[S_REGRESSION_ADD] = "INSERT OR IGNORE INTO regressions VALUES(?,?,?,?,?)",
 	[S_LOSS_OVERLAP] = "SELECT first_seq, last_seq FROM loss_ranges WHERE agent=?"
 			   " AND stream_id=? AND first_seq<=? AND last_seq>=?",
 	[S_COUNTER_REPORTED] = "INSERT INTO agent_counters(agent, counter, reported) VALUES(?,?,?)"
@@ -471,6 +478,18 @@ int pt_store_hello(struct pt_store *s, const struct pt_store_hello *h, uint64_t 
 		found = true;
 		if ((ret = stream_put(s, r->agent, h->stream_id, high, now_ns)))
 			goto out;
+	}
+	if (found && h->next_seq <= high) {
+		sqlite3_stmt *g = s->st[S_REGRESSION_ADD];
+
+		sqlite3_bind_int64(g, 1, r->agent);
+		sqlite3_bind_int64(g, 2, i64(h->stream_id));
+		sqlite3_bind_int64(g, 3, i64(h->next_seq));
+		sqlite3_bind_int64(g, 4, i64(high));
+		sqlite3_bind_int64(g, 5, i64(now_ns));
+		if ((ret = step_done(s, g, "writing a regression")))
+			goto out;
+		r->regressed = true;
 	}
 	r->has_acked = found;
 	r->acked_seq = high;

@@ -60,6 +60,7 @@ struct pt_store_hello_result {
 	int64_t agent, host;
 	bool has_acked;
 	uint64_t acked_seq;
+	bool regressed;             /* HELLO's NEXT_SEQ <= acked_seq: the stream went back */
 };
 
 struct pt_store_batch_result {

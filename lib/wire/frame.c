@@ -124,7 +124,7 @@ static int frame_encode(struct pt_writer *w, uint8_t type, const struct pt_field
 }
 
 #define FRAME_ENCODE(w, type, table, in) \
-	frame_encode(w, type, table, sizeof(table) / sizeof(table[0]), in)
+	frame_encode(w, type, table, sizeof(table) / sizeof((table)[0]), in)
 
 /* Frames other than BATCH carry no body. */
 static int frame_decode(const struct pt_frame *f, uint8_t type, const struct pt_field *fields,
@@ -139,7 +139,7 @@ static int frame_decode(const struct pt_frame *f, uint8_t type, const struct pt_
 }
 
 #define FRAME_DECODE(f, type, table, out, seen, st) \
-	frame_decode(f, type, table, sizeof(table) / sizeof(table[0]), out, seen, st)
+	frame_decode(f, type, table, sizeof(table) / sizeof((table)[0]), out, seen, st)
 #define HAS(seen, type) (((seen) >> (type)) & 1)
 
 /* ---- HELLO ---- */

@@ -110,7 +110,7 @@ static const struct pt_field status_fields[] = {
 
 /* ---------- encoding ---------- */
 
-#define ENCODE(w, table, in) pt_fields_encode(w, table, sizeof(table) / sizeof(table[0]), in)
+#define ENCODE(w, table, in) pt_fields_encode(w, table, sizeof(table) / sizeof((table)[0]), in)
 
 /* What the tables cannot say: value ranges of the record as a whole. */
 static int encode_checked(struct pt_writer *w, const struct pt_record *r)
@@ -166,7 +166,7 @@ int pt_record_encode(struct pt_writer *w, const struct pt_record *r)
 /* ---------- decoding ---------- */
 
 #define DECODE(c, table, out, seen, st) \
-	pt_fields_decode((c)->p, (c)->len, table, sizeof(table) / sizeof(table[0]), out, seen, st)
+	pt_fields_decode((c)->p, (c)->len, table, sizeof(table) / sizeof((table)[0]), out, seen, st)
 
 /* A hash is present, or absent with a reason, never both and never neither. */
 static int check_hash_pair(uint64_t seen, uint16_t hash_attr, uint16_t status_attr,
