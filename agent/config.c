@@ -143,7 +143,6 @@ int pt_agent_config_load(struct pt_agent_config *c, int argc, char **argv)
 {
 	const char *config = NULL;
 	bool flag_collectors = false;
-	int rc;
 
 	memset(c, 0, sizeof(*c));
 	pt_conf_init(&c->conf, "agent config");
@@ -172,7 +171,7 @@ int pt_agent_config_load(struct pt_agent_config *c, int argc, char **argv)
 	}
 	if (config) {
 		char err[512];
-		if ((rc = pt_conf_load(&c->conf, config, err, sizeof(err))) < 0) {
+		if (pt_conf_load(&c->conf, config, err, sizeof(err)) < 0) {
 			log_warnx("%s", err);
 			return -EINVAL;
 		}

@@ -522,10 +522,12 @@ int pt_uplink_new(const struct pt_uplink_opts *o, struct pt_spool *sp, struct pt
 	u->scratch = malloc(u->scratch_cap);
 	u->out = malloc(u->out_cap);
 	u->zc = ZSTD_createCCtx();
-	if (!u->scratch || !u->out || !u->zc || (rc = pt_spool_cursor_init(&u->cur)) < 0) {
+	if (!u->scratch || !u->out || !u->zc) {
 		rc = -ENOMEM;
 		goto fail;
 	}
+	if ((rc = pt_spool_cursor_init(&u->cur)) < 0)
+		goto fail;
 	*out = u;
 	return 0;
 fail:

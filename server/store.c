@@ -328,6 +328,13 @@ static int gaps_subtract(struct pt_store *s, int64_t agent, uint64_t stream, uin
 			hit[n].t = (uint64_t)sqlite3_column_int64(q, 2);
 			n++;
 		}
+		/* a failed step is not the end of the list: the gaps would stay unexplained */
+		if (n < 64 && rc != SQLITE_DONE) {
+			ret = db_err(s, "reading gaps");
+			sqlite3_reset(q);
+			sqlite3_clear_bindings(q);
+			return ret;
+		}
 		sqlite3_reset(q);
 		sqlite3_clear_bindings(q);
 		for (i = 0; i < n; i++) {
