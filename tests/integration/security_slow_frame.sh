@@ -8,8 +8,9 @@
 . "$(dirname "$0")/collector_lib.bash"
 
 SLOW=$T/pt_slow_frame
+# The wire sources, not a library of the build, so any BUILD flavour works.
 cc -O2 -Wall -I"$ROOT/include" -o "$SLOW" "$ROOT/tests/integration/helpers/pt_slow_frame.c" \
-	"$B/libproctrail.a" -lssl -lcrypto -lzstd || fail "cannot compile pt_slow_frame"
+	"$ROOT"/lib/wire/*.c -lssl -lcrypto -lzstd || fail "cannot compile pt_slow_frame"
 
 # counter NAME: its value in the last counters line (empty if none yet)
 counter() {
