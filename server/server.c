@@ -189,8 +189,10 @@ static int fit_descriptors(struct server *srv)
 	srv->max_connections = cfg->max_connections;
 	srv->max_handshakes = cfg->max_handshakes;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		int ret = -errno;
+
 		log_warn("getrlimit(RLIMIT_NOFILE)");
-		return -errno;
+		return ret;
 	}
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
 		struct rlimit up = { rl.rlim_max, rl.rlim_max };
