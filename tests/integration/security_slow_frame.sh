@@ -74,7 +74,7 @@ wait_welcomed() { # FILE
 }
 dup() { # N
 	"$SLOW" --connect "127.0.0.1:$PORT" --bundle "$H/agents/dup" --hello dup --send-bytes 0 \
-		--trickle-ms 0 --max-seconds 25 >"$T/dup$1.out" 2>&1 &
+		--trickle-ms 0 --max-seconds 120 >"$T/dup$1.out" 2>&1 &
 }
 dup 1; d1=$!
 wait_welcomed "$T/dup1.out"
