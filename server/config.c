@@ -31,7 +31,19 @@ void pt_server_usage(FILE *f)
 "  --window N                 batches per connection in the writer at once (default 8)\n"
 "  --ping-interval SEC        PING period; 3 missed make an agent stale (default 10)\n"
 "  --collect-interval SEC     COLLECT period for pull-mode agents (default 60)\n"
-"  --max-connections N        default 10000\n"
+"  --max-connections N        established agent connections (default 10000; lowered\n"
+"                             to fit RLIMIT_NOFILE, see proctrail-server(8))\n"
+"  --max-handshakes N         connections still in the TLS handshake (default 128);\n"
+"                             when full, an address holding more places than the\n"
+"                             newcomer's gives up its oldest one\n"
+"  --max-handshakes-per-address N\n"
+"                             of those, from one source address (default 32, 0 = no cap)\n"
+"  --max-per-agent N          connections of one agent certificate; a newer one replaces\n"
+"                             the oldest (default 4, 0 = no cap)\n"
+"  --frame-timeout SEC        a frame's last byte must follow its first within this\n"
+"                             (default 30)\n"
+"  --stats-interval SEC       log the collector's counters this often when they changed,\n"
+"                             0 = only at exit (default 60)\n"
 "  --confine yes|no           once listening with the database open, confine the process:\n"
 "                             Landlock (database directory read-write, CA/CRL directory\n"
 "                             read-only, no TCP bind/connect), seccomp, no_new_privs (yes)\n"
@@ -126,6 +138,21 @@ static int apply(struct pt_server_config *c, const char *key, const char *v, cha
 		c->max_connections = (unsigned)n;
 	} else if (!strcmp(key, "confine")) {
 		ret = pt_conf_bool(key, v, &c->confine, err, errlen);
+	} else if (!strcmp(key, "max-handshakes")) {
+		ret = pt_conf_u64(key, v, 1, 1000000, &n, err, errlen);
+		c->max_handshakes = (unsigned)n;
+	} else if (!strcmp(key, "max-handshakes-per-address")) {
+		ret = pt_conf_u64(key, v, 0, 1000000, &n, err, errlen);
+		c->max_handshakes_per_address = (unsigned)n;
+	} else if (!strcmp(key, "max-per-agent")) {
+		ret = pt_conf_u64(key, v, 0, 1000000, &n, err, errlen);
+		c->max_per_agent = (unsigned)n;
+	} else if (!strcmp(key, "frame-timeout")) {
+		ret = pt_conf_u64(key, v, 1, 3600, &n, err, errlen);
+		c->frame_timeout_s = (unsigned)n;
+	} else if (!strcmp(key, "stats-interval")) {
+		ret = pt_conf_u64(key, v, 0, 86400, &n, err, errlen);
+		c->stats_interval_s = (unsigned)n;
 	} else if (!strcmp(key, "verbose")) {
 		ret = pt_conf_bool(key, v, &c->verbose, err, errlen);
 	} else {
@@ -154,6 +181,11 @@ int pt_server_config_parse(struct pt_server_config *c, int argc, char **argv, ch
 	c->collect_interval_s = 60;
 	c->max_connections = 10000;
 	c->confine = 1;
+	c->max_handshakes = 128;
+	c->max_handshakes_per_address = 32;
+	c->max_per_agent = 4;
+	c->frame_timeout_s = 30;
+	c->stats_interval_s = 60;
 	/* --home and --config first: they decide the defaults the other flags override. */
 	for (a = 1; a < argc; a++) {
 		if (!strcmp(argv[a], "-h") || !strcmp(argv[a], "--help"))

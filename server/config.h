@@ -16,7 +16,12 @@ struct pt_server_config {
 	char user[64];
 	struct pt_session_limits lim;
 	unsigned collect_interval_s;
-	unsigned max_connections;
+	unsigned max_connections;     /* established (authenticated) connections */
+	unsigned max_handshakes;      /* connections still in the TLS handshake, all addresses */
+	unsigned max_handshakes_per_address;  /* of those, from one source address; 0: no cap */
+	unsigned max_per_agent;       /* established connections of one certificate; 0: no cap */
+	unsigned frame_timeout_s;     /* first byte of a frame to its last */
+	unsigned stats_interval_s;    /* collector counters logged this often when they change */
 	int confine;               /* Landlock + seccomp + no_new_privs after setup (default 1) */
 	int verbose;
 };

@@ -17,12 +17,58 @@
 #include "proctrail/tls.h"
 #include "config.h"
 
+/* From accept to a verified peer, absolute: bytes trickled into the handshake do not extend it. */
 #define HANDSHAKE_TIMEOUT_S 15
 #define LINGER_TIMEOUT_S    3
+/* Descriptors kept beside the connections (listener, SQLite database, WAL and shm for the
+ * writer and the checkpointer, stdio, the event loop's epoll and notification pipes). */
+#define FD_RESERVE          32
+/* accept() failed for lack of descriptors or memory: the listener rests this long. */
+#define ACCEPT_PAUSE_MS     250
+/* Warnings an attacker can cause (refusals, timeouts) are logged at most this many times per
+ * period per kind; the rest are counted and summed up in one line. */
+#define RATELOG_BURST       10
+#define RATELOG_PERIOD_S    10
 /* Decoded batches waiting for the writer, all connections together: over this, connections
  * stop being read until the writer catches up (each connection is bounded by its window too). */
 #define QUEUED_BYTES_MAX    (256u << 20)
 
+
+/* Every refusal and drop of a connection, for the counters line (stats.c). */
+enum srv_counter {
+	SRV_REFUSED_MAX_CONNECTIONS,  /* handshake done, but max-connections established */
+	SRV_REFUSED_HANDSHAKES_FULL,  /* handshake pool full, newcomer's address has its share */
+	SRV_REFUSED_PER_ADDRESS,      /* max-handshakes-per-address from this address */
+	SRV_EVICTED_HANDSHAKES,       /* a handshake dropped for a newcomer (hs_pool_victim) */
+	SRV_HANDSHAKE_TIMEOUTS,
+	SRV_HANDSHAKE_FAILED,         /* certificate refused, TLS error, peer gone */
+	SRV_REPLACED_PER_AGENT,       /* oldest connection of a certificate over max-per-agent */
+	SRV_FRAME_TIMEOUTS,
+	SRV_IDLE_TIMEOUTS,
+	SRV_ACCEPT_PAUSES,            /* accept() failed (EMFILE...): listener paused */
+	SRV_COUNTERS
+};
+
+/* A warning that may come in floods: RATELOG_BURST lines per RATELOG_PERIOD_S. */
+struct srv_ratelog {
+	const char *what;
+	uint64_t period_start_ns, suppressed;
+	unsigned lines;
+};
+
+struct peer_key {
+	uint16_t family;
+	uint8_t addr[16];
+};
+
+/* Connections in the TLS handshake, by source address (handshakes.c). */
+struct hs_addr;
+struct hs_pool {
+	struct hs_addr **buckets;
+	size_t nbuckets;
+	TAILQ_HEAD(, hs_addr) addrs;
+	unsigned n;
+};
 
 struct server;
 
@@ -31,9 +77,18 @@ struct conn {
 	struct bufferevent *bev;
 	struct pt_session *sess;
 	struct event *timer;          /* rate-limit resume, or linger on close */
+	struct event *watch;          /* handshake, frame and idle deadlines */
 	char address[64];
-	int closing, rate_paused, freed, starved;
+	struct peer_key peer;         /* source address without the port */
+	struct hs_addr *hs_addr;      /* while handshaking */
+	uint64_t cn_hash;             /* of sess->agent_id, for the per-agent cap */
+	uint64_t accepted_ns;
+	uint64_t frame_started_ns;    /* first byte of an unfinished frame seen; 0: none */
+	uint64_t last_progress_ns;    /* last whole frame, or reading resumed */
+	uint64_t watch_at_ns;         /* when watch fires; 0: not armed */
+	int closing, rate_paused, freed, starved, handshaking;
 	TAILQ_ENTRY(conn) link;
+	TAILQ_ENTRY(conn) hs_link;    /* in its hs_addr while handshaking */
 };
 
 struct server {
@@ -44,14 +99,47 @@ struct server {
 	struct pt_writer_thread *writer;
 	struct pt_checkpointer *ckpt;
 	struct event *ping_ev, *collect_ev, *stop_ev, *sig_ev[4];
-	TAILQ_HEAD(, conn) conns;
-	unsigned nconns;
+	struct event *accept_resume_ev, *stats_ev;
+	TAILQ_HEAD(, conn) conns;         /* in accept order: the oldest first */
+	struct hs_pool hs;                /* the subset still handshaking */
+	unsigned nconns, nestablished;
+	/* cfg's limits, lowered to fit RLIMIT_NOFILE at start */
+	unsigned max_connections, max_handshakes;
+	uint64_t idle_timeout_ns, frame_timeout_ns;
+	uint64_t counters[SRV_COUNTERS], counters_logged[SRV_COUNTERS];
+	unsigned established_logged, handshaking_logged;
+	struct srv_ratelog rl_refused, rl_handshake, rl_timeout, rl_accept;
 	int stopping;
 	uint64_t stop_started_ns;
 	size_t queued_bytes;          /* job bytes between submit and done */
 	unsigned nstarved;
 };
 
+
+/* Counts one event of kind k. */
+static inline void srv_count(struct server *srv, enum srv_counter k)
+{
+	srv->counters[k]++;
+}
+
+/* Whether a line of r's kind may be logged now; if not it is counted as suppressed. */
+int srv_log_allowed(struct srv_ratelog *r, uint64_t now_ns);
+/* Logs how many lines of r's kind were suppressed since the last such line. */
+void srv_log_flush(struct srv_ratelog *r);
+/* Logs the counters line if a counter or the number of connections changed since the last
+ * one (always when forced). */
+void srv_stats_log(struct server *srv, int force);
+
+/* The handshake pool. hs_pool_add returns 0 or -ENOMEM; hs_pool_free is NULL-safe and frees
+ * the pool's index, not the connections. */
+int hs_pool_init(struct hs_pool *p, unsigned max_handshakes);
+void hs_pool_free(struct hs_pool *p);
+int hs_pool_add(struct hs_pool *p, struct conn *c);
+void hs_pool_remove(struct hs_pool *p, struct conn *c);
+unsigned hs_pool_count(const struct hs_pool *p, const struct peer_key *k);
+/* The connection to drop for a newcomer whose address has newcomer_count handshakes in the
+ * pool, or NULL if the newcomer should be refused. */
+struct conn *hs_pool_victim(const struct hs_pool *p, unsigned newcomer_count);
 
 /* The listener's callback: a new TCP connection; nothing is read from it before the TLS
  * handshake verified the peer. */

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -101,7 +102,7 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
 			else if (!c->closing)
 				pt_conn_close(c);
 		}
-		if (TAILQ_EMPTY(&srv->conns) || pt_real_ns() - srv->stop_started_ns > 3000000000ull) {
+		if (TAILQ_EMPTY(&srv->conns) || pt_mono_ns() - srv->stop_started_ns > 3000000000ull) {
 			event_base_loopbreak(srv->base);
 			return;
 		}
@@ -133,7 +134,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 			break;
 		log_info("signal %d: stopping after the last commit", (int)sig);
 		srv->stopping = 1;
-		srv->stop_started_ns = pt_real_ns();
+		srv->stop_started_ns = pt_mono_ns();
 		evconnlistener_disable(srv->listener);
 		TAILQ_FOREACH(c, &srv->conns, link)
 			if (c->bev && !c->closing)
@@ -141,6 +142,88 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		evtimer_add(srv->stop_ev, &tv);
 		break;
 	}
+}
+
+/* accept() failed. Without this callback libevent logs and retries at once: with the
+ * descriptors exhausted (EMFILE) the socket stays readable, and the loop spins at 100 % CPU
+ * writing the same warning millions of times. The listener rests instead; connections that
+ * end meanwhile give their descriptors back. */
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+	struct server *srv = arg;
+	struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+
+	evconnlistener_disable(l);
+	evtimer_add(srv->accept_resume_ev, &tv);
+	srv_count(srv, SRV_ACCEPT_PAUSES);
+	if (srv_log_allowed(&srv->rl_accept, pt_mono_ns()))
+		log_warnx("accept: %s; not accepting for %u ms (%u established, %u handshaking)",
+			  strerror(err), ACCEPT_PAUSE_MS, srv->nestablished, srv->hs.n);
+}
+
+static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	if (!srv->stopping)
+		evconnlistener_enable(srv->listener);
+}
+
+static void stats_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	srv_stats_log(arg, 0);
+}
+
+/* Every connection is a descriptor: the connection limits must fit RLIMIT_NOFILE with room for
+ * the rest, or accept() fails with EMFILE long before max-connections. The soft limit is raised
+ * to the hard one (systemd's default soft limit is 1024), then the limits are lowered to fit. */
+static int fit_descriptors(struct server *srv)
+{
+	const struct pt_server_config *cfg = srv->cfg;
+	struct rlimit rl;
+	uint64_t have, need, room;
+
+	srv->max_connections = cfg->max_connections;
+	srv->max_handshakes = cfg->max_handshakes;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		int ret = -errno;
+
+		log_warn("getrlimit(RLIMIT_NOFILE)");
+		return ret;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+		struct rlimit up = { rl.rlim_max, rl.rlim_max };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl.rlim_cur = rl.rlim_max;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	have = rl.rlim_cur;
+	need = (uint64_t)srv->max_connections + srv->max_handshakes + FD_RESERVE;
+	if (have >= need)
+		return 0;
+	if (have < FD_RESERVE + 2) {
+		log_warnx("RLIMIT_NOFILE is %llu: the collector needs at least %u descriptors",
+			  (unsigned long long)have, FD_RESERVE + 2);
+		return -EMFILE;
+	}
+	room = have - FD_RESERVE;
+	/* The handshake pool keeps at most a quarter; established agents get the rest. */
+	if (srv->max_handshakes > room / 4)
+		srv->max_handshakes = room / 4 ? (unsigned)(room / 4) : 1;
+	if (srv->max_connections > room - srv->max_handshakes)
+		srv->max_connections = (unsigned)(room - srv->max_handshakes);
+	log_warnx("RLIMIT_NOFILE is %llu: max-connections %u -> %u, max-handshakes %u -> %u"
+		  " (%u descriptors kept for the rest); raise LimitNOFILE= to keep the settings",
+		  (unsigned long long)have, cfg->max_connections, srv->max_connections,
+		  cfg->max_handshakes, srv->max_handshakes, FD_RESERVE);
+	return 0;
 }
 
 static int drop_privileges(const char *user)
@@ -234,7 +317,15 @@ int pt_server_run(const struct pt_server_config *cfg)
 	int i, ret = -EINVAL;
 
 	TAILQ_INIT(&srv.conns);
+	srv.rl_refused.what = "refused connections";
+	srv.rl_handshake.what = "failed handshakes";
+	srv.rl_timeout.what = "timed out connections";
+	srv.rl_accept.what = "accept() failures";
+	srv.idle_timeout_ns = (3ull * cfg->lim.ping_interval_ms / 1000 + 30) * 1000000000ull;
+	srv.frame_timeout_ns = (uint64_t)cfg->frame_timeout_s * 1000000000ull;
 	signal(SIGPIPE, SIG_IGN);
+	if ((ret = fit_descriptors(&srv)) || (ret = hs_pool_init(&srv.hs, srv.max_handshakes)))
+		return ret;
 	/* Before SQLite initialises: its allocation statistics take a global mutex per malloc,
 	 * a few percent of the writer thread, and nothing here reads them. */
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
@@ -261,6 +352,7 @@ int pt_server_run(const struct pt_server_config *cfg)
 		log_warn("listening on %s", cfg->listen);
 		goto out;
 	}
+	evconnlistener_set_error_cb(srv.listener, accept_error_cb);
 	if ((ret = drop_privileges(cfg->user)))
 		goto out;
 	if ((ret = pt_store_open(&store, cfg->db)))
@@ -282,6 +374,13 @@ int pt_server_run(const struct pt_server_config *cfg)
 	srv.ping_ev = event_new(srv.base, -1, EV_PERSIST, ping_cb, &srv);
 	srv.collect_ev = event_new(srv.base, -1, EV_PERSIST, collect_cb, &srv);
 	srv.stop_ev = evtimer_new(srv.base, stop_cb, &srv);
+	srv.accept_resume_ev = evtimer_new(srv.base, accept_resume_cb, &srv);
+	srv.stats_ev = event_new(srv.base, -1, EV_PERSIST, stats_cb, &srv);
+	if (!srv.ping_ev || !srv.collect_ev || !srv.stop_ev || !srv.accept_resume_ev ||
+	    !srv.stats_ev) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	for (i = 0; i < 4; i++) {
 		srv.sig_ev[i] = evsignal_new(srv.base, sigs[i], signal_cb, &srv);
 		if (!srv.sig_ev[i] || evsignal_add(srv.sig_ev[i], NULL) < 0) {
@@ -295,6 +394,10 @@ int pt_server_run(const struct pt_server_config *cfg)
 	tv.tv_sec = cfg->collect_interval_s;
 	tv.tv_usec = 0;
 	event_add(srv.collect_ev, &tv);
+	if (cfg->stats_interval_s) {
+		tv.tv_sec = cfg->stats_interval_s;
+		event_add(srv.stats_ev, &tv);
+	}
 	evconnlistener_enable(srv.listener);
 	log_info("listening on %s (TLS 1.3, client certificates from %s), database %s",
 		 cfg->listen, cfg->ca, cfg->db);
@@ -305,8 +408,10 @@ out:
 		pt_conn_free(TAILQ_FIRST(&srv.conns));
 	pt_writer_stop(srv.writer);    /* commits what is queued; the store is closed with it */
 	pt_checkpointer_stop(srv.ckpt);  /* the last connection: copies the rest, removes the WAL */
-	if (srv.writer)
+	if (srv.writer) {
+		srv_stats_log(&srv, 1);
 		log_info("stopped; every acknowledged batch is committed");
+	}
 	for (i = 0; i < 4; i++)
 		if (srv.sig_ev[i])
 			event_free(srv.sig_ev[i]);
@@ -316,9 +421,14 @@ out:
 		event_free(srv.collect_ev);
 	if (srv.stop_ev)
 		event_free(srv.stop_ev);
+	if (srv.accept_resume_ev)
+		event_free(srv.accept_resume_ev);
+	if (srv.stats_ev)
+		event_free(srv.stats_ev);
 	if (srv.listener)
 		evconnlistener_free(srv.listener);
 	pt_tls_server_free(&srv.tls);
+	hs_pool_free(&srv.hs);
 	event_base_free(srv.base);
 	return ret;
 }
