@@ -277,7 +277,7 @@ void pt_conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockadd
 {
 	struct server *srv = arg;
 	struct sockaddr_in *sin = (struct sockaddr_in *)sa;
-	char ip[INET6_ADDRSTRLEN] = "?", err[512];
+	char ip[INET6_ADDRSTRLEN] = "?";
 	struct timeval tv = { HANDSHAKE_TIMEOUT_S, 0 };
 	struct conn *c;
 	SSL *ssl;
@@ -291,9 +291,11 @@ void pt_conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockadd
 		evutil_closesocket(fd);
 		return;
 	}
-	/* The CRL is checked at every handshake, so a revocation takes effect at once. */
-	if (pt_tls_server_reload(&srv->tls, 0, err, sizeof(err)) < 0)
-		log_warnx("keeping the previous CRL: %s", err);
+	/* A changed CRL is loaded before this handshake; without a valid one nobody is admitted. */
+	if (pt_server_crl_admit(srv) < 0) {
+		evutil_closesocket(fd);
+		return;
+	}
 	c = calloc(1, sizeof(*c));
 	ssl = c ? SSL_new(srv->tls.ctx) : NULL;
 	if (!ssl) {
