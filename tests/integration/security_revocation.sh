@@ -39,19 +39,25 @@ open_conn() {
 	fail "paced connection stored nothing"
 }
 
-# conn_ends OUT SECONDS: waits for the background connection to end; prints its result line.
+# conn_ends OUT SECONDS: waits for the background connection to end; prints its result line,
+# or "still open" (called in $(...), where fail could not end the test).
 conn_ends() {
-	local i
-	for i in $(seq $(($2 * 10))); do
+	for _ in $(seq $(($2 * 10))); do
 		kill -0 "$BG_PID" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -0 "$BG_PID" 2>/dev/null && { kill "$BG_PID"; wait "$BG_PID" || true; fail "connection still open after $2 s"; }
+	if kill -0 "$BG_PID" 2>/dev/null; then
+		kill "$BG_PID"
+		wait "$BG_PID" || true
+		echo "still open after $2 s"
+		return 0
+	fi
 	wait "$BG_PID" || true
 	tail -1 "$1"
 }
 
-# stable STREAM: the stream's row count no longer grows (the collector committed what it had).
+# stable STREAM: the stream's row count once it no longer grows (the collector committed what
+# it had), or "growing".
 stable() {
 	local a b
 	a=$(stream_rows "$1")
@@ -61,7 +67,7 @@ stable() {
 		[ "$a" = "$b" ] && { echo "$b"; return 0; }
 		a=$b
 	done
-	fail "stream $1 still growing"
+	echo growing
 }
 
 log_has() { # PATTERN SECONDS
@@ -87,7 +93,7 @@ ok "open connection closed with ERROR after revoke + SIGHUP"
 log_has "CRL: .* reloaded (SIGHUP)" 5
 log_has "closed 1 connection with a revoked certificate" 5
 n=$(stable 2)
-[ "$n" -lt 1000000 ] || fail "every record stored"
+[ "$n" != growing ] || fail "stream 2 still growing after the close"
 sleep 1
 expect_eq "stream 2 rows after the close" "$(stream_rows 2)" "$n"
 
