@@ -304,8 +304,8 @@ static int pki_init(const struct cli_env *env, const char *extra_san)
 	    (ret = register_cert(&reg, p, srv, "proctrail-server")) ||
 	    (ret = cli_path(env, p, sizeof(p), "pki/ca.crt")) || (ret = write_pem(p, 0644, ca, NULL, NULL)))
 		goto out;
-	printf("created %s: ca.crt ca.key server.crt server.key crl.pem issued.tsv (collector names: %s)\n", dir,
-	       san);
+	printf("created %s: ca.crt ca.key server.crt server.key crl.pem issued.tsv "
+	       "(collector names: %s)\n", dir, san);
 out:
 	pt_register_free(&reg);
 	EVP_PKEY_free(ca_key);
