@@ -12,9 +12,11 @@ static const struct {
 	int (*fn)(const struct cli_env *env, int argc, char **argv);
 	const char *help;
 } commands[] = {
-	{ "pki", cmd_pki, "pki init [--san LIST]   create the CA, collector certificate and CRL" },
-	{ "enroll", cmd_enroll, "enroll NAME             issue an agent's certificate bundle" },
-	{ "revoke", cmd_revoke, "revoke NAME             revoke an agent's certificate (CRL)" },
+	{ "pki", cmd_pki, "pki init [--san LIST]   create the CA, collector certificate and CRL\n"
+			  "  pki list                the register of issued certificates" },
+	{ "enroll", cmd_enroll, "enroll [--renew] NAME   issue an agent's certificate bundle" },
+	{ "revoke", cmd_revoke, "revoke NAME             revoke every certificate issued to NAME (CRL)\n"
+				"  revoke --serial HEX     revoke one certificate" },
 	{ "events", cmd_events, "events --json [--sha256 HEX] [--agent NAME] [--limit N]" },
 	{ "agents", cmd_agents, "agents --json           agents with their health, losses and gaps" },
 };

@@ -1,5 +1,6 @@
 /* The deployment's PKI with libcrypto: CA, collector certificate, agent enrollment and a CRL.
  * EC P-256 keys: small, and a handshake costs little when a thousand agents reconnect at once. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
@@ -18,6 +20,7 @@
 
 #include "cli.h"
 #include "proctrail/log.h"
+#include "proctrail/register.h"
 #include "proctrail/tls.h"
 
 #define CA_DAYS     3650
@@ -146,6 +149,13 @@ static int write_pem(const char *path, mode_t mode, X509 *cert, EVP_PKEY *key, X
 		log_warn("%s", tmp);
 		return ret;
 	}
+	/* Explicitly: the creation mode is filtered by the umask, and the unprivileged server
+	 * must be able to read the CRL an operator with umask 077 wrote. */
+	if (fchmod(fd, mode) < 0) {
+		ret = -errno;
+		close(fd);
+		goto out;
+	}
 	f = fdopen(fd, "w");
 	if (!f) {
 		ret = -errno;
@@ -244,16 +254,20 @@ static int sign_crl(X509_CRL *crl, X509 *ca, EVP_PKEY *ca_key)
 	return ok ? 0 : -EINVAL;
 }
 
+static int register_cert(struct pt_register *reg, const char *path, X509 *cert, const char *name);
+
 static int pki_init(const struct cli_env *env, const char *extra_san)
 {
 	char dir[CLI_PATH_MAX], p[CLI_PATH_MAX], san[1024];
 	EVP_PKEY *ca_key = NULL, *srv_key = NULL;
 	X509 *ca = NULL, *srv = NULL;
 	X509_CRL *crl = NULL;
+	struct pt_register reg;
 	unsigned char rnd[4];
 	char cn[64];
 	int ret = -EINVAL;
 
+	pt_register_init(&reg);
 	if (cli_path(env, dir, sizeof(dir), "pki") || cli_path(env, p, sizeof(p), "pki/ca.crt"))
 		return -ENAMETOOLONG;
 	if (access(p, F_OK) == 0) {
@@ -286,11 +300,14 @@ static int pki_init(const struct cli_env *env, const char *extra_san)
 	    (ret = cli_path(env, p, sizeof(p), "pki/server.key")) || (ret = write_pem(p, 0600, NULL, srv_key, NULL)) ||
 	    (ret = cli_path(env, p, sizeof(p), "pki/server.crt")) || (ret = write_pem(p, 0644, srv, NULL, NULL)) ||
 	    (ret = cli_path(env, p, sizeof(p), "pki/crl.pem")) || (ret = write_pem(p, 0644, NULL, NULL, crl)) ||
+	    (ret = cli_path(env, p, sizeof(p), "pki/issued.tsv")) ||
+	    (ret = register_cert(&reg, p, srv, "proctrail-server")) ||
 	    (ret = cli_path(env, p, sizeof(p), "pki/ca.crt")) || (ret = write_pem(p, 0644, ca, NULL, NULL)))
 		goto out;
-	printf("created %s: ca.crt ca.key server.crt server.key crl.pem (collector names: %s)\n", dir,
-	       san);
+	printf("created %s: ca.crt ca.key server.crt server.key crl.pem issued.tsv "
+	       "(collector names: %s)\n", dir, san);
 out:
+	pt_register_free(&reg);
 	EVP_PKEY_free(ca_key);
 	EVP_PKEY_free(srv_key);
 	X509_free(ca);
@@ -316,20 +333,224 @@ static int load_ca(const struct cli_env *env, X509 **ca, EVP_PKEY **key)
 	return 0;
 }
 
-static int enroll(const struct cli_env *env, const char *name)
+/* ---- the register of issued certificates ---- */
+
+static int asn1_time_unix(const ASN1_TIME *t, int64_t *out)
 {
-	char dir[CLI_PATH_MAX], p[CLI_PATH_MAX + 16], rel[256];
-	EVP_PKEY *ca_key = NULL, *key = NULL;
-	X509 *ca = NULL, *cert = NULL;
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(t, &tm) != 1)
+		return -EINVAL;
+	*out = (int64_t)timegm(&tm);
+	return 0;
+}
+
+static int serial_hex(const ASN1_INTEGER *serial, char out[PT_REG_SERIAL_MAX + 1])
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+	int ret = hex ? pt_register_serial_canon(out, hex) : -ENOMEM;
+
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return ret;
+}
+
+static int cert_entry(X509 *cert, const char *name, struct pt_reg_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->status = PT_REG_VALID;
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	if (serial_hex(X509_get0_serialNumber(cert), e->serial) ||
+	    asn1_time_unix(X509_get0_notBefore(cert), &e->not_before) ||
+	    asn1_time_unix(X509_get0_notAfter(cert), &e->not_after))
+		return -EINVAL;
+	return 0;
+}
+
+static X509_CRL *read_crl(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	X509_CRL *crl;
+
+	if (!f) {
+		log_warn("%s", path);
+		return NULL;
+	}
+	crl = PEM_read_X509_CRL(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!crl)
+		tls_warn(path);
+	return crl;
+}
+
+static int crl_has(X509_CRL *crl, const ASN1_INTEGER *serial)
+{
+	X509_REVOKED *found = NULL;
+
+	return X509_CRL_get0_by_serial(crl, &found, serial) == 1;
+}
+
+static ASN1_INTEGER *serial_asn1(const char *hex)
+{
+	BIGNUM *bn = NULL;
+	ASN1_INTEGER *ai = NULL;
+
+	if (BN_hex2bn(&bn, hex) > 0)
+		ai = BN_to_ASN1_INTEGER(bn, NULL);
+	BN_free(bn);
+	return ai;
+}
+
+/* Adds one register entry found on disk; a certificate the CRL lists is recorded revoked. */
+static int rebuild_add(struct pt_register *reg, const char *path, const char *name, X509_CRL *crl,
+		       int64_t now)
+{
+	struct pt_reg_entry e;
+	X509 *cert = NULL;
+	FILE *f = fopen(path, "r");
 	int ret;
 
+	if (!f)
+		return 0;
+	cert = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!cert) {
+		tls_warn(path);
+		return 0;
+	}
+	ret = cert_entry(cert, name, &e);
+	if (!ret && crl && crl_has(crl, X509_get0_serialNumber(cert))) {
+		e.status = PT_REG_REVOKED;
+		e.revoked_at = now;
+	}
+	if (!ret)
+		ret = pt_register_add(reg, &e);
+	X509_free(cert);
+	return ret == -EEXIST ? 0 : ret;
+}
+
+/* A home from before the register: what is still on disk is all that can be known. */
+static int rebuild_register(const struct cli_env *env, struct pt_register *reg, const char *path)
+{
+	char p[CLI_PATH_MAX + 64];
+	X509_CRL *crl = NULL;
+	struct dirent *d;
+	DIR *dir;
+	int64_t now = (int64_t)time(NULL);
+	int ret;
+
+	if (cli_path(env, p, sizeof(p), "pki/crl.pem"))
+		return -ENAMETOOLONG;
+	if (access(p, F_OK) == 0 && !(crl = read_crl(p)))
+		return -EINVAL;
+	if (cli_path(env, p, sizeof(p), "pki/server.crt")) {
+		ret = -ENAMETOOLONG;
+		goto out;
+	}
+	if ((ret = rebuild_add(reg, p, "proctrail-server", crl, now)))
+		goto out;
+	if (cli_path(env, p, sizeof(p), "agents")) {
+		ret = -ENAMETOOLONG;
+		goto out;
+	}
+	dir = opendir(p);
+	while (dir && (d = readdir(dir))) {
+		char cert[CLI_PATH_MAX + 64 + 256];
+
+		if (!pt_tls_name_valid(d->d_name))
+			continue;
+		if (snprintf(cert, sizeof(cert), "%s/%s/agent.crt", p, d->d_name) >=
+		    (int)sizeof(cert))
+			continue;
+		if ((ret = rebuild_add(reg, cert, d->d_name, crl, now)))
+			break;
+	}
+	if (dir)
+		closedir(dir);
+	if (ret)
+		goto out;
+	if ((ret = pt_register_save(reg, path, 0644))) {
+		log_warnx("writing %s: %s", path, strerror(-ret));
+		goto out;
+	}
+	fprintf(stderr, "proctrail: %s was missing: rebuilt from the %zu certificates on disk; "
+		"certificates issued earlier whose files are gone are not in it (revoke them with "
+		"`proctrail revoke --serial HEX`)\n", path, reg->n);
+out:
+	X509_CRL_free(crl);
+	return ret;
+}
+
+static int load_register(const struct cli_env *env, struct pt_register *reg, char *path,
+			 size_t pathlen)
+{
+	size_t bad_line;
+	int ret;
+
+	pt_register_init(reg);
+	if (cli_path(env, path, pathlen, "pki/issued.tsv"))
+		return -ENAMETOOLONG;
+	ret = pt_register_load(reg, path, &bad_line);
+	if (ret == -ENOENT)
+		return rebuild_register(env, reg, path);
+	if (ret && bad_line)
+		log_warnx("%s:%zu: malformed line: fix or restore the register", path, bad_line);
+	else if (ret)
+		log_warnx("%s: %s", path, strerror(-ret));
+	return ret;
+}
+
+static int save_register(const struct pt_register *reg, const char *path)
+{
+	int ret = pt_register_save(reg, path, 0644);
+
+	if (ret)
+		log_warnx("writing %s: %s", path, strerror(-ret));
+	return ret;
+}
+
+static int register_cert(struct pt_register *reg, const char *path, X509 *cert, const char *name)
+{
+	struct pt_reg_entry e;
+	int ret = cert_entry(cert, name, &e);
+
+	if (!ret)
+		ret = pt_register_add(reg, &e);
+	if (ret) {
+		log_warnx("registering %s's certificate: %s", name, strerror(-ret));
+		return ret;
+	}
+	return save_register(reg, path);
+}
+
+/* Whether every certificate of name in the register is revoked (then it may be enrolled again). */
+static int all_revoked(const struct pt_register *reg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < reg->n; i++)
+		if (!strcmp(reg->v[i].name, name) && reg->v[i].status != PT_REG_REVOKED)
+			return 0;
+	return 1;
+}
+
+static int enroll(const struct cli_env *env, const char *name, int renew)
+{
+	char dir[CLI_PATH_MAX], p[CLI_PATH_MAX + 16], rel[256], regpath[CLI_PATH_MAX];
+	EVP_PKEY *ca_key = NULL, *key = NULL;
+	X509 *ca = NULL, *cert = NULL;
+	struct pt_register reg;
+	int ret;
+
+	pt_register_init(&reg);
 	if (!pt_tls_name_valid(name)) {
 		log_warnx("invalid agent name '%s': 1 to %u of [A-Za-z0-9._-], not starting with . or -",
 			  name, PT_TLS_CN_MAX);
 		return -EINVAL;
 	}
 	ret = load_ca(env, &ca, &ca_key);
-	if (ret)
+	if (ret || (ret = load_register(env, &reg, regpath, sizeof(regpath))))
 		goto out;
 	snprintf(rel, sizeof(rel), "agents/%s", name);
 	if ((ret = cli_path(env, dir, sizeof(dir), rel)))
@@ -339,8 +560,9 @@ static int enroll(const struct cli_env *env, const char *name)
 		log_warn("%s", dir);
 		goto out;
 	}
-	if (access(p, F_OK) == 0) {
-		log_warnx("%s already enrolled (%s)", name, p);
+	if (access(p, F_OK) == 0 && !renew && !all_revoked(&reg, name)) {
+		log_warnx("%s already enrolled (%s); `enroll --renew %s` issues a new certificate "
+			  "(the old one stays valid until revoked)", name, p, name);
 		ret = -EEXIST;
 		goto out;
 	}
@@ -348,6 +570,9 @@ static int enroll(const struct cli_env *env, const char *name)
 	key = gen_key();
 	cert = key ? make_cert(key, name, CERT_CLIENT, ca, ca_key, NULL) : NULL;
 	if (!cert)
+		goto out;
+	/* Registered before it is handed out: no certificate exists that revoke cannot find. */
+	if ((ret = register_cert(&reg, regpath, cert, name)))
 		goto out;
 	snprintf(p, sizeof(p), "%s/agent.key", dir);
 	if ((ret = write_pem(p, 0600, NULL, key, NULL)))
@@ -358,8 +583,10 @@ static int enroll(const struct cli_env *env, const char *name)
 	snprintf(p, sizeof(p), "%s/agent.crt", dir);
 	if ((ret = write_pem(p, 0644, cert, NULL, NULL)))
 		goto out;
-	printf("enrolled %s: %s/{agent.crt,agent.key,ca.crt}\n", name, dir);
+	printf("enrolled %s: %s/{agent.crt,agent.key,ca.crt} serial %s\n", name, dir,
+	       reg.v[reg.n - 1].serial);
 out:
+	pt_register_free(&reg);
 	EVP_PKEY_free(ca_key);
 	EVP_PKEY_free(key);
 	X509_free(ca);
@@ -367,63 +594,153 @@ out:
 	return ret;
 }
 
-static int revoke_agent(const struct cli_env *env, const char *name)
+/* Adds serial to the CRL unless it is there already; counts it in *added. */
+static int crl_add(X509_CRL *crl, const char *serial, int64_t when_unix, unsigned *added)
 {
-	char p[CLI_PATH_MAX], rel[256];
+	ASN1_INTEGER *ai = serial_asn1(serial);
+	ASN1_TIME *when = NULL;
+	X509_REVOKED *rev = NULL;
+	int ok;
+
+	if (!ai)
+		return -ENOMEM;
+	if (crl_has(crl, ai)) {
+		ASN1_INTEGER_free(ai);
+		return 0;
+	}
+	rev = X509_REVOKED_new();
+	when = ASN1_TIME_set(NULL, (time_t)when_unix);
+	ok = rev && when && X509_REVOKED_set_serialNumber(rev, ai) &&
+	     X509_REVOKED_set_revocationDate(rev, when) && X509_CRL_add0_revoked(crl, rev);
+	ASN1_INTEGER_free(ai);
+	ASN1_TIME_free(when);
+	if (!ok) {
+		tls_warn("adding to CRL");
+		X509_REVOKED_free(rev);
+		return -EINVAL;
+	}
+	(*added)++;
+	return 0;
+}
+
+/* Marks the selected entries revoked, puts every revoked serial of the register into the CRL,
+ * re-signs it, then writes CRL and register. name (every certificate ever issued to it) or
+ * serial (one) selects. */
+static int revoke_certs(const struct cli_env *env, const char *name, const char *serial)
+{
+	char p[CLI_PATH_MAX], regpath[CLI_PATH_MAX], canon[PT_REG_SERIAL_MAX + 1];
 	EVP_PKEY *ca_key = NULL;
-	X509 *ca = NULL, *cert = NULL;
+	X509 *ca = NULL;
 	X509_CRL *crl = NULL;
-	X509_REVOKED *rev = NULL, *found = NULL;
-	ASN1_TIME *now = NULL;
-	FILE *f;
+	struct pt_register reg;
+	int64_t now = (int64_t)time(NULL);
+	unsigned matched = 0, newly = 0, added = 0;
+	size_t i;
 	int ret;
 
-	if (!pt_tls_name_valid(name)) {
+	pt_register_init(&reg);
+	if (name && !pt_tls_name_valid(name)) {
 		log_warnx("invalid agent name '%s'", name);
 		return -EINVAL;
 	}
-	if ((ret = load_ca(env, &ca, &ca_key)))
+	if (serial && pt_register_serial_canon(canon, serial)) {
+		log_warnx("invalid serial '%s': 1 to %u hex digits", serial, PT_REG_SERIAL_MAX);
+		return -EINVAL;
+	}
+	if ((ret = load_ca(env, &ca, &ca_key)) ||
+	    (ret = load_register(env, &reg, regpath, sizeof(regpath))))
 		goto out;
-	snprintf(rel, sizeof(rel), "agents/%s/agent.crt", name);
-	if ((ret = cli_path(env, p, sizeof(p), rel)))
-		goto out;
-	ret = -ENOENT;
-	if (!(cert = read_cert(p)))
-		goto out;
-	if ((ret = cli_path(env, p, sizeof(p), "pki/crl.pem")))
-		goto out;
-	f = fopen(p, "r");
-	crl = f ? PEM_read_X509_CRL(f, NULL, NULL, NULL) : X509_CRL_new();
-	if (f)
-		fclose(f);
-	ret = -EINVAL;
-	if (!crl) {
-		tls_warn(p);
+	for (i = 0; i < reg.n; i++) {
+		struct pt_reg_entry *e = &reg.v[i];
+
+		if (name ? strcmp(e->name, name) : strcmp(e->serial, canon))
+			continue;
+		matched++;
+		if (e->status != PT_REG_REVOKED) {
+			e->status = PT_REG_REVOKED;
+			e->revoked_at = now;
+			newly++;
+		}
+	}
+	if (!matched && name) {
+		log_warnx("no certificate issued to %s in %s (`proctrail pki list` shows the "
+			  "register)", name, regpath);
+		ret = -ENOENT;
 		goto out;
 	}
-	if (X509_CRL_get0_by_serial(crl, &found, X509_get_serialNumber(cert)) == 1) {
-		printf("%s is already revoked\n", name);
+	if (!matched)
+		log_warnx("serial %s is not in %s; adding it to the CRL all the same", canon,
+			  regpath);
+	if ((ret = cli_path(env, p, sizeof(p), "pki/crl.pem")))
+		goto out;
+	ret = -EINVAL;
+	if (!(crl = access(p, F_OK) == 0 ? read_crl(p) : X509_CRL_new()))
+		goto out;
+	for (i = 0; i < reg.n; i++) {
+		const struct pt_reg_entry *e = &reg.v[i];
+
+		if (e->status != PT_REG_REVOKED)
+			continue;
+		if ((ret = crl_add(crl, e->serial, e->revoked_at, &added)))
+			goto out;
+	}
+	/* A certificate from before the register whose file is gone: only its serial is known. */
+	if (!matched && (ret = crl_add(crl, canon, now, &added)))
+		goto out;
+	if (!newly && !added) {
+		printf("%s is already revoked\n", name ? name : canon);
 		ret = 0;
 		goto out;
 	}
-	rev = X509_REVOKED_new();
-	now = X509_gmtime_adj(NULL, 0);
-	if (!rev || !now || !X509_REVOKED_set_serialNumber(rev, X509_get_serialNumber(cert)) ||
-	    !X509_REVOKED_set_revocationDate(rev, now) || !X509_CRL_add0_revoked(crl, rev)) {
-		tls_warn("adding to CRL");
-		X509_REVOKED_free(rev);
+	/* The CRL first: it is what the collector enforces; the register follows. */
+	if ((ret = sign_crl(crl, ca, ca_key)) || (ret = write_pem(p, 0644, NULL, NULL, crl)) ||
+	    (ret = save_register(&reg, regpath)))
 		goto out;
-	}
-	if ((ret = sign_crl(crl, ca, ca_key)) || (ret = write_pem(p, 0644, NULL, NULL, crl)))
-		goto out;
-	printf("revoked %s; %s updated (the server reloads it at the next handshake)\n", name, p);
+	printf("revoked %s (%u certificate%s); %s updated: the collector drops its connections "
+	       "within %u s, or at once on SIGHUP\n", name ? name : canon, matched ? matched : 1,
+	       matched > 1 ? "s" : "", p, PT_TLS_CRL_POLL_MS / 1000);
 out:
-	ASN1_TIME_free(now);
+	pt_register_free(&reg);
 	EVP_PKEY_free(ca_key);
 	X509_free(ca);
-	X509_free(cert);
 	X509_CRL_free(crl);
 	return ret;
+}
+
+static void format_day(int64_t t, char *out, size_t outlen)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || !strftime(out, outlen, "%Y-%m-%d", &tm))
+		snprintf(out, outlen, "?");
+}
+
+static int list_register(const struct cli_env *env)
+{
+	char regpath[CLI_PATH_MAX], nb[16], na[16], ra[16];
+	struct pt_register reg;
+	size_t i;
+	int ret = load_register(env, &reg, regpath, sizeof(regpath));
+
+	if (ret)
+		return ret;
+	printf("%-40s  %-20s  %-10s  %-10s  %-7s  %s\n", "SERIAL", "NAME", "NOT_BEFORE",
+	       "NOT_AFTER", "STATUS", "REVOKED");
+	for (i = 0; i < reg.n; i++) {
+		const struct pt_reg_entry *e = &reg.v[i];
+
+		format_day(e->not_before, nb, sizeof(nb));
+		format_day(e->not_after, na, sizeof(na));
+		if (e->status == PT_REG_REVOKED)
+			format_day(e->revoked_at, ra, sizeof(ra));
+		else
+			snprintf(ra, sizeof(ra), "-");
+		printf("%-40s  %-20s  %-10s  %-10s  %-7s  %s\n", e->serial, e->name, nb, na,
+		       e->status == PT_REG_REVOKED ? "revoked" : "valid", ra);
+	}
+	pt_register_free(&reg);
+	return 0;
 }
 
 int cmd_pki(const struct cli_env *env, int argc, char **argv)
@@ -437,25 +754,32 @@ int cmd_pki(const struct cli_env *env, int argc, char **argv)
 			goto usage;
 		return pki_init(env, san) ? 1 : 0;
 	}
+	if (argc == 2 && !strcmp(argv[1], "list"))
+		return list_register(env) ? 1 : 0;
 usage:
-	fprintf(stderr, "usage: proctrail pki init [--san IP:ADDR,DNS:NAME,...]\n");
+	fprintf(stderr, "usage: proctrail pki init [--san IP:ADDR,DNS:NAME,...]\n"
+			"       proctrail pki list\n");
 	return 2;
 }
 
 int cmd_enroll(const struct cli_env *env, int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: proctrail enroll NAME\n");
+	if (argc == 3 && !strcmp(argv[1], "--renew"))
+		return enroll(env, argv[2], 1) ? 1 : 0;
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(stderr, "usage: proctrail enroll [--renew] NAME\n");
 		return 2;
 	}
-	return enroll(env, argv[1]) ? 1 : 0;
+	return enroll(env, argv[1], 0) ? 1 : 0;
 }
 
 int cmd_revoke(const struct cli_env *env, int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: proctrail revoke NAME\n");
+	if (argc == 3 && !strcmp(argv[1], "--serial"))
+		return revoke_certs(env, NULL, argv[2]) ? 1 : 0;
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(stderr, "usage: proctrail revoke NAME | revoke --serial HEX\n");
 		return 2;
 	}
-	return revoke_agent(env, argv[1]) ? 1 : 0;
+	return revoke_certs(env, argv[1], NULL) ? 1 : 0;
 }

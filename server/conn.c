@@ -494,7 +494,7 @@ void pt_conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockadd
 {
 	struct server *srv = arg;
 	struct sockaddr_in *sin = (struct sockaddr_in *)sa;
-	char ip[INET6_ADDRSTRLEN] = "?", err[512];
+	char ip[INET6_ADDRSTRLEN] = "?";
 	const char *why = "shutting down";
 	struct conn *c;
 	SSL *ssl;
@@ -502,6 +502,12 @@ void pt_conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockadd
 
 	(void)l;
 	(void)salen;
+	/* A changed CRL is loaded before this handshake; without a valid one nobody is admitted
+	 * (before the handshake pool, so a refused peer evicts nobody). */
+	if (pt_server_crl_admit(srv) < 0) {
+		evutil_closesocket(fd);
+		return;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		evutil_closesocket(fd);
@@ -520,9 +526,6 @@ void pt_conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockadd
 		evutil_closesocket(fd);
 		return;
 	}
-	/* The CRL is checked at every handshake, so a revocation takes effect at once. */
-	if (pt_tls_server_reload(&srv->tls, 0, err, sizeof(err)) < 0)
-		log_warnx("keeping the previous CRL: %s", err);
 	ssl = SSL_new(srv->tls.ctx);
 	if (!ssl) {
 		free(c);

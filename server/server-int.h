@@ -113,6 +113,12 @@ struct server {
 	uint64_t stop_started_ns;
 	size_t queued_bytes;          /* job bytes between submit and done */
 	unsigned nstarved;
+	struct srv_crl_state {        /* revocation: server.c, pt_server_crl_admit() */
+		struct event *poll_ev;
+		char err[512];            /* why the CRL is unusable, while it is */
+		uint64_t reload_failures, refused, revoked_closed;
+		uint64_t warn_ns, refuse_warn_ns, warn_suppressed;   /* log rate limits */
+	} crl;
 };
 
 
@@ -151,5 +157,9 @@ void pt_conn_free(struct conn *c);
 void pt_conn_close(struct conn *c);
 /* Reads c again after a pause (window, starvation), unless it is closing or rate-paused. */
 void pt_conn_resume(struct conn *c);
+/* Before a new connection's handshake: loads the CRL if it changed on disk (closing the open
+ * connections it revokes). 0 to go on; -EPERM while no valid CRL is readable, the refusal
+ * counted and logged (rate-limited): the collector fails closed. */
+int pt_server_crl_admit(struct server *srv);
 
 #endif

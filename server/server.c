@@ -27,6 +27,7 @@
 #include "proctrail/clock.h"
 #include "proctrail/confine.h"
 #include "proctrail/log.h"
+#include "proctrail/register.h"
 #include "proctrail/store.h"
 #include "proctrail/tls.h"
 #include "checkpoint.h"
@@ -110,20 +111,145 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(srv->stop_ev, &tv);
 }
 
+/* ---- revocation ---- */
+
+#define CRL_WARN_INTERVAL_NS (10ull * 1000000000ull)   /* repeated CRL warnings: one per 10 s */
+
+/* Rate limit for the warnings repeated while the CRL is unusable (*last: when that kind of
+ * warning was last logged, 0 for never); 1 when one is due. */
+static int crl_warn_due(struct server *srv, uint64_t *last)
+{
+	uint64_t now = pt_mono_ns();
+
+	if (*last && now - *last < CRL_WARN_INTERVAL_NS) {
+		srv->crl.warn_suppressed++;
+		return 0;
+	}
+	*last = now;
+	return 1;
+}
+
+/* After a CRL reload: every open connection's certificate is looked up in the new CRL, and a
+ * revoked one gets ERROR and is closed at once. Its session is closed with it, so batches of
+ * it still in the writer are not acknowledged; the agent keeps them. */
+static void pt_server_recheck_revoked(struct server *srv)
+{
+	char serial[PT_REG_SERIAL_MAX + 1];
+	struct conn *c, *next;
+	unsigned n = 0;
+	SSL *ssl;
+
+	for (c = TAILQ_FIRST(&srv->conns); c; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (!c->bev || c->closing)
+			continue;
+		ssl = bufferevent_openssl_get_ssl(c->bev);
+		/* A handshake still running verifies against the new store already. */
+		if (!ssl || !SSL_is_init_finished(ssl) ||
+		    pt_tls_server_peer_revoked(&srv->tls, ssl, serial, sizeof(serial)) != 1)
+			continue;
+		n++;
+		srv->crl.revoked_closed++;
+		if (c->sess) {
+			pt_session_fail(c->sess, PT_ERR_IDENTITY, 0,
+					"certificate serial %s is revoked", serial);
+		} else {
+			log_warnx("%s: certificate serial %s is revoked; closing", c->address, serial);
+			pt_conn_free(c);
+		}
+	}
+	if (n)
+		log_warnx("CRL: closed %u connection%s with a revoked certificate (%llu since start)",
+			  n, n == 1 ? "" : "s", (unsigned long long)srv->crl.revoked_closed);
+}
+
+/* Fail closed: with no CRL to check against, no connection can be shown unrevoked. */
+static void crl_close_all(struct server *srv)
+{
+	struct conn *c, *next;
+
+	for (c = TAILQ_FIRST(&srv->conns); c; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (!c->sess)
+			pt_conn_free(c);
+		else if (!c->closing)
+			pt_session_fail(c->sess, PT_ERR_INTERNAL, 0,
+					"the collector has no valid CRL; try again later");
+	}
+}
+
+/* Loads the CRL when it changed (force: regardless). 0 while a valid CRL is in force. */
+static int crl_refresh(struct server *srv, int force, const char *why)
+{
+	int was_failed = pt_tls_server_crl_failed(&srv->tls);
+	int ret = pt_tls_server_reload(&srv->tls, force, srv->crl.err, sizeof(srv->crl.err));
+
+	if (ret > 0) {
+		if (was_failed)
+			log_warnx("CRL: %s is valid again (%s); admitting agents (%llu connections "
+				  "were refused without it)", srv->cfg->crl, why,
+				  (unsigned long long)srv->crl.refused);
+		else
+			log_info("CRL: %s reloaded (%s)", srv->cfg->crl, why);
+		srv->crl.err[0] = '\0';
+		srv->crl.warn_ns = srv->crl.refuse_warn_ns = 0;
+		pt_server_recheck_revoked(srv);
+		return 0;
+	}
+	if (ret == 0)
+		return 0;
+	srv->crl.reload_failures++;
+	if (!was_failed) {
+		log_warnx("CRL: %s; failing closed: refusing new agent connections and closing the "
+			  "%u open ones until a valid CRL is readable", srv->crl.err, srv->nconns);
+		srv->crl.warn_ns = pt_mono_ns();
+		crl_close_all(srv);
+	} else if (crl_warn_due(srv, &srv->crl.warn_ns)) {
+		log_warnx("CRL: still unusable: %s (%llu failed reloads, %llu connections refused, "
+			  "%llu warnings suppressed)", srv->crl.err,
+			  (unsigned long long)srv->crl.reload_failures,
+			  (unsigned long long)srv->crl.refused,
+			  (unsigned long long)srv->crl.warn_suppressed);
+		srv->crl.warn_suppressed = 0;
+	}
+	return -EPERM;
+}
+
+int pt_server_crl_admit(struct server *srv)
+{
+	if (crl_refresh(srv, 0, "file changed") == 0)
+		return 0;
+	srv->crl.refused++;
+	if (crl_warn_due(srv, &srv->crl.refuse_warn_ns)) {
+		log_warnx("refusing a connection: no valid CRL: %s (%llu refused)", srv->crl.err,
+			  (unsigned long long)srv->crl.refused);
+		srv->crl.warn_suppressed = 0;
+	}
+	return -EPERM;
+}
+
+/* An operator's `proctrail revoke` takes effect without a signal: the file is looked at every
+ * PT_TLS_CRL_POLL_MS, and retried that often while it is unusable. */
+static void crl_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	crl_refresh(arg, 0, "file changed");
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *srv = arg;
-	char err[512];
 	struct conn *c;
 	struct timeval tv = { 0, 0 };
 
 	(void)what;
 	switch (sig) {
 	case SIGHUP:
-		if (pt_tls_server_reload(&srv->tls, 1, err, sizeof(err)) < 0)
-			log_warnx("SIGHUP: keeping the previous CA/CRL: %s", err);
+		if (!srv->cfg->crl[0])
+			log_info("SIGHUP: no CRL configured, nothing to reload");
 		else
-			log_info("SIGHUP: CA and CRL reloaded");
+			crl_refresh(srv, 1, "SIGHUP");
 		break;
 	case SIGUSR1:
 		log_info("SIGUSR1: sending COLLECT to pull-mode agents");
@@ -381,6 +507,15 @@ int pt_server_run(const struct pt_server_config *cfg)
 		ret = -ENOMEM;
 		goto out;
 	}
+	if (cfg->crl[0]) {
+		srv.crl.poll_ev = event_new(srv.base, -1, EV_PERSIST, crl_poll_cb, &srv);
+		tv.tv_sec = PT_TLS_CRL_POLL_MS / 1000;
+		tv.tv_usec = (PT_TLS_CRL_POLL_MS % 1000) * 1000;
+		if (!srv.crl.poll_ev || event_add(srv.crl.poll_ev, &tv) < 0) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
 	for (i = 0; i < 4; i++) {
 		srv.sig_ev[i] = evsignal_new(srv.base, sigs[i], signal_cb, &srv);
 		if (!srv.sig_ev[i] || evsignal_add(srv.sig_ev[i], NULL) < 0) {
@@ -425,6 +560,14 @@ out:
 		event_free(srv.accept_resume_ev);
 	if (srv.stats_ev)
 		event_free(srv.stats_ev);
+	if (srv.crl.poll_ev)
+		event_free(srv.crl.poll_ev);
+	if (srv.crl.reload_failures || srv.crl.refused || srv.crl.revoked_closed)
+		log_info("revocation: %llu connections closed as revoked, %llu refused without a "
+			 "valid CRL, %llu failed CRL reloads",
+			 (unsigned long long)srv.crl.revoked_closed,
+			 (unsigned long long)srv.crl.refused,
+			 (unsigned long long)srv.crl.reload_failures);
 	if (srv.listener)
 		evconnlistener_free(srv.listener);
 	pt_tls_server_free(&srv.tls);

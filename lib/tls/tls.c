@@ -4,9 +4,12 @@
 #include <sys/stat.h>
 #include <arpa/inet.h>
 
+#include <openssl/bn.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "proctrail/register.h"
 #include "proctrail/tls.h"
 
 void pt_tls_errstr(char *out, size_t outlen)
@@ -49,13 +52,61 @@ static int common_setup(SSL_CTX *ctx, const char *ca, const char *cert, const ch
 	return 0;
 }
 
+/* The CRL file, accepted only when it is one the CA issued and signed and still current: a
+ * garbage or foreign file must not silently revoke nothing. */
+static X509_CRL *load_crl(const struct pt_tls_server *s, char *err, size_t errlen)
+{
+	FILE *f = NULL;
+	X509 *ca = NULL;
+	X509_CRL *crl = NULL;
+	EVP_PKEY *pub;
+	const ASN1_TIME *next;
+	const char *why = NULL;
+
+	if (!(f = fopen(s->ca, "r")) || !(ca = PEM_read_X509(f, NULL, NULL, NULL))) {
+		if (f)
+			fail(err, errlen, "loading CA", s->ca);
+		else
+			snprintf(err, errlen, "CA %s: %s", s->ca, strerror(errno));
+		goto out;
+	}
+	fclose(f);
+	if (!(f = fopen(s->crl, "r"))) {
+		snprintf(err, errlen, "CRL %s: %s", s->crl, strerror(errno));
+		goto out;
+	}
+	if (!(crl = PEM_read_X509_CRL(f, NULL, NULL, NULL))) {
+		fail(err, errlen, "reading CRL", s->crl);
+		goto out;
+	}
+	pub = X509_get0_pubkey(ca);
+	next = X509_CRL_get0_nextUpdate(crl);
+	if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) != 0)
+		why = "not issued by the CA";
+	else if (!pub || X509_CRL_verify(crl, pub) != 1)
+		why = "signature does not verify against the CA";
+	else if (next && X509_cmp_current_time(next) <= 0)
+		why = "past its nextUpdate (expired)";
+	if (why) {
+		ERR_clear_error();
+		snprintf(err, errlen, "CRL %s: %s", s->crl, why);
+		X509_CRL_free(crl);
+		crl = NULL;
+	}
+out:
+	if (f)
+		fclose(f);
+	X509_free(ca);
+	return crl;
+}
+
 /* The verification store: the pinned CA and, when configured, the CRL (leaf checked only:
  * the CA is the root we pin, nothing above it could revoke it). Only world-readable files, so
  * a reload still works after the server dropped its privileges. */
-static X509_STORE *server_store(const struct pt_tls_server *s, char *err, size_t errlen)
+static X509_STORE *server_store(const struct pt_tls_server *s, X509_CRL *crl, char *err,
+				size_t errlen)
 {
 	X509_STORE *store = X509_STORE_new();
-	X509_LOOKUP *lookup;
 
 	if (!store) {
 		fail(err, errlen, "X509_STORE_new", NULL);
@@ -65,9 +116,8 @@ static X509_STORE *server_store(const struct pt_tls_server *s, char *err, size_t
 		fail(err, errlen, "loading CA", s->ca);
 		goto bad;
 	}
-	if (s->crl[0]) {
-		lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
-		if (!lookup || X509_load_crl_file(lookup, s->crl, X509_FILETYPE_PEM) < 1) {
+	if (crl) {
+		if (X509_STORE_add_crl(store, crl) != 1) {
 			fail(err, errlen, "loading CRL", s->crl);
 			goto bad;
 		}
@@ -82,14 +132,14 @@ bad:
 static SSL_CTX *server_ctx(const struct pt_tls_server *s, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	X509_STORE *store;
+	X509_STORE *store = NULL;
 
 	if (!ctx) {
 		fail(err, errlen, "SSL_CTX_new", NULL);
 		return NULL;
 	}
 	if (common_setup(ctx, s->ca, s->cert, s->key, err, errlen) ||
-	    !(store = server_store(s, err, errlen))) {
+	    !(store = server_store(s, s->crl_obj, err, errlen))) {
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -105,8 +155,19 @@ static SSL_CTX *server_ctx(const struct pt_tls_server *s, char *err, size_t errl
 static void crl_stat(struct pt_tls_server *s, struct stat *st)
 {
 	s->crl_mtime = st->st_mtim;
+	s->crl_ctime = st->st_ctim;
+	s->crl_dev = st->st_dev;
 	s->crl_ino = st->st_ino;
 	s->crl_size = st->st_size;
+}
+
+static int crl_unchanged(const struct pt_tls_server *s, const struct stat *st)
+{
+	return st->st_mtim.tv_sec == s->crl_mtime.tv_sec &&
+	       st->st_mtim.tv_nsec == s->crl_mtime.tv_nsec &&
+	       st->st_ctim.tv_sec == s->crl_ctime.tv_sec &&
+	       st->st_ctim.tv_nsec == s->crl_ctime.tv_nsec && st->st_dev == s->crl_dev &&
+	       st->st_ino == s->crl_ino && st->st_size == s->crl_size;
 }
 
 int pt_tls_server_init(struct pt_tls_server *s, const char *ca, const char *cert, const char *key,
@@ -128,34 +189,85 @@ int pt_tls_server_init(struct pt_tls_server *s, const char *ca, const char *cert
 			return -errno;
 		}
 		crl_stat(s, &st);
+		/* Start-up with a configured but unusable CRL is fatal: nothing would be revoked. */
+		if (!(s->crl_obj = load_crl(s, err, errlen)))
+			return -EINVAL;
 	}
 	s->ctx = server_ctx(s, err, errlen);
-	return s->ctx ? 0 : -EINVAL;
+	if (!s->ctx) {
+		X509_CRL_free(s->crl_obj);
+		s->crl_obj = NULL;
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int pt_tls_server_reload(struct pt_tls_server *s, int force, char *err, size_t errlen)
 {
 	struct stat st;
 	X509_STORE *store;
+	X509_CRL *crl;
+	int ret;
 
 	if (!s->crl[0])
 		return 0;
 	if (stat(s->crl, &st) < 0) {
+		ret = -errno;
 		snprintf(err, errlen, "CRL %s: %s", s->crl, strerror(errno));
-		return -errno;
+		goto failed;
 	}
-	if (!force && st.st_mtim.tv_sec == s->crl_mtime.tv_sec &&
-	    st.st_mtim.tv_nsec == s->crl_mtime.tv_nsec && st.st_ino == s->crl_ino &&
-	    st.st_size == s->crl_size)
+	if (!force && !s->crl_failed && crl_unchanged(s, &st))
 		return 0;
+	crl = load_crl(s, err, errlen);
+	if (!crl) {
+		ret = -EINVAL;
+		goto failed;
+	}
 	/* Replacing the store, not the context: the key is unreadable once privileges are
 	 * dropped. Verification takes the store when a certificate arrives, on this thread. */
-	store = server_store(s, err, errlen);
-	if (!store)
-		return -EINVAL;
+	store = server_store(s, crl, err, errlen);
+	if (!store) {
+		X509_CRL_free(crl);
+		ret = -EINVAL;
+		goto failed;
+	}
 	SSL_CTX_set_cert_store(s->ctx, store);
+	X509_CRL_free(s->crl_obj);
+	s->crl_obj = crl;
+	s->crl_failed = 0;
 	crl_stat(s, &st);
 	return 1;
+failed:
+	s->crl_failed = 1;
+	return ret;
+}
+
+int pt_tls_server_crl_failed(const struct pt_tls_server *s)
+{
+	return s->crl[0] && s->crl_failed;
+}
+
+int pt_tls_server_peer_revoked(const struct pt_tls_server *s, SSL *ssl, char *serial,
+			       size_t seriallen)
+{
+	X509 *peer = SSL_get0_peer_certificate(ssl);
+	X509_REVOKED *rev = NULL;
+	BIGNUM *bn;
+	char *hex;
+
+	if (seriallen)
+		serial[0] = '\0';
+	if (!peer)
+		return -EPERM;
+	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(peer), NULL);
+	hex = bn ? BN_bn2hex(bn) : NULL;
+	if (hex && seriallen > PT_REG_SERIAL_MAX && pt_register_serial_canon(serial, hex))
+		serial[0] = '\0';
+	OPENSSL_free(hex);
+	BN_free(bn);
+	if (!s->crl_obj)
+		return 0;
+	return X509_CRL_get0_by_serial(s->crl_obj, &rev, X509_get0_serialNumber(peer)) == 1;
 }
 
 void pt_tls_server_free(struct pt_tls_server *s)
@@ -164,6 +276,8 @@ void pt_tls_server_free(struct pt_tls_server *s)
 		return;
 	SSL_CTX_free(s->ctx);
 	s->ctx = NULL;
+	X509_CRL_free(s->crl_obj);
+	s->crl_obj = NULL;
 }
 
 SSL_CTX *pt_tls_client_ctx(const char *ca, const char *cert, const char *key, char *err,
