@@ -203,11 +203,17 @@ static void write_cb(struct bufferevent *bev, void *arg)
 
 static void log_tls_failure(struct conn *c, short what)
 {
+	/* Anyone who can connect can fail a handshake: one limiter for all of them (the loop
+	 * thread is its only user). */
+	static struct log_ratelimit handshake_log;
 	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
 	long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
 	unsigned long e;
 	char buf[256];
 	int logged = 0;
+
+	if (!log_ratelimit_allow(&handshake_log, "failed TLS handshakes"))
+		return;
 
 	/* The verification result names the reason people act on: revoked, unknown CA, none. */
 	if (vr != X509_V_OK) {

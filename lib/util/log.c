@@ -85,3 +85,33 @@ void fatalx(const char *fmt, ...)
 	LOG_BODY("fatal", 0);
 	exit(1);
 }
+
+void log_ratelimit_flush(struct log_ratelimit *rl, const char *what)
+{
+	if (!rl || !rl->suppressed)
+		return;
+	log_warnx("%s: %llu similar lines suppressed (at most %u per %u ms are logged)", what,
+		  (unsigned long long)rl->suppressed, LOG_RATELIMIT_LINES, LOG_RATELIMIT_WINDOW_MS);
+	rl->suppressed = 0;
+}
+
+bool log_ratelimit_allow(struct log_ratelimit *rl, const char *what)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (!rl->window_start_ns || now - rl->window_start_ns >= LOG_RATELIMIT_WINDOW_MS * 1000000ull) {
+		log_ratelimit_flush(rl, what);
+		rl->window_start_ns = now;
+		rl->lines = 0;
+	}
+	if (rl->lines >= LOG_RATELIMIT_LINES) {
+		rl->suppressed++;
+		rl->suppressed_total++;
+		return false;
+	}
+	rl->lines++;
+	return true;
+}
