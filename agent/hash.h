@@ -32,6 +32,7 @@ struct pt_hash_job {
 	bool memfd;
 	const char *path;          /* absolute path the kernel resolved; may be NULL */
 	const char *script_path;   /* NULL: not a script */
+	uint64_t exec_time_ns;     /* realtime of the exec: a script changed since is not hashed */
 	/* out */
 	uint8_t sha256[PT_SHA256_LEN];
 	uint8_t status;            /* pt_hash_status */

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +13,10 @@
 
 #define WAYS 4
 #define SCRIPT_MAX_BYTES (1u << 20)
+/* File timestamps come from the kernel's coarse clock, up to one tick (10 ms at HZ=100)
+ * behind the exec's precise time; twice that, so a script written or swapped in at the exec
+ * is never taken for one that was there before it. */
+#define SCRIPT_CTIME_MARGIN_NS (20ull * 1000000ull)
 
 struct cache_entry {
 	struct pt_file_id id;
@@ -84,30 +89,81 @@ static void cache_put(struct pt_hasher *h, const struct pt_file_id *id, const ui
 	memcpy(victim->sha256, sha, PT_SHA256_LEN);
 }
 
-/* Scripts: the kernel does not hand us the script's inode, so this is best effort: the file
- * now at the path, keyed by its own fstat identity. */
+static uint64_t ns_of(const struct timespec *t)
+{
+	return (uint64_t)t->tv_sec * 1000000000ull + (uint64_t)t->tv_nsec;
+}
+
+/* True when st is an inode nobody created, renamed, linked, written or chmod'ed at since
+ * before the exec: its ctime is older than the exec by more than the coarse clock can lag. */
+static bool older_than_exec(const struct stat *st, uint64_t exec_time_ns)
+{
+	return exec_time_ns > SCRIPT_CTIME_MARGIN_NS &&
+	       ns_of(&st->st_ctim) < exec_time_ns - SCRIPT_CTIME_MARGIN_NS;
+}
+
+static bool same_link(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_mode == b->st_mode &&
+	       ns_of(&a->st_ctim) == ns_of(&b->st_ctim);
+}
+
+/* Opens the script the exec named, or returns -ENOENT, -ESTALE (another file, or one that
+ * cannot be told apart from another), or -errno.
+ *
+ * The kernel does not report the script's inode: binfmt_script has released it when the exec
+ * tracepoint fires. So the identity is inferred from what a swap cannot hide: every way to
+ * put another file at the path (create, rename, link, symlink, write) gives the inode now
+ * there, or the symlink now in the last component, a ctime after the exec. The name is opened
+ * O_PATH first, so a device or FIFO put there is looked at, never opened for reading; the last
+ * component is lstat'ed before and after, so a swap between the checks is seen too. */
+static int open_script(const char *path, uint64_t exec_time_ns, struct stat *st)
+{
+	struct stat l1, l2;
+	char self[64];
+	int pfd, fd, err;
+
+	if (lstat(path, &l1) < 0)
+		return -errno;
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	if (fstat(pfd, st) < 0 || lstat(path, &l2) < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	if (!S_ISREG(st->st_mode) || !older_than_exec(st, exec_time_ns) || !same_link(&l1, &l2) ||
+	    (S_ISLNK(l1.st_mode) ? !older_than_exec(&l1, exec_time_ns) : !same_link(&l1, st))) {
+		err = -ESTALE;
+		goto cleanup;
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	fd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	err = fd < 0 ? -errno : fd;
+cleanup:
+	close(pfd);
+	return err;
+}
+
+/* The script's hash, keyed in the cache by its own fstat identity. */
 static void hash_script(struct pt_hasher *h, struct pt_hash_job *job)
 {
-	struct stat st;
+	struct stat st, st2;
 	struct pt_file_id id;
-	int fd = open(job->script_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int fd = open_script(job->script_path, job->exec_time_ns, &st);
 	int r;
 
 	if (fd < 0) {
-		job->script_status = errno == ENOENT ? PT_HASH_GONE : PT_HASH_UNREADABLE;
+		job->script_status = fd == -ENOENT || fd == -ENOTDIR ? PT_HASH_GONE :
+				     fd == -ESTALE ? PT_HASH_CHANGED : PT_HASH_UNREADABLE;
 		return;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		job->script_status = PT_HASH_UNREADABLE;
-		goto cleanup;
 	}
 	if ((uint64_t)st.st_size > SCRIPT_MAX_BYTES || (uint64_t)st.st_size > h->max_bytes) {
 		job->script_status = PT_HASH_TOO_LARGE;
 		goto cleanup;
 	}
 	id = (struct pt_file_id){ st.st_dev, st.st_ino, (uint64_t)st.st_size,
-		(uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec,
-		(uint64_t)st.st_ctim.tv_sec * 1000000000ull + (uint64_t)st.st_ctim.tv_nsec };
+		ns_of(&st.st_mtim), ns_of(&st.st_ctim) };
 	pthread_mutex_lock(&h->lock);
 	r = cache_get(h, &id, job->script_sha256);
 	pthread_mutex_unlock(&h->lock);
@@ -116,6 +172,8 @@ static void hash_script(struct pt_hasher *h, struct pt_hash_job *job)
 		goto cleanup;
 	}
 	r = pt_hash_fd(fd, h->max_bytes, job->script_sha256, NULL);
+	if (r == 0 && (fstat(fd, &st2) < 0 || !same_link(&st, &st2) || st.st_size != st2.st_size))
+		r = -EFBIG;   /* written to while we read it */
 	job->script_status = r == 0 ? PT_HASH_OK : r == -EFBIG ? PT_HASH_CHANGED : PT_HASH_UNREADABLE;
 	if (r == 0) {
 		pthread_mutex_lock(&h->lock);

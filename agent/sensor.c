@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "proctrail/clock.h"
+#include "proctrail/escape.h"
 #include "proctrail/log.h"
 #include "hash.h"
 #include "ring.h"
@@ -103,6 +104,7 @@ static void ask_hash(struct pt_sensor *s, struct slot *sl, const char *path)
 	}
 	job->id = (struct pt_file_id){ x->dev, x->ino, x->size, x->mtime_ns, x->ctime_ns };
 	job->pid = x->pid;
+	job->exec_time_ns = x->time_ns;
 	job->memfd = x->flags & PT_EXEC_F_MEMFD;
 	if (pt_hasher_try_cache(s->hasher, job))
 		return;
@@ -193,9 +195,16 @@ static int emit_ready(struct pt_sensor *s)
 			/* a read that does not return (a hung network file system) must not hold
 			 * back every record behind it: go on without the hash */
 			if (pt_hasher_abandon(s->hasher, sl->job)) {
-				log_warnx("hash of %.*s (pid %u) not done after %u ms: sent without it",
-					  (int)sl->d.rec.u.exec.path.len, sl->d.rec.u.exec.path.ptr,
-					  sl->d.rec.u.exec.pid, s->cfg.hash_timeout_ms);
+				/* the path is a user's file name; any user can make reads hang
+				 * (a FUSE mount): escaped, and limited (only this thread logs it) */
+				static struct log_ratelimit timeout_log;
+				struct pt_esc shown;
+
+				if (log_ratelimit_allow(&timeout_log, "hash timeouts"))
+					log_warnx("hash of %s (pid %u) not done after %u ms: sent without it",
+						  pt_esc(&shown, sl->d.rec.u.exec.path.ptr,
+							 sl->d.rec.u.exec.path.len),
+						  sl->d.rec.u.exec.pid, s->cfg.hash_timeout_ms);
 				sl->job = NULL;
 				s->hash_timeouts++;
 			}

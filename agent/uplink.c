@@ -13,6 +13,7 @@
 #include <zstd.h>
 
 #include "proctrail/clock.h"
+#include "proctrail/escape.h"
 #include "proctrail/log.h"
 #include "proctrail/tls.h"
 #include "proctrail/version.h"
@@ -255,10 +256,12 @@ static int on_frame(struct pt_uplink *u, const struct pt_frame *f)
 						    : "POLICY disabled by configuration");
 	case PT_FRAME_ERROR: {
 		struct pt_error e;
+		struct pt_esc shown;
 		if ((rc = pt_error_decode(f, &e, &st)) < 0)
 			break;
-		log_warnx("uplink: collector error %u: %.*s", e.code, (int)e.message.len,
-			  e.message.ptr ? e.message.ptr : "");
+		/* once per connection: it ends it */
+		log_warnx("uplink: collector error %u: %s", e.code,
+			  pt_esc(&shown, e.message.ptr, e.message.len));
 		return -ECONNABORTED;
 	}
 	default:

@@ -6,11 +6,16 @@
  *          [--window N] [--zstd] [--name NAME] [--stream ID] [--mode stream|pull]
  *          [--first-seq N] [--skip A-B] [--loss A-B] [--passes N] [--malformed]
  *          [--no-cert] [--no-pong] [--pace-ms N] [--verify-db FILE] [--timeout SEC]
+ *          [--hostname TEXT] [--error-flood N] [--error-message TEXT]
  *
  * --bundle is an enrollment directory (agent.crt, agent.key, ca.crt). With several
  * connections, connection i uses the bundle's certificate and --name (default: the bundle's
  * directory name) for all, each on its own stream (stream id + i), so the collector sees one
  * agent with many streams — enough load, one enrollment.
+ *
+ * --hostname replaces the HELLO host name (default: the name); --error-flood sends N
+ * ERROR(DISABLED) frames carrying --error-message after WELCOME, before the batches: a hostile
+ * agent for the log-injection tests.
  *
  * Output: one "result:" line, e.g.
  *   result: ok connections=1 events=1000 acked=1000 seconds=0.12 events_per_sec=8333
@@ -46,8 +51,8 @@
 #define MAX_BATCH    PT_BATCH_RECORDS_MAX
 
 struct opts {
-	const char *bundle, *connect, *name, *verify_db, *mode;
-	unsigned connections, batch, window, passes, timeout_s, pace_ms;
+	const char *bundle, *connect, *name, *verify_db, *mode, *hostname, *error_message;
+	unsigned connections, batch, window, passes, timeout_s, pace_ms, error_flood;
 	uint64_t events, stream, first_seq, skip_a, skip_b, loss_a, loss_b;
 	int zstd, malformed, no_cert, no_pong;
 };
@@ -209,6 +214,8 @@ static void send_hello(struct rconn *c)
 
 	if (r->o.name)
 		h.agent_name = (struct pt_str){ r->o.name, (uint32_t)strlen(r->o.name) };
+	if (r->o.hostname)
+		h.hostname = (struct pt_str){ r->o.hostname, (uint32_t)strlen(r->o.hostname) };
 	pt_writer_init(&w, buf, sizeof(buf));
 	if (pt_hello_encode(&w, &h) == 0)
 		send_buf(c, &w);
@@ -303,6 +310,18 @@ static void start_sending(struct rconn *c, uint64_t from)
 		bufferevent_write(c->bev, junk, sizeof(junk));
 		return;
 	}
+	for (unsigned i = 0; i < r->o.error_flood; i++) {
+		const char *m = r->o.error_message ? r->o.error_message : "disabled";
+		struct pt_error e = { .code = PT_ERR_DISABLED, .frame_type = PT_FRAME_POLICY,
+				      .message = { m, (uint32_t)strlen(m) } };
+		uint8_t buf[PT_MESSAGE_MAX + 256];
+		struct pt_writer w;
+
+		pt_writer_init(&w, buf, sizeof(buf));
+		if (pt_error_encode(&w, &e) == 0)
+			send_buf(c, &w);
+	}
+	r->o.error_flood = 0;   /* once, not again on a second pass */
 	if (c->next_seq > c->last_seq) {
 		conn_finish(c, C_DONE);
 		return;
@@ -528,6 +547,7 @@ static void usage(void)
 			" [--events N] [--batch N] [--window N] [--zstd] [--name NAME] [--stream ID]"
 			" [--mode stream|pull] [--first-seq N] [--skip A-B] [--loss A-B]"
 			" [--passes N] [--malformed] [--no-cert] [--no-pong] [--pace-ms N] [--verify-db FILE]"
+		" [--hostname TEXT] [--error-flood N] [--error-message TEXT]"
 			" [--timeout SEC]\n");
 	exit(2);
 }
@@ -585,6 +605,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(k, "--name")) r.o.name = v;
 		else if (!strcmp(k, "--verify-db")) r.o.verify_db = v;
 		else if (!strcmp(k, "--mode")) r.o.mode = v;
+		else if (!strcmp(k, "--hostname")) r.o.hostname = v;
+		else if (!strcmp(k, "--error-message")) r.o.error_message = v;
+		else if (!strcmp(k, "--error-flood")) r.o.error_flood = (unsigned)strtoul(v, NULL, 10);
 		else if (!strcmp(k, "--connections")) r.o.connections = (unsigned)strtoul(v, NULL, 10);
 		else if (!strcmp(k, "--events")) r.o.events = strtoull(v, NULL, 10);
 		else if (!strcmp(k, "--batch")) r.o.batch = (unsigned)strtoul(v, NULL, 10);

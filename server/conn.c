@@ -100,7 +100,7 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		srv_count(srv, SRV_HANDSHAKE_TIMEOUTS);
-		if (srv_log_allowed(&srv->rl_timeout, now))
+		if (srv_log_allowed(&srv->rl_timeout))
 			log_warnx("%s: TLS handshake not finished after %u s, closing", c->address,
 				  HANDSHAKE_TIMEOUT_S);
 		pt_conn_free(c);
@@ -125,7 +125,7 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 	at = c->last_progress_ns + srv->idle_timeout_ns;
 	if (now >= at) {
 		srv_count(srv, SRV_IDLE_TIMEOUTS);
-		if (srv_log_allowed(&srv->rl_timeout, now))
+		if (srv_log_allowed(&srv->rl_timeout))
 			log_warnx("agent %s (%s): no whole frame for %llu s, closing", c->sess->agent_id,
 				  c->address, (unsigned long long)(srv->idle_timeout_ns / 1000000000ull));
 		pt_conn_free(c);
@@ -324,7 +324,7 @@ static void log_tls_failure(struct conn *c, short what)
 	int logged = 0;
 
 	srv_count(c->srv, SRV_HANDSHAKE_FAILED);
-	if (!srv_log_allowed(&c->srv->rl_handshake, pt_mono_ns()))
+	if (!srv_log_allowed(&c->srv->rl_handshake))
 		return;
 	/* The verification result names the reason people act on: revoked, unknown CA, none. */
 	if (vr != X509_V_OK) {
@@ -396,7 +396,7 @@ static void established(struct conn *c)
 	/* Verified by OpenSSL against the CA and CRL; the CN is the agent's id. */
 	if (pt_tls_peer_cn(ssl, cn, sizeof(cn))) {
 		srv_count(srv, SRV_HANDSHAKE_FAILED);
-		if (srv_log_allowed(&srv->rl_handshake, now))
+		if (srv_log_allowed(&srv->rl_handshake))
 			log_warnx("%s: refused: certificate has no valid agent name", c->address);
 		pt_conn_free(c);
 		return;
@@ -411,7 +411,7 @@ static void established(struct conn *c)
 	/* A replaced connection frees its slot within the linger: not a reason to refuse. */
 	if (!replace_oldest_of_agent(c) && srv->nestablished > srv->max_connections) {
 		srv_count(srv, SRV_REFUSED_MAX_CONNECTIONS);
-		if (srv_log_allowed(&srv->rl_refused, now))
+		if (srv_log_allowed(&srv->rl_refused))
 			log_warnx("agent %s (%s): refused: max-connections (%u) reached", cn,
 				  c->address, srv->max_connections);
 		pt_conn_free(c);
@@ -481,7 +481,7 @@ static int admit(struct server *srv, const struct conn *newc, const char **why)
 		return -EBUSY;
 	}
 	srv_count(srv, SRV_EVICTED_HANDSHAKES);
-	if (srv_log_allowed(&srv->rl_refused, now))
+	if (srv_log_allowed(&srv->rl_refused))
 		log_warnx("%s: dropped after %llu ms in the TLS handshake to admit another address"
 			  " (max-handshakes %u)", o->address,
 			  (unsigned long long)((now - o->accepted_ns) / 1000000ull), srv->max_handshakes);
@@ -520,7 +520,7 @@ void pt_conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockadd
 	snprintf(c->address, sizeof(c->address), "%s:%u", ip, ntohs(sin->sin_port));
 	set_peer(c, sa);
 	if (srv->stopping || admit(srv, c, &why)) {
-		if (srv_log_allowed(&srv->rl_refused, pt_mono_ns()))
+		if (srv_log_allowed(&srv->rl_refused))
 			log_warnx("%s: refusing a connection: %s", c->address, why);
 		free(c);
 		evutil_closesocket(fd);

@@ -27,7 +27,6 @@
 #define ACCEPT_PAUSE_MS     250
 /* Warnings an attacker can cause (refusals, timeouts) are logged at most this many times per
  * period per kind; the rest are counted and summed up in one line. */
-#define RATELOG_BURST       10
 #define RATELOG_PERIOD_S    10
 /* Decoded batches waiting for the writer, all connections together: over this, connections
  * stop being read until the writer catches up (each connection is bounded by its window too). */
@@ -49,11 +48,10 @@ enum srv_counter {
 	SRV_COUNTERS
 };
 
-/* A warning that may come in floods: RATELOG_BURST lines per RATELOG_PERIOD_S. */
+/* A warning that may come in floods: LOG_RATELIMIT_LINES lines per RATELOG_PERIOD_S. */
 struct srv_ratelog {
 	const char *what;
-	uint64_t period_start_ns, suppressed;
-	unsigned lines;
+	struct log_ratelimit rl;
 };
 
 struct peer_key {
@@ -129,9 +127,17 @@ static inline void srv_count(struct server *srv, enum srv_counter k)
 }
 
 /* Whether a line of r's kind may be logged now; if not it is counted as suppressed. */
-int srv_log_allowed(struct srv_ratelog *r, uint64_t now_ns);
+static inline int srv_log_allowed(struct srv_ratelog *r)
+{
+	r->rl.window_ms = RATELOG_PERIOD_S * 1000;
+	return log_ratelimit_allow(&r->rl, r->what);
+}
+
 /* Logs how many lines of r's kind were suppressed since the last such line. */
-void srv_log_flush(struct srv_ratelog *r);
+static inline void srv_log_flush(struct srv_ratelog *r)
+{
+	log_ratelimit_flush(&r->rl, r->what);
+}
 /* Logs the counters line if a counter or the number of connections changed since the last
  * one (always when forced). */
 void srv_stats_log(struct server *srv, int force);

@@ -283,7 +283,7 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
 	evconnlistener_disable(l);
 	evtimer_add(srv->accept_resume_ev, &tv);
 	srv_count(srv, SRV_ACCEPT_PAUSES);
-	if (srv_log_allowed(&srv->rl_accept, pt_mono_ns()))
+	if (srv_log_allowed(&srv->rl_accept))
 		log_warnx("accept: %s; not accepting for %u ms (%u established, %u handshaking)",
 			  strerror(err), ACCEPT_PAUSE_MS, srv->nestablished, srv->hs.n);
 }

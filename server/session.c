@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proctrail/escape.h"
 #include "proctrail/log.h"
 #include "proctrail/version.h"
 #include "session.h"
@@ -64,6 +65,7 @@ void pt_session_fail(struct pt_session *s, uint32_t code, uint8_t frame_type, co
 {
 	uint8_t buf[SMALL_FRAME_MAX];
 	char msg[PT_MESSAGE_MAX];
+	struct pt_esc shown;   /* msg may quote the peer */
 	struct pt_writer w;
 	struct pt_error e = { .code = code, .frame_type = frame_type };
 	va_list ap;
@@ -73,7 +75,8 @@ void pt_session_fail(struct pt_session *s, uint32_t code, uint8_t frame_type, co
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warnx("agent %s (%s): %s; closing the connection", s->agent_id, s->address, msg);
+	log_warnx("agent %s (%s): %s; closing the connection", s->agent_id, s->address,
+		  pt_esc(&shown, msg, strlen(msg)));
 	e.message.ptr = msg;
 	e.message.len = (uint32_t)strlen(msg);
 	pt_writer_init(&w, buf, sizeof(buf));
@@ -133,6 +136,21 @@ static void str_copy(char *dst, size_t cap, struct pt_str src)
 	dst[n] = '\0';
 }
 
+static void peer_log_name(const struct pt_session *s, char *out, size_t cap)
+{
+	snprintf(out, cap, "agent %s (%s)", s->agent_id, s->address);
+}
+
+/* Lines an agent's frames trigger without ending its connection (ERROR(DISABLED), skipped
+ * frames): it may send them as fast as it likes, so they share one limiter. */
+static bool peer_log_allowed(struct pt_session *s)
+{
+	char what[PT_TLS_CN_MAX + 96];
+
+	peer_log_name(s, what, sizeof(what));
+	return log_ratelimit_allow(&s->peer_log, what);
+}
+
 static int on_hello(struct pt_session *s, const struct pt_frame *f, uint64_t now_ns)
 {
 	struct pt_hello m;
@@ -151,6 +169,15 @@ static int on_hello(struct pt_session *s, const struct pt_frame *f, uint64_t now
 				(int)(m.agent_name.len > 64 ? 64 : m.agent_name.len), m.agent_name.ptr,
 				s->agent_id);
 		return -EPERM;
+	}
+	/* The host name and version are the agent's claims, shown to operators: text that could
+	 * rewrite a terminal or a log line is refused, not stored (docs/security.md). */
+	if (!pt_str_is_clean(m.hostname.ptr, m.hostname.len) ||
+	    !pt_str_is_clean(m.version.ptr, m.version.len)) {
+		pt_session_fail(s, PT_ERR_PROTOCOL, f->type,
+				"HELLO host name or version is not printable UTF-8 text "
+				"(control, bidi or invalid bytes)");
+		return -EBADMSG;
 	}
 	if (m.first_seq == 0 || m.first_seq > m.next_seq) {
 		pt_session_fail(s, PT_ERR_PROTOCOL, f->type,
@@ -331,7 +358,7 @@ static int on_pong(struct pt_session *s, const struct pt_frame *f, uint64_t now_
 		pt_job_free(job);
 		return ret;
 	}
-	if (job->pong.nonce != s->ping_nonce)
+	if (job->pong.nonce != s->ping_nonce && log_verbose() && peer_log_allowed(s))
 		log_debug("agent %s: PONG for nonce %llu, expected %llu", s->agent_id,
 			  (unsigned long long)job->pong.nonce, (unsigned long long)s->ping_nonce);
 	s->last_pong_ns = now_ns;
@@ -350,8 +377,12 @@ static int on_error(struct pt_session *s, const struct pt_frame *f)
 		return -EBADMSG;
 	}
 	/* DISABLED refuses one command; the connection stays. Anything else ends it. */
-	log_warnx("agent %s (%s): ERROR %u: %.*s", s->agent_id, s->address, e.code,
-		  (int)e.message.len, e.message.ptr);
+	if (peer_log_allowed(s)) {
+		struct pt_esc shown;
+
+		log_warnx("agent %s (%s): ERROR %u: %s", s->agent_id, s->address, e.code,
+			  pt_esc(&shown, e.message.ptr, e.message.len));
+	}
 	if (e.code == PT_ERR_DISABLED)
 		return 0;
 	close_session(s);
@@ -398,7 +429,8 @@ static int handle_frame(struct pt_session *s, const uint8_t *frame, size_t len, 
 	default:
 		/* A newer agent's frame type: skipped and counted (docs/wire-format.md). */
 		s->stats.unknown_frames++;
-		log_debug("agent %s: skipped unknown frame type %u", s->agent_id, f.type);
+		if (log_verbose() && peer_log_allowed(s))
+			log_debug("agent %s: skipped unknown frame type %u", s->agent_id, f.type);
 		return 0;
 	}
 	/* A collector's frame, or a second HELLO, coming from an agent. */
@@ -542,7 +574,10 @@ void pt_session_collect(struct pt_session *s, uint64_t now_ns)
 void pt_session_detach(struct pt_session *s, uint64_t now_ns)
 {
 	struct pt_job *job;
+	char what[PT_TLS_CN_MAX + 96];
 
+	peer_log_name(s, what, sizeof(what));
+	log_ratelimit_flush(&s->peer_log, what);
 	s->state = PT_SESS_CLOSED;
 	s->io = NULL;
 	if (s->agent_row) {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "proctrail/log.h"
 #include "proctrail/tls.h"
 #include "proctrail/wire.h"
 #include "job.h"
@@ -52,6 +53,7 @@ struct pt_session {
 	bool stale, ping_outstanding;
 	struct pt_decode_stats stats;
 	uint64_t batches, records;
+	struct log_ratelimit peer_log;   /* the lines this agent's frames trigger */
 	TAILQ_ENTRY(pt_session) link;
 };
 

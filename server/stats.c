@@ -20,30 +20,6 @@ static const char *const counter_names[SRV_COUNTERS] = {
 	[SRV_ACCEPT_PAUSES] = "accept-pauses",
 };
 
-int srv_log_allowed(struct srv_ratelog *r, uint64_t now_ns)
-{
-	if (now_ns - r->period_start_ns >= RATELOG_PERIOD_S * 1000000000ull) {
-		srv_log_flush(r);
-		r->period_start_ns = now_ns;
-		r->lines = 0;
-	}
-	if (r->lines < RATELOG_BURST) {
-		r->lines++;
-		return 1;
-	}
-	r->suppressed++;
-	return 0;
-}
-
-void srv_log_flush(struct srv_ratelog *r)
-{
-	if (!r->suppressed)
-		return;
-	log_warnx("%" PRIu64 " more %s not logged in the last %u s (see the counters line)",
-		  r->suppressed, r->what, RATELOG_PERIOD_S);
-	r->suppressed = 0;
-}
-
 void srv_stats_log(struct server *srv, int force)
 {
 	char line[1024];

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proctrail/escape.h"
 #include "json.h"
 #include "proctrail/hex.h"
 
@@ -56,36 +57,9 @@ static void comma(struct pt_json *j)
 	j->need_comma = true;
 }
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates, <= U+10FFFF),
- * or 0 if the bytes there are not one. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned c = p[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return n >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (n < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f))
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (n < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 /* Bytes copied as they are: printable ASCII except the quote and the backslash. */
 static const uint8_t plain[256] = {
-	[0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
+	[0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1,
 };
 
 void pt_json_string(struct pt_json *j, const char *s, size_t len)
@@ -97,6 +71,7 @@ void pt_json_string(struct pt_json *j, const char *s, size_t len)
 	while (i < len) {
 		unsigned c = p[i];
 		size_t l;
+		uint32_t cp;
 		char esc[8];
 
 		if (plain[c]) {
@@ -104,14 +79,22 @@ void pt_json_string(struct pt_json *j, const char *s, size_t len)
 			run++;
 			continue;
 		}
-		l = c >= 0x80 ? utf8_len(p + i, len - i) : 0;
-		if (l) {
+		l = c >= 0x80 ? pt_utf8_decode(p + i, len - i, &cp) : 0;
+		if (l && !pt_codepoint_is_hostile(cp)) {
 			i += l;
 			run += l;
 			continue;
 		}
 		put(j, p + i - run, run);
 		run = 0;
+		if (l) {
+			/* legal JSON, but a C1 control or a bidi override rewrites the terminal
+			 * that shows it: written as an escape, which decodes to the same text */
+			snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)cp);
+			put(j, esc, 6);
+			i += l;
+			continue;
+		}
 		if (c == '"')
 			put(j, "\\\"", 2);
 		else if (c == '\\')
@@ -120,7 +103,7 @@ void pt_json_string(struct pt_json *j, const char *s, size_t len)
 			put(j, "\\n", 2);
 		else if (c == '\t')
 			put(j, "\\t", 2);
-		else if (c < 0x20) {
+		else if (c < 0x20 || c == 0x7f) {
 			snprintf(esc, sizeof(esc), "\\u%04x", c);
 			put(j, esc, 6);
 		} else {

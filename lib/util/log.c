@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proctrail/clock.h"
 #include "proctrail/log.h"
 
 static const char *log_progname = "proctrail";
@@ -84,4 +85,36 @@ void fatalx(const char *fmt, ...)
 {
 	LOG_BODY("fatal", 0);
 	exit(1);
+}
+
+static uint32_t window_ms(const struct log_ratelimit *rl)
+{
+	return rl->window_ms ? rl->window_ms : LOG_RATELIMIT_WINDOW_MS;
+}
+
+void log_ratelimit_flush(struct log_ratelimit *rl, const char *what)
+{
+	if (!rl || !rl->suppressed)
+		return;
+	log_warnx("%s: %llu similar lines suppressed (at most %u per %u ms are logged)", what,
+		  (unsigned long long)rl->suppressed, LOG_RATELIMIT_LINES, window_ms(rl));
+	rl->suppressed = 0;
+}
+
+bool log_ratelimit_allow(struct log_ratelimit *rl, const char *what)
+{
+	uint64_t now = pt_mono_ns();
+
+	if (!rl->window_start_ns || now - rl->window_start_ns >= window_ms(rl) * 1000000ull) {
+		log_ratelimit_flush(rl, what);
+		rl->window_start_ns = now;
+		rl->lines = 0;
+	}
+	if (rl->lines >= LOG_RATELIMIT_LINES) {
+		rl->suppressed++;
+		rl->suppressed_total++;
+		return false;
+	}
+	rl->lines++;
+	return true;
 }

@@ -46,13 +46,29 @@ expect ".event.action == \"exec\" and .process.args[0] == \"viafd-child\"" \
 
 # 5. a shebang script run by a relative name: the interpreter is the executable, the script
 #    (absolute) and its hash are recorded too
+#    A script written at its exec is not hashed (it cannot be told from one swapped in after
+#    it), so these are aged first: poll until their ctime is a second old.
 printf '#!/bin/sh\necho script-ran >/dev/null\nexit 4\n' > "$T/s.sh"
 chmod +x "$T/s.sh"
+printf 'decoy\n' > "$T/decoy"
+printf '#!/bin/sh\nln -sf "%s" "$0"\nexit 5\n' "$T/decoy" > "$T/swap.sh"
+chmod +x "$T/swap.sh"
+for f in s.sh decoy swap.sh; do
+	for _ in $(seq 300); do [ $(( $(date +%s) - $(stat -c %Z "$T/$f") )) -ge 2 ] && break; sleep 0.01; done
+done
 ./s.sh script-arg; [ $? = 4 ] || fail "script did not run"
 wait_for '.event.action == "exec" and (.process.args | index("script-arg"))' >/dev/null || fail "no exec for the script"
 sx='.event.action == "exec" and (.process.args | index("script-arg"))'
 expect "$sx" ".process.executable == \"$(readlink -f /bin/sh)\" and .process.hash.sha256 == \"$(sha256sum "$(readlink -f /bin/sh)" | cut -d' ' -f1)\""
 expect "$sx" ".proctrail.script.path == \"$T/s.sh\" and .proctrail.script.sha256 == \"$(sha256sum "$T/s.sh" | cut -d' ' -f1)\""
+
+# 5b. a script that swaps its own path for a symlink to an older file once it runs: the hash
+#     recorded is the script's (hashed before the swap) or none, never the decoy's
+"$T/swap.sh" swap-arg; [ $? = 5 ] || fail "swap script did not run"
+[ -L "$T/swap.sh" ] || fail "the script did not swap itself"
+wx='.event.action == "exec" and (.process.args | index("swap-arg"))'
+wait_for "$wx" >/dev/null || fail "no exec for the swapping script"
+expect "$wx" ".proctrail.script.sha256 != \"$(sha256sum "$T/decoy" | cut -d' ' -f1)\""
 
 # 6. a relative path through a symlinked directory: the absolute target is recorded
 mkdir "$T/real"

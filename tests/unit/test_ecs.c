@@ -678,6 +678,35 @@ static void test_hostile_strings(void **state)
 	pt_buf_free(&b);
 }
 
+/* Valid UTF-8 that is legal JSON as it is but rewrites a terminal: C1 controls, bidi
+ * overrides, line separators, DEL. Written as \u escapes, so the raw output has none of their
+ * bytes, and a JSON reader still gets the stored text back. */
+static void test_terminal_hostile_code_points(void **state)
+{
+	static const char host[] = "db1\xe2\x80\xae" "exe.\xc2\x9b" "31m\xe2\x80\xa8\xe2\x81\xa6\x7f\xc2\xa0";
+	static const char *const raw[] = { "\xe2\x80\xae", "\xc2\x9b", "\xe2\x80\xa8", "\xe2\x81\xa6", "\x7f" };
+	struct pt_record r;
+	struct pt_buf b;
+	struct jp j;
+	const struct leaf *lf;
+
+	(void)state;
+	sample_exec(&r);
+	r.u.exec.path = (struct pt_str){ host, sizeof(host) - 1 };
+	format_ok(&r, NULL, &j, &b);
+	for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++)
+		assert_null(memmem(b.data, b.len, raw[i], strlen(raw[i])));
+	{
+		static const char want[] = "db1\\u202eexe.\\u009b31m\\u2028\\u2066\\u007f\xc2\xa0";
+
+		assert_non_null(memmem(b.data, b.len, want, sizeof(want) - 1));
+	}
+	lf = find(&j, "process.executable");
+	assert_non_null(lf);
+	assert_string_equal(lf->str, host);
+	pt_buf_free(&b);
+}
+
 static void test_bounded_output(void **state)
 {
 	struct pt_record r;
@@ -757,6 +786,7 @@ int main(void)
 		cmocka_unit_test(test_exit_code_and_signal),
 		cmocka_unit_test(test_other_records),
 		cmocka_unit_test(test_hostile_strings),
+		cmocka_unit_test(test_terminal_hostile_code_points),
 		cmocka_unit_test(test_bounded_output),
 		cmocka_unit_test(test_timestamps_match_gmtime),
 		cmocka_unit_test(test_entity_hex),

@@ -12,7 +12,9 @@
 #include <sys/eventfd.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -424,6 +426,146 @@ static void test_cache_is_bounded(void **state)
 	}
 }
 
+static uint64_t now_real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t ctime_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	return (uint64_t)st.st_ctim.tv_sec * 1000000000ull + (uint64_t)st.st_ctim.tv_nsec;
+}
+
+/* Waits (polling the clock) until the file at path is older than any ctime margin. */
+static void age(const char *path)
+{
+	uint64_t c = ctime_of(path);
+
+	while (now_real_ns() < c + 200000000ull)
+		usleep(10000);
+}
+
+static uint8_t run_script_job(const char *script, uint64_t exec_time_ns, uint8_t sha[32])
+{
+	struct pt_hasher *h;
+	struct pt_hash_job job = { 0 };
+
+	assert_int_equal(pt_hasher_new(1, 1 << 20, 16, -1, &h), 0);
+	job.path = "/nonexistent";
+	job.pid = NO_PID;
+	job.script_path = script;
+	job.exec_time_ns = exec_time_ns;
+	assert_false(pt_hasher_try_cache(h, &job));
+	pt_hasher_submit(h, &job);
+	wait_done(&job);
+	pt_hasher_free(h);
+	memcpy(sha, job.script_sha256, 32);
+	return job.script_status;
+}
+
+/* A script that was there before the exec is hashed. */
+static void test_script_hashed(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t sha[32];
+
+	write_file(f->path, "abc");
+	age(f->path);
+	assert_int_equal(run_script_job(f->path, now_real_ns(), sha), PT_HASH_OK);
+	assert_memory_equal(sha, abc_sha, 32);
+	/* written at the exec: cannot be told from a swap, so no hash */
+	write_file(f->path, "abc");
+	assert_int_equal(run_script_job(f->path, now_real_ns(), sha), PT_HASH_CHANGED);
+}
+
+/* The script path swapped after the exec for a symlink to an older file: the hash would be of
+ * that file, so there is none. */
+static void test_script_swapped_for_symlink_is_changed(void **state)
+{
+	struct fixture *f = *state;
+	char other[160];
+	uint8_t sha[32];
+	uint64_t exec_time;
+
+	snprintf(other, sizeof(other), "%s/other", f->dir);
+	write_file(other, "abc");
+	write_file(f->path, "the script");
+	age(other);
+	exec_time = now_real_ns();
+	assert_int_equal(unlink(f->path), 0);
+	assert_int_equal(symlink(other, f->path), 0);
+	assert_int_equal(run_script_job(f->path, exec_time, sha), PT_HASH_CHANGED);
+	/* ... and renamed over it: the renamed inode's ctime is new */
+	assert_int_equal(unlink(f->path), 0);
+	assert_int_equal(rename(other, f->path), 0);
+	assert_int_equal(run_script_job(f->path, exec_time, sha), PT_HASH_CHANGED);
+}
+
+/* The child sleeps in open(2): /proc/PID/syscall names the call it is blocked in. */
+static bool blocked_in_fifo_open(pid_t p)
+{
+	char path[64];
+	long nr = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)p);
+	fp = fopen(path, "r");
+	if (!fp)
+		return false;
+	if (fscanf(fp, "%ld", &nr) != 1)
+		nr = -1;
+	fclose(fp);
+	return nr == SYS_openat || nr == SYS_open;
+}
+
+/* A symlink to a FIFO at the script path: opening it for reading would release a writer
+ * waiting for a reader (the side effect a device open has too). The agent only looks at it. */
+static void test_script_fifo_is_not_opened(void **state)
+{
+	struct fixture *f = *state;
+	char fifo[160];
+	uint8_t sha[32];
+	pid_t p;
+	int st = 0;
+	bool released = false;
+
+	snprintf(fifo, sizeof(fifo), "%s/other", f->dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(symlink(fifo, f->path), 0);
+	p = fork();
+	if (p == 0) {
+		int fd;
+
+		alarm(30);   /* never outlives a failed test */
+		fd = open(fifo, O_WRONLY);   /* blocks until someone opens it for reading */
+
+		_exit(fd >= 0 ? 0 : 1);
+	}
+	assert_true(p > 0);
+	for (int i = 0; i < 5000 && !blocked_in_fifo_open(p); i++)
+		usleep(1000);
+	assert_true(blocked_in_fifo_open(p));
+	/* an exec time far ahead: only the file type can refuse it */
+	assert_int_not_equal(run_script_job(f->path, now_real_ns() + 3600ull * 1000000000ull, sha),
+			     PT_HASH_OK);
+	for (int i = 0; i < 50 && !released; i++) {
+		released = waitpid(p, &st, WNOHANG) == p;
+		usleep(10000);
+	}
+	if (!released) {
+		kill(p, SIGKILL);
+		waitpid(p, NULL, 0);
+	}
+	unlink(fifo);
+	assert_false(released);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -441,6 +583,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pool_and_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abandoned_job_is_freed_by_the_hasher, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_is_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_script_hashed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_script_swapped_for_symlink_is_changed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_script_fifo_is_not_opened, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
