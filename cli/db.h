@@ -6,7 +6,10 @@
 
 #include "cli.h"
 
-/* Opens HOME/proctrail.db read-only; NULL (and a message) when it cannot. */
+#define CLI_DB_DIR "db"   /* under HOME; scripts/run-local.sh and docs/operations.md */
+
+/* Opens HOME/db/proctrail.db, else HOME/proctrail.db, read-only; NULL (and a message naming
+ * the first) when neither can be opened. */
 sqlite3 *cli_db_open(const struct cli_env *env);
 
 #endif

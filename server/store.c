@@ -1,9 +1,13 @@
 /* SQLite store of the collector: schema, prepared statements, batch insert with dedup, gap
  * accounting and binary prevalence. One thread per handle (SQLITE_OPEN_NOMUTEX). */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -183,6 +187,69 @@ static int page_size(struct pt_store *s, uint64_t *out)
 	return ret;
 }
 
+/* Gives one database file (the main one when create) mode PT_STORE_FILE_MODE. The database
+ * holds every argv the agents saw, so it is not for other local users; SQLite creates the WAL
+ * and shm files with the main file's mode, so creating that one private covers them. Opened
+ * without following a link: the file is the service user's, and a link there would make the
+ * collector chmod another file. An existing group/other readable file is tightened, logged. */
+static int private_file(const char *path, bool create)
+{
+	struct stat st;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (create ? O_CREAT : 0),
+		  PT_STORE_FILE_MODE);
+	if (fd < 0) {
+		if (errno == ENOENT && !create)
+			return 0;
+		ret = -errno;
+		if (ret == -ELOOP)
+			log_warnx("%s is a symbolic link; refusing it (give --db the file itself)",
+				  path);
+		else
+			log_warn("%s", path);
+		return ret;
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		log_warn("%s", path);
+	} else if (!S_ISREG(st.st_mode)) {
+		log_warnx("%s is not a regular file", path);
+		ret = -EINVAL;
+	} else if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		if (fchmod(fd, PT_STORE_FILE_MODE) < 0) {
+			ret = -errno;
+			log_warn("%s: mode %04o, and it cannot be made %04o", path,
+				 (unsigned)(st.st_mode & 07777), PT_STORE_FILE_MODE);
+		} else {
+			log_warnx("%s was readable by group or others (mode %04o); now %04o", path,
+				  (unsigned)(st.st_mode & 07777), PT_STORE_FILE_MODE);
+		}
+	}
+	close(fd);
+	return ret;
+}
+
+/* SQLite's in-memory and URI names are not files of ours. */
+static int private_db_files(const char *path)
+{
+	static const char *const side[] = { "-wal", "-shm" };
+	char p[PATH_MAX];
+	int ret;
+
+	if (!*path || !strcmp(path, ":memory:") || !strncmp(path, "file:", 5))
+		return 0;
+	if ((ret = private_file(path, true)))
+		return ret;
+	for (size_t i = 0; i < sizeof(side) / sizeof(side[0]); i++) {
+		if (snprintf(p, sizeof(p), "%s%s", path, side[i]) >= (int)sizeof(p))
+			return -ENAMETOOLONG;
+		if ((ret = private_file(p, false)))
+			return ret;
+	}
+	return 0;
+}
+
 int pt_store_open(struct pt_store **out, const char *path)
 {
 	struct pt_store *s = calloc(1, sizeof(*s));
@@ -192,6 +259,8 @@ int pt_store_open(struct pt_store **out, const char *path)
 	if (!s)
 		return -ENOMEM;
 	snprintf(s->path, sizeof(s->path), "%s", path);
+	if ((ret = private_db_files(path)))
+		goto out;
 	if (sqlite3_open_v2(path, &s->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {

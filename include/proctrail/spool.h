@@ -77,7 +77,10 @@ struct pt_spool_stats {
 	uint64_t write_errors;
 };
 
-/* Opens or creates the spool in o->dir (created 0700 if missing). Returns 0 or -errno. */
+/* Opens or creates the spool in o->dir (created 0700 if missing). The directory must not be a
+ * symbolic link (-ELOOP), must belong to the effective uid and must not be writable by group
+ * or others (-EPERM); group/other read access is removed (docs/spool.md, "The directory").
+ * Returns 0 or -errno. */
 int pt_spool_open(const struct pt_spool_opts *o, struct pt_spool **out);
 void pt_spool_close(struct pt_spool *s);
 

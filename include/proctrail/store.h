@@ -68,8 +68,13 @@ struct pt_store_batch_result {
 	uint64_t high_seq;          /* highest sequence stored for the stream */
 };
 
-/* Opens (creating the schema) read-write. Returns 0 or -errno (-EIO for SQLite errors,
- * logged with the database path). */
+/* Mode of the database file (and so of its -wal and -shm): it holds every stored argv. */
+#define PT_STORE_FILE_MODE 0600u
+
+/* Opens (creating the schema) read-write. The database file is created PT_STORE_FILE_MODE, an
+ * existing one (and its -wal, -shm) readable by group or others is made so (logged), and a
+ * symbolic link is refused (-ELOOP). Returns 0 or -errno (-EIO for SQLite errors, logged with
+ * the database path). */
 int pt_store_open(struct pt_store **out, const char *path);
 void pt_store_close(struct pt_store *s);
 

@@ -14,6 +14,7 @@
 #define META_LEN    60u
 #define META_NAME   "spool.meta"
 #define META_TMP    "spool.meta.tmp"
+#define SPOOL_DIR_MODE 0700u    /* the only mode the spool directory keeps */
 
 struct seg {
 	uint64_t id;          /* number in the file name: the first seq when it was created */
@@ -45,6 +46,10 @@ struct pt_spool {
 	size_t nlosses;
 };
 
+/* Creates (SPOOL_DIR_MODE) or opens dir, refusing a symbolic link (-ELOOP), a directory of
+ * another owner than the effective uid or one writable by group or others (-EPERM); closes
+ * group/other read access. Sets *dirfd (the caller closes it). Logs why it refused. */
+int spool_dir_open(const char *dir, int *dirfd);
 void spool_seg_name(char *out, size_t outlen, uint64_t id);
 int spool_seg_parse_name(const char *name, uint64_t *id);
 int spool_meta_read(struct pt_spool *s, uint64_t *stream_id, uint64_t *acked,

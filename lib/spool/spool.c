@@ -161,15 +161,8 @@ int pt_spool_open(const struct pt_spool_opts *o, struct pt_spool **out)
 		goto fail;
 	}
 	snprintf(s->dir, sizeof(s->dir), "%s", o->dir);
-	if (mkdir(s->dir, 0700) < 0 && errno != EEXIST) {
-		rc = -errno;
+	if ((rc = spool_dir_open(s->dir, &s->dirfd)) < 0)
 		goto fail;
-	}
-	s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->dirfd < 0) {
-		rc = -errno;
-		goto fail;
-	}
 	if ((rc = list_dir(s)) < 0 || (rc = spool_scan(s)) < 0)
 		goto fail;
 	for (size_t i = 0; i < s->nsegs; i++)

@@ -1,5 +1,6 @@
 /* lib/spool: round trip, restart, acknowledgement and segment deletion, torn tail, corruption
- * of every kind, foreign files, the size bound. Real files in a temporary directory. */
+ * of every kind, foreign files, the size bound, the directory's owner, mode and link checks.
+ * Real files in a temporary directory. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -586,6 +587,145 @@ static void test_ring_epoch(void **state)
 	pt_spool_close(s);
 }
 
+/* ---- The directory (docs/spool.md, "The directory") ---- */
+
+static int open_rc(const char *dir)
+{
+	struct pt_spool_opts o = { .dir = dir };
+	struct pt_spool *s = NULL;
+	int rc = pt_spool_open(&o, &s);
+	if (rc == 0)
+		pt_spool_close(s);
+	else
+		assert_null(s);
+	return rc;
+}
+
+static mode_t dir_mode(const char *dir)
+{
+	struct stat st;
+	assert_int_equal(lstat(dir, &st), 0);
+	return st.st_mode & 07777;
+}
+
+static void test_dir_created_private(void **state)
+{
+	struct fx *f = *state;
+	char sub[128];
+
+	snprintf(sub, sizeof(sub), "%s/spool", f->dir);
+	assert_int_equal(open_rc(sub), 0);
+	assert_int_equal(dir_mode(sub), 0700);
+}
+
+/* root's agent must not spool into (nor chmod) wherever another user's link points. */
+static void test_dir_symlink_refused(void **state)
+{
+	struct fx *f = *state;
+	char target[128], link[128];
+
+	snprintf(target, sizeof(target), "%s/elsewhere", f->dir);
+	snprintf(link, sizeof(link), "%s/spool", f->dir);
+	assert_int_equal(mkdir(target, 0700), 0);
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(open_rc(link), -ELOOP);
+	/* Nothing was created through the link. */
+	DIR *d = opendir(target);
+	assert_non_null(d);
+	struct dirent *de;
+	int n = 0;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(n, 0);
+	/* A link to a missing directory: not created through either. */
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(symlink("/nonexistent-proctrail-spool", link), 0);
+	assert_int_equal(open_rc(link), -ELOOP);
+}
+
+static void test_dir_writable_by_others_refused(void **state)
+{
+	struct fx *f = *state;
+	static const mode_t modes[] = { 0770, 0702, 0777, 01777 };
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		assert_int_equal(chmod(f->dir, modes[i]), 0);
+		assert_int_equal(open_rc(f->dir), -EPERM);
+		assert_int_equal(dir_mode(f->dir), modes[i]);   /* refused, not "fixed" */
+	}
+	assert_int_equal(chmod(f->dir, 0700), 0);
+	assert_int_equal(open_rc(f->dir), 0);
+}
+
+static void test_dir_readable_by_others_tightened(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(chmod(f->dir, 0755), 0);
+	assert_int_equal(open_rc(f->dir), 0);
+	assert_int_equal(dir_mode(f->dir), 0700);
+}
+
+static void test_dir_other_owner_refused(void **state)
+{
+	struct fx *f = *state;
+
+	if (geteuid() != 0)
+		skip();   /* needs root to give the directory away */
+	assert_int_equal(chown(f->dir, 65534, 65534), 0);   /* nobody */
+	assert_int_equal(open_rc(f->dir), -EPERM);
+	assert_int_equal(chown(f->dir, 0, 0), 0);
+	assert_int_equal(open_rc(f->dir), 0);
+}
+
+static void test_dir_not_a_directory_refused(void **state)
+{
+	struct fx *f = *state;
+	char file[128];
+
+	snprintf(file, sizeof(file), "%s/file", f->dir);
+	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(open_rc(file), -ENOTDIR);
+}
+
+/* Once open, the spool works on its directory descriptor: swapping the path for a link to
+ * another directory sends nothing there. */
+static void test_dir_swap_after_open_ignored(void **state)
+{
+	struct fx *f = *state;
+	char path[128], moved[128], decoy[128];
+	struct pt_spool_stats st;
+
+	snprintf(path, sizeof(path), "%s/spool", f->dir);
+	snprintf(moved, sizeof(moved), "%s/moved", f->dir);
+	snprintf(decoy, sizeof(decoy), "%s/decoy", f->dir);
+	struct pt_spool *s = open_spool(path, 0, 0);
+	assert_int_equal(mkdir(decoy, 0700), 0);
+	assert_int_equal(rename(path, moved), 0);
+	assert_int_equal(symlink(decoy, path), 0);
+	assert_int_equal(append_n(s, 1, 10), 10);
+	assert_int_equal(pt_spool_sync(s), 0);
+	assert_int_equal(pt_spool_ack(s, 5), 0);
+	pt_spool_close(s);
+
+	DIR *d = opendir(decoy);
+	assert_non_null(d);
+	struct dirent *de;
+	int n = 0;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(n, 0);
+	s = open_spool(moved, 0, 0);
+	pt_spool_get_stats(s, &st);
+	assert_int_equal(pt_spool_next_seq(s), 11);
+	assert_true(st.segments >= 1);
+	pt_spool_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -604,6 +744,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_size_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_segment_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ring_epoch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dir_created_private, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dir_symlink_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dir_writable_by_others_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dir_readable_by_others_tightened, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dir_other_owner_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dir_not_a_directory_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dir_swap_after_open_ignored, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
