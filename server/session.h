@@ -76,6 +76,11 @@ struct pt_session {
 	struct pt_pong pong_next;
 	uint64_t pong_next_ns;
 	uint64_t srv_counters[PT_SRV_COUNTER_END - PT_SRV_COUNTER_BASE];  /* not yet stored */
+	/* The writer thread's alone (under its lock): this connection's share of the group
+	 * being formed, so one connection cannot fill a group while others wait. */
+	uint64_t wr_group;
+	size_t wr_bytes;
+	bool wr_held;
 	uint64_t ping_nonce, last_pong_ns, connected_ns;
 	bool stale, ping_outstanding;
 	struct pt_decode_stats stats;
