@@ -217,7 +217,7 @@ static void count(struct pt_session *s, enum pt_srv_counter c)
 /* Token buckets for frames, records and bytes: a frame may overdraw once, then the connection
  * is not read until every bucket is positive again, which TCP turns into back-pressure on that
  * agent alone. Every frame is charged, whatever its type. */
-static void charge(struct pt_session *s, uint64_t records, uint64_t bytes, uint64_t now_ns)
+static int charge(struct pt_session *s, uint64_t records, uint64_t bytes, uint64_t now_ns)
 {
 	const struct pt_session_limits *l = s->lim;
 	uint64_t wait_ms = 0, ms;
@@ -225,12 +225,23 @@ static void charge(struct pt_session *s, uint64_t records, uint64_t bytes, uint6
 
 	if ((ms = bucket_take(&s->tok_frames, l->frames_per_s, 1, now_ns)) > wait_ms)
 		wait_ms = ms, which = "frames";
+	if (l->frames_per_s && s->tok_frames.tokens + 1 >= (int64_t)l->frames_per_s)
+		s->frames_over_ns = 0;       /* it was full: the agent stayed under the rate */
+	else if (ms && !s->frames_over_ns)
+		s->frames_over_ns = now_ns;
+	if (s->frames_over_ns && now_ns - s->frames_over_ns >= PT_FRAME_FLOOD_NS) {
+		count(s, PT_SRV_FLOOD_CLOSED);
+		pt_session_fail(s, PT_ERR_LIMIT, 0, "over %llu frames/s for %llu s",
+				(unsigned long long)l->frames_per_s,
+				(unsigned long long)(PT_FRAME_FLOOD_NS / 1000000000ull));
+		return -EMSGSIZE;
+	}
 	if ((ms = bucket_take(&s->tok_records, l->records_per_s, records, now_ns)) > wait_ms)
 		wait_ms = ms, which = "records";
 	if ((ms = bucket_take(&s->tok_bytes, l->bytes_per_s, bytes, now_ns)) > wait_ms)
 		wait_ms = ms, which = "bytes";
 	if (!wait_ms || !s->io || s->state == PT_SESS_CLOSED)
-		return;
+		return 0;
 	count(s, PT_SRV_THROTTLED);
 	if (!s->throttle_logged_ns || now_ns - s->throttle_logged_ns >= PT_THROTTLE_LOG_NS) {
 		s->throttle_logged_ns = now_ns;
@@ -239,6 +250,7 @@ static void charge(struct pt_session *s, uint64_t records, uint64_t bytes, uint6
 			 (unsigned long long)s->srv_counters[PT_SRV_THROTTLED - PT_SRV_COUNTER_BASE]);
 	}
 	s->ops->pause(s->io, wait_ms);
+	return 0;
 }
 
 /* Sends the newest PONG and the collector's counters to the writer, unless a job of this kind
@@ -369,12 +381,15 @@ static int on_batch(struct pt_session *s, const struct pt_frame *f, size_t frame
 	struct pt_job *job = NULL;
 	int ret = pt_batch_decode(f, &m, &s->stats);
 
-	if (ret == -EMSGSIZE) {
-		/* Over a bound of the decompressed size (absolute or ratio), before inflating. */
+	if (ret == -EMSGSIZE && (m.raw_len > PT_BATCH_RAW_MAX || m.count > PT_BATCH_RECORDS_MAX ||
+				 (uint64_t)m.raw_len > (uint64_t)f->body_len * PT_BATCH_ZSTD_RATIO_MAX)) {
+		/* Over a bound of the decompressed size (absolute or ratio) or of COUNT, from the
+		 * header: nothing was allocated or inflated. */
 		count(s, PT_SRV_BATCH_REFUSED);
 		pt_session_fail(s, PT_ERR_LIMIT, f->type,
-				"BATCH refused: RAW_LEN %u for a body of %zu bytes (at most %u bytes, %ux)",
-				m.raw_len, f->body_len, PT_BATCH_RAW_MAX, PT_BATCH_ZSTD_RATIO_MAX);
+				"BATCH refused: RAW_LEN %u for a body of %zu bytes, COUNT %u"
+				" (limits %u bytes, %ux, %u records)", m.raw_len, f->body_len, m.count,
+				PT_BATCH_RAW_MAX, PT_BATCH_ZSTD_RATIO_MAX, PT_BATCH_RECORDS_MAX);
 		goto out;
 	}
 	if (ret) {
@@ -529,7 +544,7 @@ static int handle_frame(struct pt_session *s, const uint8_t *frame, size_t len, 
 	s->charge_bytes = len;
 	ret = dispatch(s, frame, len, now_ns, owned);
 	if (!ret)
-		charge(s, s->charge_records, s->charge_bytes, now_ns);
+		ret = charge(s, s->charge_records, s->charge_bytes, now_ns);
 	return ret;
 }
 
@@ -651,6 +666,7 @@ void pt_session_ping(struct pt_session *s, uint64_t now_ns)
 			s->ops->submit(s->ctx, job);
 		}
 	}
+	status_flush(s, now_ns, false);  /* counters of a connection that sends no PONG */
 	s->ping_nonce++;
 	s->ping_outstanding = true;
 	if (s->pongs_owed < PT_PONG_OWED_MAX)

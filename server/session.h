@@ -26,6 +26,11 @@
  * but one BATCH may carry at most this many bytes of them; more refuse the batch with
  * ERROR(LIMIT), so nothing is accepted that is not stored. Counted per agent and type. */
 #define PT_BATCH_UNKNOWN_BYTES_MAX (64u << 10)
+/* An agent kept over max-frames-per-sec this long (its frame bucket never refilled to full in
+ * between) is closed with ERROR(LIMIT): honest agents send a window of batches per round trip
+ * and a PONG per PING, far below the limit, while back-pressure alone would let a flooder hold
+ * the connection for as long as its socket backlog takes to drain at the limit. */
+#define PT_FRAME_FLOOD_NS         (10ull * 1000000000ull)
 /* A rate-limit pause is logged at most once per connection in this period (it is counted
  * every time). */
 #define PT_THROTTLE_LOG_NS        (10ull * 1000000000ull)
@@ -69,6 +74,7 @@ struct pt_session {
 	struct pt_bucket tok_records, tok_bytes, tok_frames;
 	uint64_t charge_records, charge_bytes;  /* what the frame being handled costs */
 	uint64_t throttle_logged_ns;
+	uint64_t frames_over_ns;     /* since when the frame bucket has not been full; 0: it was */
 	uint32_t pongs_owed, pongs_unsolicited;
 	/* At most one PONG/counters job per connection is in the writer; a PONG arriving
 	 * meanwhile replaces pong_next, and the counters accumulate, until that job is back. */

@@ -760,6 +760,7 @@ const char *pt_srv_counter_name(uint32_t id)
 		[PT_SRV_THROTTLED - PT_SRV_COUNTER_BASE] = "throttled",
 		[PT_SRV_PONG_FLOOD - PT_SRV_COUNTER_BASE] = "unsolicited_pong",
 		[PT_SRV_BATCH_REFUSED - PT_SRV_COUNTER_BASE] = "batch_refused",
+		[PT_SRV_FLOOD_CLOSED - PT_SRV_COUNTER_BASE] = "flood_closed",
 	};
 
 	if (id <= PT_SRV_COUNTER_BASE || id >= PT_SRV_COUNTER_END)

@@ -90,6 +90,7 @@ enum pt_srv_counter {
 	PT_SRV_THROTTLED = PT_SRV_COUNTER_BASE + 1,   /* reads paused by a rate limit */
 	PT_SRV_PONG_FLOOD,          /* unsolicited PONGs (ignored); the last one over the bound closes */
 	PT_SRV_BATCH_REFUSED,       /* BATCHes refused for size, ratio or unknown records */
+	PT_SRV_FLOOD_CLOSED,        /* connections closed for staying over max-frames-per-sec */
 	PT_SRV_COUNTER_END
 };
 /* Unknown record types, one counter per type: PT_SRV_UNKNOWN_RECORD_BASE + wire type. */

@@ -4,8 +4,8 @@
 # them, reconnecting whenever it is thrown out; then frames of an unknown type, which cost no
 # store work but count against its frames/s. Meanwhile a well-behaved agent delivers its records:
 # all must be stored, and its HELLO->WELCOME and BATCH->ACK latency must stay far below the
-# 17-20 s the flood caused before (the bound is generous for a busy machine). The flooder must
-# have been disconnected or throttled, and counted.
+# 17-20 s the flood caused before (the bound is generous for a busy machine). The flooders must
+# have been throttled and disconnected, and counted.
 . "$(dirname "$0")/collector_lib.bash"
 
 BOUND_MS=${SECURITY_FLOOD_BOUND_MS:-2000}
@@ -84,24 +84,36 @@ done
 [ -n "$c" ] && [ "$c" -gt 16 ] || fail "unsolicited PONGs not counted: $(agents_json)"
 ok "unsolicited PONGs counted: $c"
 
-# 2. A flood of frames of an unknown type: skipped, but throttled by max-frames-per-sec.
+# 2. A flood of frames of an unknown type: skipped, but throttled by max-frames-per-sec
+# (back-pressure), and closed once it has stayed over the limit for 10 s.
 rm -f "$T/stop"
 : >"$T/flood.out"
-flood --flood-type 200 --timeout 8 &
+flood --flood-type 200 --timeout 60 &
 flooder=$!
 sleep 1
 under2=$(good_run "unknown-frame flood" 3)
 touch "$T/stop"
-wait "$flooder" || true
 check_latency "under an unknown-frame flood" "$under2"
-for _ in $(seq 100); do
-	c=$(counter throttled)
-	[ -n "$c" ] && [ "$c" -gt 0 ] && break
+for _ in $(seq 600); do
+	grep -q "agent bad (.*): over 1000 frames/s for 10 s; closing the connection" \
+		"$T/server.log" && break
 	sleep 0.1
 done
-[ -n "$c" ] && [ "$c" -gt 0 ] || fail "the frame flooder was not throttled: $(agents_json)"
+grep -q "agent bad (.*): over 1000 frames/s for 10 s; closing the connection" "$T/server.log" ||
+	fail "the frame flooder was not disconnected"
+wait "$flooder" || true
+grep -q "result: error code=4 message=over 1000 frames/s" "$T/flood.out" ||
+	fail "the frame flooder got no ERROR(LIMIT): $(tail -3 "$T/flood.out")"
 grep -q "agent bad (.*): over its frames/s limit" "$T/server.log" || fail "no throttle log line"
-ok "frame flooder throttled $c times"
+for _ in $(seq 300); do
+	c=$(counter throttled)
+	f=$(counter flood_closed)
+	[ -n "$c" ] && [ "$c" -gt 0 ] && [ "${f:-0}" -ge 1 ] && break
+	sleep 0.1
+done
+[ -n "$c" ] && [ "$c" -gt 0 ] && [ "${f:-0}" -ge 1 ] ||
+	fail "the frame flooder was not counted: $(agents_json)"
+ok "frame flooder throttled $c times, then disconnected ($f)"
 
 expect_eq "good rows" \
 	"$(q "SELECT count(*) FROM events e JOIN agents a ON a.id=e.agent WHERE a.name='good'")" \

@@ -474,10 +474,21 @@ static void test_frames_rate_limit(void **state)
 		assert_int_equal(pt_session_frame(s, unknown, sizeof(unknown),
 						  3000000000ull + i * 100000000ull), 0);
 	assert_int_equal(f->paused, 1 + 91);
-	pt_session_detach(s, 6000000000ull);
+	/* Kept over the rate (the bucket never full again) for 10 s: ERROR(LIMIT), closed. */
+	uint64_t t = 7000000000ull;
+	int ret = 0;
+
+	for (int i = 0; i < 2000 && !ret; i++, t += 10000000ull)       /* 100 frames/s */
+		ret = pt_session_frame(s, unknown, sizeof(unknown), t);
+	assert_int_equal(ret, -EMSGSIZE);
+	assert_true(t >= 7000000000ull + PT_FRAME_FLOOD_NS);
+	assert_int_equal(f->closed, 1);
+	assert_int_equal(out_error(f, 1), PT_ERR_LIMIT);              /* after WELCOME */
+	pt_session_detach(s, t);
 	job = job_of(f, PT_JOB_PONG, &cnt);
 	assert_int_equal(cnt, 1);
 	assert_true(job_counter(job, PT_SRV_THROTTLED) == (uint64_t)f->paused);
+	assert_int_equal(job_counter(job, PT_SRV_FLOOD_CLOSED), 1);
 	while (f->njobs)
 		pt_session_job_done(f->jobs[--f->njobs]);
 	pt_session_unref(s);
