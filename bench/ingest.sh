@@ -42,7 +42,7 @@ run_one() { # conns batch window
 	rm -f "$D"/proctrail.db*
 	: >"$D/server.log"
 	"$B/proctrail-server" --home "$D" --listen "127.0.0.1:$PORT" "${USER_FLAG[@]}" \
-		--max-records-per-sec 0 --max-bytes-per-sec 0 --max-per-agent 0 \
+		--max-records-per-sec 0 --max-bytes-per-sec 0 --max-frames-per-sec 0 --max-per-agent 0 \
 		--max-handshakes 1024 --max-handshakes-per-address 0 >>"$D/server.log" 2>&1 &
 	SPID=$!
 	for _ in $(seq 50); do

@@ -7,6 +7,17 @@
  *          [--first-seq N] [--skip A-B] [--loss A-B] [--passes N] [--malformed]
  *          [--no-cert] [--no-pong] [--pace-ms N] [--verify-db FILE] [--timeout SEC]
  *          [--hostname TEXT] [--error-flood N] [--error-message TEXT]
+ *          [--pong-flood] [--unknown BYTES [--unknown-zeros]]
+ *
+ * Hostile modes (tests/integration/security_*.sh), after WELCOME instead of the records:
+ * --pong-flood sends PONGs nobody asked for as fast as the connection takes them (with
+ * --flood-type N, empty frames of type N instead);
+ * --unknown BYTES sends one BATCH of records of an unknown type totalling BYTES (random
+ * payload, raw when it fits a frame); with --unknown-zeros the payload is zeros, compressed
+ * with zstd at its strongest (a decompression bomb).
+ *
+ * The ok line ends with the latency the collector gave: HELLO->WELCOME (the slowest
+ * connection) and BATCH->ACK percentiles over every batch.
  *
  * --bundle is an enrollment directory (agent.crt, agent.key, ca.crt). With several
  * connections, connection i uses the bundle's certificate and --name (default: the bundle's
@@ -54,7 +65,8 @@ struct opts {
 	const char *bundle, *connect, *name, *verify_db, *mode, *hostname, *error_message;
 	unsigned connections, batch, window, passes, timeout_s, pace_ms, error_flood;
 	uint64_t events, stream, first_seq, skip_a, skip_b, loss_a, loss_b;
-	int zstd, malformed, no_cert, no_pong;
+	int zstd, malformed, no_cert, no_pong, pong_flood, unknown_zeros, flood_type;
+	uint64_t unknown_bytes;
 };
 
 enum cstate { C_HANDSHAKE, C_WELCOME, C_COLLECT, C_SENDING, C_DONE, C_FAILED };
@@ -69,6 +81,10 @@ struct rconn {
 	uint64_t stream, next_seq, last_seq, acked, pass;
 	unsigned inflight;
 	struct event *pace_ev;
+	double hello_t;
+	double *sent_t;                /* ring of window entries: when each unACKed batch left */
+	unsigned sent_head;
+	uint64_t pongs_sent;
 };
 
 struct replay {
@@ -89,6 +105,9 @@ struct replay {
 	sqlite3 *db;
 	char result[512];
 	char name[PT_TLS_CN_MAX + 1];
+	double welcome_ms_max;
+	double *lat_ms;                /* BATCH->ACK of every batch */
+	size_t n_lat, cap_lat;
 };
 
 
@@ -219,6 +238,7 @@ static void send_hello(struct rconn *c)
 	pt_writer_init(&w, buf, sizeof(buf));
 	if (pt_hello_encode(&w, &h) == 0)
 		send_buf(c, &w);
+	c->hello_t = pt_mono_s();
 	c->st = C_WELCOME;
 }
 
@@ -280,6 +300,7 @@ static void pump(struct rconn *c)
 			return;
 		}
 		send_buf(c, &w);
+		c->sent_t[(c->sent_head + c->inflight) % r->o.window] = pt_mono_s();
 		c->next_seq += n;
 		c->inflight++;
 		if (r->o.pace_ms) {
@@ -298,12 +319,119 @@ static void pace_cb(evutil_socket_t fd, short what, void *arg)
 	pump(arg);
 }
 
+static void read_cb(struct bufferevent *bev, void *arg);
+static void event_cb(struct bufferevent *bev, short what, void *arg);
+
+static void flood_cb(struct bufferevent *bev, void *arg)
+{
+	struct rconn *c = arg;
+	uint8_t buf[256];
+	struct pt_writer w;
+	int i;
+
+	pt_writer_init(&w, buf, sizeof(buf));
+	if (c->r->o.flood_type) {
+		/* A frame of a type no collector knows: skipped, costs it no store work. */
+		static const uint8_t hdr[12] = { 0x50, 0x54, PT_WIRE_VERSION, 0, 0, 0, 0, 4 };
+
+		memcpy(buf, hdr, sizeof(hdr));
+		buf[3] = (uint8_t)c->r->o.flood_type;
+		w.len = sizeof(hdr);
+	} else if (pt_pong_encode(&w, &(struct pt_pong){ .nonce = 1 })) {
+		return;
+	}
+	for (i = 0; i < 1024; i++)
+		bufferevent_write(bev, w.buf, w.len);
+	c->pongs_sent += 1024;
+}
+
+static void put_attr(uint8_t **p, uint16_t type, uint64_t v, unsigned len)
+{
+	pt_be16_put(*p, type);
+	pt_be16_put(*p + 2, (uint16_t)len);
+	for (unsigned i = 0; i < len; i++)
+		(*p)[4 + i] = (uint8_t)(v >> (8 * (len - 1 - i)));
+	*p += 4 + len;
+}
+
+/* One BATCH of records of a type no collector knows (0x7fff), built by hand: the encoder
+ * would refuse to compress past the ratio bound, which is what the collector must check. */
+static int send_unknown(struct rconn *c, uint64_t from)
+{
+	struct replay *r = c->r;
+	uint8_t *records = r->scratch + ZSTD_compressBound(PT_BATCH_RAW_MAX), *body = r->scratch;
+	size_t rec_len = 512, n = r->o.unknown_bytes / rec_len, len = n * rec_len, blen, i;
+	uint8_t codec = PT_CODEC_ZSTD, *p;
+
+	if (!n || n > PT_BATCH_RECORDS_MAX || len > PT_BATCH_RAW_MAX)
+		return -EMSGSIZE;
+	for (i = 0; i < n; i++) {
+		uint8_t *q = records + i * rec_len;
+
+		if (r->o.unknown_zeros)
+			memset(q, 0, rec_len);
+		else
+			RAND_bytes(q, (int)rec_len);
+		pt_be16_put(q, 0x7fff);
+		q[2] = 1;
+		q[3] = 0;
+		pt_be32_put(q + 4, (uint32_t)(rec_len - PT_RECORD_HDR_LEN));
+	}
+	if (!r->o.unknown_zeros && len + 256 < r->frame_cap) {
+		codec = PT_CODEC_NONE;
+		body = records;
+		blen = len;
+	} else {
+		blen = ZSTD_compress(body, ZSTD_compressBound(PT_BATCH_RAW_MAX), records, len, 19);
+		if (ZSTD_isError(blen))
+			return -EIO;
+	}
+	p = r->frame + PT_FRAME_HDR_LEN + 4;
+	put_attr(&p, PT_BATCH_STREAM_ID, c->stream, 8);
+	put_attr(&p, PT_BATCH_FIRST_SEQ, from, 8);
+	put_attr(&p, PT_BATCH_COUNT, n, 4);
+	put_attr(&p, PT_BATCH_CODEC, codec, 1);
+	put_attr(&p, PT_BATCH_RAW_LEN, len, 4);
+	pt_be32_put(r->frame + PT_FRAME_HDR_LEN, (uint32_t)(p - r->frame - PT_FRAME_HDR_LEN - 4));
+	if ((size_t)(p - r->frame) + blen > r->frame_cap)
+		return -EMSGSIZE;
+	memcpy(p, body, blen);
+	p += blen;
+	r->frame[0] = 0x50;
+	r->frame[1] = 0x54;
+	r->frame[2] = PT_WIRE_VERSION;
+	r->frame[3] = PT_FRAME_BATCH;
+	pt_be32_put(r->frame + 4, (uint32_t)(p - r->frame - PT_FRAME_HDR_LEN));
+	bufferevent_write(c->bev, r->frame, (size_t)(p - r->frame));
+	fprintf(stderr, "replay: sent a BATCH of %zu unknown records, %zu bytes as %zu on the wire\n",
+		n, len, blen);
+	c->sent_t[c->sent_head % r->o.window] = pt_mono_s();
+	c->next_seq = from + n;
+	c->last_seq = c->next_seq - 1;
+	c->inflight = 1;
+	return 0;
+}
+
 static void start_sending(struct rconn *c, uint64_t from)
 {
 	struct replay *r = c->r;
 
 	c->st = C_SENDING;
 	c->next_seq = from;
+	if (r->o.pong_flood) {
+		/* Refilled whenever the collector took most of what was queued. */
+		bufferevent_setwatermark(c->bev, EV_WRITE, 16384, 0);
+		bufferevent_setcb(c->bev, read_cb, flood_cb, event_cb, c);
+		flood_cb(c->bev, c);
+		return;
+	}
+	if (r->o.unknown_bytes) {
+		if (send_unknown(c, from)) {
+			set_result(r, "result: failed reason=unknown-batch-encode");
+			conn_finish(c, C_FAILED);
+		}
+		return;
+	}
 	if (r->o.malformed) {
 		static const uint8_t junk[16] = "XX\x01\x03garbage!!";
 
@@ -382,6 +510,8 @@ static void on_frame(struct rconn *c, const uint8_t *p, size_t len)
 			goto bad;
 		if (r->t_start == 0)
 			r->t_start = pt_mono_s();
+		if ((pt_mono_s() - c->hello_t) * 1000 > r->welcome_ms_max)
+			r->welcome_ms_max = (pt_mono_s() - c->hello_t) * 1000;
 		/* Drop what the collector already holds, unless we were asked to resend it. */
 		c->acked = wm.has_acked_seq ? wm.acked_seq : r->o.first_seq - 1;
 		if (!strcmp(r->o.mode, "pull")) {
@@ -400,6 +530,9 @@ static void on_frame(struct rconn *c, const uint8_t *p, size_t len)
 		    !c->inflight)
 			goto bad;
 		c->inflight--;
+		if (r->n_lat < r->cap_lat)
+			r->lat_ms[r->n_lat++] = (pt_mono_s() - c->sent_t[c->sent_head % r->o.window]) * 1000;
+		c->sent_head++;
 		if (verify_acked(r, c, a.seq)) {
 			conn_finish(c, C_FAILED);
 			return;
@@ -530,6 +663,24 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(r->base, NULL);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest rank of sorted v. */
+static double percentile(const double *v, size_t n, unsigned pct)
+{
+	size_t k;
+
+	if (!n)
+		return 0;
+	k = (n * pct + 99) / 100;
+	return v[k ? k - 1 : 0];
+}
+
 static int parse_range(const char *s, uint64_t *a, uint64_t *b)
 {
 	unsigned long long x, y;
@@ -548,7 +699,7 @@ static void usage(void)
 			" [--mode stream|pull] [--first-seq N] [--skip A-B] [--loss A-B]"
 			" [--passes N] [--malformed] [--no-cert] [--no-pong] [--pace-ms N] [--verify-db FILE]"
 		" [--hostname TEXT] [--error-flood N] [--error-message TEXT]"
-			" [--timeout SEC]\n");
+			" [--timeout SEC] [--pong-flood] [--unknown BYTES [--unknown-zeros]]\n");
 	exit(2);
 }
 
@@ -597,6 +748,8 @@ int main(int argc, char **argv)
 		if (!strcmp(k, "--malformed")) { r.o.malformed = 1; continue; }
 		if (!strcmp(k, "--no-cert")) { r.o.no_cert = 1; continue; }
 		if (!strcmp(k, "--no-pong")) { r.o.no_pong = 1; continue; }
+		if (!strcmp(k, "--pong-flood")) { r.o.pong_flood = 1; continue; }
+		if (!strcmp(k, "--unknown-zeros")) { r.o.unknown_zeros = 1; continue; }
 		if (!v)
 			usage();
 		a++;
@@ -615,6 +768,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(k, "--passes")) r.o.passes = (unsigned)strtoul(v, NULL, 10);
 		else if (!strcmp(k, "--timeout")) r.o.timeout_s = (unsigned)strtoul(v, NULL, 10);
 		else if (!strcmp(k, "--pace-ms")) r.o.pace_ms = (unsigned)strtoul(v, NULL, 10);
+		else if (!strcmp(k, "--flood-type")) { r.o.flood_type = atoi(v); r.o.pong_flood = 1; }
+		else if (!strcmp(k, "--unknown")) r.o.unknown_bytes = strtoull(v, NULL, 10);
 		else if (!strcmp(k, "--stream")) r.o.stream = strtoull(v, NULL, 10);
 		else if (!strcmp(k, "--first-seq")) r.o.first_seq = strtoull(v, NULL, 10);
 		else if (!strcmp(k, "--skip")) { if (parse_range(v, &r.o.skip_a, &r.o.skip_b)) usage(); }
@@ -644,7 +799,9 @@ int main(int argc, char **argv)
 	r.ctx = make_ctx(&r);
 	r.base = event_base_new();
 	r.c = calloc(r.o.connections, sizeof(*r.c));
-	if (!r.frame || !r.scratch || !r.ctx || !r.base || !r.c) {
+	r.cap_lat = (size_t)r.o.connections * r.o.passes * (r.o.events / r.o.batch + 2);
+	r.lat_ms = calloc(r.cap_lat, sizeof(*r.lat_ms));
+	if (!r.frame || !r.scratch || !r.ctx || !r.base || !r.c || !r.lat_ms) {
 		fprintf(stderr, "replay: setup failed\n");
 		return 2;
 	}
@@ -664,6 +821,11 @@ int main(int argc, char **argv)
 		c->stream = r.o.stream + i;
 		c->last_seq = r.o.first_seq + r.o.events - 1 + (r.o.loss_b ? 1 : 0);
 		c->pace_ev = evtimer_new(r.base, pace_cb, c);
+		c->sent_t = calloc(r.o.window, sizeof(*c->sent_t));
+		if (!c->sent_t) {
+			fprintf(stderr, "replay: out of memory\n");
+			return 2;
+		}
 		if (connect_one(&r, c, (struct sockaddr *)&ss, salen)) {
 			fprintf(stderr, "replay: connection %u could not start\n", i);
 			return 2;
@@ -677,20 +839,29 @@ int main(int argc, char **argv)
 	if (r.failed == 0 && r.done == r.o.connections) {
 		double secs = r.t_end - r.t_start;
 
-		printf("result: ok connections=%u events=%llu acked=%llu seconds=%.3f events_per_sec=%.0f\n",
+		qsort(r.lat_ms, r.n_lat, sizeof(*r.lat_ms), cmp_double);
+		printf("result: ok connections=%u events=%llu acked=%llu seconds=%.3f events_per_sec=%.0f"
+		       " welcome_ms=%.1f ack_p50_ms=%.1f ack_p99_ms=%.1f ack_max_ms=%.1f\n",
 		       r.o.connections, (unsigned long long)(r.o.events * r.o.connections),
 		       (unsigned long long)r.acked_events, secs,
-		       secs > 0 ? (double)r.acked_events / secs : 0.0);
+		       secs > 0 ? (double)r.acked_events / secs : 0.0, r.welcome_ms_max,
+		       percentile(r.lat_ms, r.n_lat, 50), percentile(r.lat_ms, r.n_lat, 99),
+		       r.n_lat ? r.lat_ms[r.n_lat - 1] : 0.0);
 		ret = 0;
 	} else {
 		printf("%s\n", r.result[0] ? r.result : "result: failed reason=unknown");
 	}
 	fflush(stdout);
 	for (i = 0; i < r.o.connections; i++) {
+		if (r.o.pong_flood)
+			fprintf(stderr, "replay: connection %u sent %llu PONGs\n", i,
+				(unsigned long long)r.c[i].pongs_sent);
 		if (r.c[i].bev)
 			bufferevent_free(r.c[i].bev);
 		event_free(r.c[i].pace_ev);
+		free(r.c[i].sent_t);
 	}
+	free(r.lat_ms);
 	event_free(tev);
 	event_base_free(r.base);
 	SSL_CTX_free(r.ctx);

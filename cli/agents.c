@@ -6,6 +6,7 @@
 #include "../lib/ecs/json.h"
 #include "db.h"
 #include "proctrail/log.h"
+#include "proctrail/store.h"
 #include "proctrail/wire.h"
 
 static void kcol_str(struct pt_json *j, const char *key, sqlite3_stmt *st, int col)
@@ -34,9 +35,11 @@ static int counters(sqlite3 *db, struct pt_json *j, sqlite3_int64 agent)
 	int rc;
 
 	if (sqlite3_prepare_v2(db, "SELECT counter, total, reported FROM agent_counters"
-				   " WHERE agent=? ORDER BY counter", -1, &st, NULL) != SQLITE_OK)
+				   " WHERE agent=? AND counter<? ORDER BY counter", -1, &st, NULL)
+	    != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, agent);
+	sqlite3_bind_int64(st, 2, PT_SRV_COUNTER_BASE);
 	pt_json_open(j, "loss", '{');
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *name = pt_loss_counter_name((unsigned)sqlite3_column_int(st, 0));
@@ -50,6 +53,41 @@ static int counters(sqlite3 *db, struct pt_json *j, sqlite3_int64 agent)
 		kcol_u64(j, "total", st, 1);         /* the agent's own count (PONG) */
 		kcol_u64(j, "reported", st, 2);      /* sum of its LOSS records */
 		pt_json_close(j, '}');
+	}
+	pt_json_close(j, '}');
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* What the collector itself throttled, refused or could not interpret for this agent. */
+static int collector_counters(sqlite3 *db, struct pt_json *j, sqlite3_int64 agent)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT counter, total FROM agent_counters"
+				   " WHERE agent=? AND counter>=? ORDER BY counter", -1, &st, NULL)
+	    != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, agent);
+	sqlite3_bind_int64(st, 2, PT_SRV_COUNTER_BASE);
+	pt_json_open(j, "collector", '{');
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint32_t id = (uint32_t)sqlite3_column_int64(st, 0);
+		const char *name = pt_srv_counter_name(id);
+		char buf[40];
+
+		if (!name && id >= PT_SRV_UNKNOWN_RECORD_BASE && id <= PT_SRV_UNKNOWN_RECORD_BASE + 0xffff) {
+			if (id == PT_SRV_UNKNOWN_RECORD_BASE)
+				snprintf(buf, sizeof(buf), "unknown_record_other");
+			else
+				snprintf(buf, sizeof(buf), "unknown_record_%u", id - PT_SRV_UNKNOWN_RECORD_BASE);
+			name = buf;
+		} else if (!name) {
+			snprintf(buf, sizeof(buf), "%u", id);
+			name = buf;
+		}
+		kcol_u64(j, name, st, 1);
 	}
 	pt_json_close(j, '}');
 	sqlite3_finalize(st);
@@ -141,7 +179,7 @@ int cmd_agents(const struct cli_env *env, int argc, char **argv)
 		kcol_u64(&j, "policy_version", st, 19);
 		/* HELLOs whose stream was behind what is stored (an old snapshot of the spool) */
 		kcol_u64(&j, "sequence_regressions", st, 20);
-		if (counters(db, &j, id) || gaps(db, &j, id)) {
+		if (counters(db, &j, id) || collector_counters(db, &j, id) || gaps(db, &j, id)) {
 			log_warnx("query: %s", sqlite3_errmsg(db));
 			goto out;
 		}

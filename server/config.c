@@ -27,7 +27,10 @@ void pt_server_usage(FILE *f)
 "                             (default proctrail)\n"
 "  --max-frame-bytes N        per-agent frame limit (default 4194304)\n"
 "  --max-records-per-sec N    per-agent rate, 0 = unlimited (default 100000)\n"
-"  --max-bytes-per-sec N      per-agent rate, 0 = unlimited (default 67108864)\n"
+"  --max-bytes-per-sec N      per-agent rate, 0 = unlimited (default 67108864);\n"
+"                             a BATCH counts with its body decompressed\n"
+"  --max-frames-per-sec N     per-agent rate of frames of any type, 0 = unlimited\n"
+"                             (default 1000)\n"
 "  --window N                 batches per connection in the writer at once (default 8)\n"
 "  --ping-interval SEC        PING period; 3 missed make an agent stale (default 10)\n"
 "  --collect-interval SEC     COLLECT period for pull-mode agents (default 60)\n"
@@ -124,6 +127,8 @@ static int apply(struct pt_server_config *c, const char *key, const char *v, cha
 				 PT_FRAME_MAX);
 			ret = -ERANGE;
 		}
+	} else if (!strcmp(key, "max-frames-per-sec")) {
+		ret = pt_conf_u64(key, v, 0, 1ull << 32, &c->lim.frames_per_s, err, errlen);
 	} else if (!strcmp(key, "window")) {
 		ret = pt_conf_u64(key, v, 1, 1024, &n, err, errlen);
 		c->lim.window = (uint32_t)n;
@@ -176,7 +181,7 @@ int pt_server_config_parse(struct pt_server_config *c, int argc, char **argv, ch
 	snprintf(c->user, sizeof(c->user), "proctrail");
 	c->lim = (struct pt_session_limits){
 		.max_frame = PT_FRAME_MAX, .records_per_s = 100000, .bytes_per_s = 64u << 20,
-		.window = 8, .ping_interval_ms = 10000,
+		.window = 8, .ping_interval_ms = 10000, .frames_per_s = 1000,
 	};
 	c->collect_interval_s = 60;
 	c->max_connections = 10000;

@@ -15,6 +15,10 @@
 
 struct pt_session;
 
+/* Distinct unknown record types counted one by one per batch; the rest are counted together
+ * under PT_SRV_UNKNOWN_RECORD_BASE + 0 (type 0 is never sent). */
+#define PT_JOB_UNKNOWN_TYPES_MAX 8
+
 enum pt_job_type { PT_JOB_HELLO, PT_JOB_BATCH, PT_JOB_PONG, PT_JOB_HEALTH };
 
 struct pt_job {
@@ -35,9 +39,15 @@ struct pt_job {
 	uint8_t *raw;
 	struct pt_store_event *ev;
 	struct pt_store_batch_result batch_res;
-	/* PONG, HEALTH */
+	/* Records of unknown types in the batch, per type (stored with it) */
+	struct pt_store_counter unknown[PT_JOB_UNKNOWN_TYPES_MAX];
+	uint32_t n_unknown;
+	/* PONG (pong when has_pong, then the collector's counters), HEALTH */
 	int64_t agent;
+	bool has_pong;
 	struct pt_pong pong;
+	struct pt_store_counter counters[PT_SRV_COUNTER_END - PT_SRV_COUNTER_BASE];
+	uint32_t n_counters;
 	const char *health;            /* static string */
 };
 

@@ -27,9 +27,9 @@ struct pt_session *pt_session_new(const char *agent_id, const char *address,
 	s->lim = lim;
 	snprintf(s->agent_id, sizeof(s->agent_id), "%s", agent_id);
 	snprintf(s->address, sizeof(s->address), "%s", address);
-	s->tok_records = (int64_t)lim->records_per_s;
-	s->tok_bytes = (int64_t)lim->bytes_per_s;
-	s->tok_ns = now_ns;
+	s->tok_records = (struct pt_bucket){ (int64_t)lim->records_per_s, now_ns };
+	s->tok_bytes = (struct pt_bucket){ (int64_t)lim->bytes_per_s, now_ns };
+	s->tok_frames = (struct pt_bucket){ (int64_t)lim->frames_per_s, now_ns };
 	s->connected_ns = s->last_pong_ns = now_ns;
 	return s;
 }
@@ -208,35 +208,130 @@ static int on_hello(struct pt_session *s, const struct pt_frame *f, uint64_t now
 	return 0;
 }
 
-/* Token buckets: a batch may overdraw once, then the connection is not read until the
- * buckets are positive again, which TCP turns into back-pressure on that agent alone. */
-static void charge(struct pt_session *s, uint64_t records, uint64_t bytes, uint64_t now_ns)
+/* Takes n tokens; returns how many ms until the bucket is positive again (0: it is). The
+ * clock advances only by the time the granted tokens stand for, so frequent small charges
+ * still refill (whole tokens only: a remainder would otherwise be lost at every call). */
+static uint64_t bucket_take(struct pt_bucket *b, uint64_t rate, uint64_t n, uint64_t now_ns)
 {
-	const struct pt_session_limits *l = s->lim;
-	uint64_t dt = now_ns > s->tok_ns ? now_ns - s->tok_ns : 0, wait_ms = 0;
+	uint64_t dt, add;
 
-	s->tok_ns = now_ns;
-	if (l->records_per_s) {
-		s->tok_records += (int64_t)(dt * l->records_per_s / 1000000000ull);
-		if (s->tok_records > (int64_t)l->records_per_s)
-			s->tok_records = (int64_t)l->records_per_s;
-		s->tok_records -= (int64_t)records;
-		if (s->tok_records < 0)
-			wait_ms = (uint64_t)(-s->tok_records) * 1000 / l->records_per_s + 1;
-	}
-	if (l->bytes_per_s) {
-		s->tok_bytes += (int64_t)(dt * l->bytes_per_s / 1000000000ull);
-		if (s->tok_bytes > (int64_t)l->bytes_per_s)
-			s->tok_bytes = (int64_t)l->bytes_per_s;
-		s->tok_bytes -= (int64_t)bytes;
-		if (s->tok_bytes < 0) {
-			uint64_t ms = (uint64_t)(-s->tok_bytes) * 1000 / l->bytes_per_s + 1;
-
-			wait_ms = ms > wait_ms ? ms : wait_ms;
+	if (!rate)
+		return 0;
+	dt = now_ns > b->ns ? now_ns - b->ns : 0;
+	if (dt >= 1000000000ull) {
+		b->tokens = (int64_t)rate;
+		b->ns = now_ns;
+	} else {
+		add = (uint64_t)((unsigned __int128)dt * rate / 1000000000ull);
+		b->tokens += (int64_t)add;
+		b->ns += (uint64_t)((unsigned __int128)add * 1000000000ull / rate);
+		if (b->tokens >= (int64_t)rate) {
+			b->tokens = (int64_t)rate;
+			b->ns = now_ns;
 		}
 	}
-	if (wait_ms && s->io)
-		s->ops->pause(s->io, wait_ms);
+	b->tokens -= (int64_t)n;
+	if (b->tokens >= 0)
+		return 0;
+	return (uint64_t)((unsigned __int128)(uint64_t)-b->tokens * 1000 / rate) + 1;
+}
+
+static void count(struct pt_session *s, enum pt_srv_counter c)
+{
+	s->srv_counters[c - PT_SRV_COUNTER_BASE]++;
+}
+
+/* Token buckets for frames, records and bytes: a frame may overdraw once, then the connection
+ * is not read until every bucket is positive again, which TCP turns into back-pressure on that
+ * agent alone. Every frame is charged, whatever its type. */
+static int charge(struct pt_session *s, uint64_t records, uint64_t bytes, uint64_t now_ns)
+{
+	const struct pt_session_limits *l = s->lim;
+	uint64_t wait_ms = 0, ms;
+	const char *which = NULL;
+
+	if ((ms = bucket_take(&s->tok_frames, l->frames_per_s, 1, now_ns)) > wait_ms)
+		wait_ms = ms, which = "frames";
+	if (l->frames_per_s && s->tok_frames.tokens + 1 >= (int64_t)l->frames_per_s)
+		s->frames_over_ns = 0;       /* it was full: the agent stayed under the rate */
+	else if (ms && !s->frames_over_ns)
+		s->frames_over_ns = now_ns;
+	if (s->frames_over_ns && now_ns - s->frames_over_ns >= PT_FRAME_FLOOD_NS) {
+		count(s, PT_SRV_FLOOD_CLOSED);
+		pt_session_fail(s, PT_ERR_LIMIT, 0, "over %llu frames/s for %llu s",
+				(unsigned long long)l->frames_per_s,
+				(unsigned long long)(PT_FRAME_FLOOD_NS / 1000000000ull));
+		return -EMSGSIZE;
+	}
+	if ((ms = bucket_take(&s->tok_records, l->records_per_s, records, now_ns)) > wait_ms)
+		wait_ms = ms, which = "records";
+	if ((ms = bucket_take(&s->tok_bytes, l->bytes_per_s, bytes, now_ns)) > wait_ms)
+		wait_ms = ms, which = "bytes";
+	if (!wait_ms || !s->io || s->state == PT_SESS_CLOSED)
+		return 0;
+	count(s, PT_SRV_THROTTLED);
+	if (!s->throttle_logged_ns || now_ns - s->throttle_logged_ns >= PT_THROTTLE_LOG_NS) {
+		s->throttle_logged_ns = now_ns;
+		log_info("agent %s (%s): over its %s/s limit; not read for %llu ms (%llu times so far)",
+			 s->agent_id, s->address, which, (unsigned long long)wait_ms,
+			 (unsigned long long)s->srv_counters[PT_SRV_THROTTLED - PT_SRV_COUNTER_BASE]);
+	}
+	s->ops->pause(s->io, wait_ms);
+	return 0;
+}
+
+/* Sends the newest PONG and the collector's counters to the writer, unless a job of this kind
+ * is there already (then job_done sends them): one such job per connection at most, however
+ * fast PONGs come. final: the connection is gone; send what is left regardless. */
+static void status_flush(struct pt_session *s, uint64_t now_ns, bool final)
+{
+	struct pt_job *job;
+	size_t i;
+	bool counters = false;
+
+	if (!s->welcomed || (s->status_inflight && !final))
+		return;
+	for (i = 0; i < PT_SRV_COUNTER_END - PT_SRV_COUNTER_BASE; i++)
+		counters |= s->srv_counters[i] != 0;
+	if (!s->pong_pending && !counters)
+		return;
+	job = job_new(s, PT_JOB_PONG, s->pong_pending ? s->pong_next_ns : now_ns);
+	if (!job)
+		return;              /* kept for the next flush */
+	if (s->pong_pending) {
+		job->has_pong = true;
+		job->pong = s->pong_next;
+		s->pong_pending = false;
+	}
+	for (i = 0; i < PT_SRV_COUNTER_END - PT_SRV_COUNTER_BASE; i++) {
+		if (!s->srv_counters[i])
+			continue;
+		job->counters[job->n_counters++] = (struct pt_store_counter){
+			.id = PT_SRV_COUNTER_BASE + (uint32_t)i, .delta = s->srv_counters[i] };
+		s->srv_counters[i] = 0;
+	}
+	s->status_inflight = true;
+	s->ops->submit(s->ctx, job);
+}
+
+static void count_unknown(struct pt_job *job, uint16_t type)
+{
+	uint32_t id = PT_SRV_UNKNOWN_RECORD_BASE + type, i;
+
+	for (i = 0; i < job->n_unknown; i++) {
+		if (job->unknown[i].id == id) {
+			job->unknown[i].delta++;
+			return;
+		}
+	}
+	if (job->n_unknown < PT_JOB_UNKNOWN_TYPES_MAX - 1) {
+		job->unknown[job->n_unknown++] = (struct pt_store_counter){ id, 1 };
+		return;
+	}
+	/* The last slot takes every further type. */
+	if (job->n_unknown == PT_JOB_UNKNOWN_TYPES_MAX - 1)
+		job->unknown[job->n_unknown++] = (struct pt_store_counter){ PT_SRV_UNKNOWN_RECORD_BASE, 0 };
+	job->unknown[job->n_unknown - 1].delta++;
 }
 
 /* Decodes every record of the batch before anything is queued: a batch is stored whole or
@@ -247,7 +342,7 @@ static int decode_records(struct pt_session *s, struct pt_job *job, const struct
 	const uint8_t *recs;
 	size_t len, off = 0, used;
 	struct pt_record r;
-	uint32_t i;
+	uint32_t i, unknown_bytes = 0;
 	int ret;
 
 	if (m->codec == PT_CODEC_NONE && owned && *owned) {
@@ -285,6 +380,12 @@ static int decode_records(struct pt_session *s, struct pt_job *job, const struct
 			return ret;
 		pt_store_event_from_record(ev, &r);
 		ev->type = r.wire_type;      /* unknown types are kept, to be read by newer code */
+		if (r.type == PT_REC_UNKNOWN) {
+			unknown_bytes += (uint32_t)used;
+			if (unknown_bytes > PT_BATCH_UNKNOWN_BYTES_MAX)
+				return -E2BIG;
+			count_unknown(job, r.wire_type);
+		}
 		ev->seq = m->first_seq + i;
 		ev->off = (uint32_t)off;
 		ev->len = (uint32_t)used;
@@ -307,6 +408,17 @@ static int on_batch(struct pt_session *s, const struct pt_frame *f, size_t frame
 	struct pt_job *job = NULL;
 	int ret = pt_batch_decode(f, &m, &s->stats);
 
+	if (ret == -EMSGSIZE && (m.raw_len > PT_BATCH_RAW_MAX || m.count > PT_BATCH_RECORDS_MAX ||
+				 (uint64_t)m.raw_len > (uint64_t)f->body_len * PT_BATCH_ZSTD_RATIO_MAX)) {
+		/* Over a bound of the decompressed size (absolute or ratio) or of COUNT, from the
+		 * header: nothing was allocated or inflated. */
+		count(s, PT_SRV_BATCH_REFUSED);
+		pt_session_fail(s, PT_ERR_LIMIT, f->type,
+				"BATCH refused: RAW_LEN %u for a body of %zu bytes, COUNT %u"
+				" (limits %u bytes, %ux, %u records)", m.raw_len, f->body_len, m.count,
+				PT_BATCH_RAW_MAX, PT_BATCH_ZSTD_RATIO_MAX, PT_BATCH_RECORDS_MAX);
+		goto out;
+	}
 	if (ret) {
 		pt_session_fail(s, PT_ERR_PROTOCOL, f->type, "malformed BATCH (%s)", strerror(-ret));
 		goto out;
@@ -325,6 +437,13 @@ static int on_batch(struct pt_session *s, const struct pt_frame *f, size_t frame
 		goto out;
 	}
 	ret = decode_records(s, job, &m, owned);
+	if (ret == -E2BIG) {
+		count(s, PT_SRV_BATCH_REFUSED);
+		pt_session_fail(s, PT_ERR_LIMIT, f->type,
+				"BATCH %llu+%u refused: over %u bytes of records of unknown types",
+				(unsigned long long)m.first_seq, m.count, PT_BATCH_UNKNOWN_BYTES_MAX);
+		goto out;
+	}
 	if (ret) {
 		pt_session_fail(s, ret == -ENOMEM ? PT_ERR_INTERNAL : PT_ERR_PROTOCOL, f->type,
 				"BATCH %llu+%u refused: a record does not decode (%s)",
@@ -334,7 +453,9 @@ static int on_batch(struct pt_session *s, const struct pt_frame *f, size_t frame
 	s->inflight++;
 	s->batches++;
 	s->records += m.count;
-	charge(s, m.count, frame_len, now_ns);
+	/* Bytes count decompressed: what the store and the writer pay for. */
+	s->charge_records = m.count;
+	s->charge_bytes = frame_len - m.body_len + (m.codec == PT_CODEC_NONE ? m.body_len : m.raw_len);
 	s->ops->submit(s->ctx, job);
 	job = NULL;
 out:
@@ -344,27 +465,34 @@ out:
 
 static int on_pong(struct pt_session *s, const struct pt_frame *f, uint64_t now_ns)
 {
-	struct pt_job *job;
-	int ret;
+	struct pt_pong p;
+	int ret = pt_pong_decode(f, &p, &s->stats);
 
-	job = job_new(s, PT_JOB_PONG, now_ns);
-	if (!job) {
-		pt_session_fail(s, PT_ERR_INTERNAL, f->type, "out of memory");
-		return -ENOMEM;
-	}
-	ret = pt_pong_decode(f, &job->pong, &s->stats);
 	if (ret) {
 		pt_session_fail(s, PT_ERR_PROTOCOL, f->type, "malformed PONG (%s)", strerror(-ret));
-		pt_job_free(job);
 		return ret;
 	}
-	if (job->pong.nonce != s->ping_nonce && log_verbose() && peer_log_allowed(s))
+	if (!s->pongs_owed) {
+		/* Not an answer to a PING: ignored (nothing stored), counted, and bounded. */
+		count(s, PT_SRV_PONG_FLOOD);
+		if (++s->pongs_unsolicited > PT_PONG_UNSOLICITED_MAX) {
+			pt_session_fail(s, PT_ERR_LIMIT, f->type,
+					"more than %u PONGs without a PING", PT_PONG_UNSOLICITED_MAX);
+			return -EMSGSIZE;
+		}
+		return 0;
+	}
+	s->pongs_owed--;
+	if (p.nonce != s->ping_nonce && log_verbose() && peer_log_allowed(s))
 		log_debug("agent %s: PONG for nonce %llu, expected %llu", s->agent_id,
-			  (unsigned long long)job->pong.nonce, (unsigned long long)s->ping_nonce);
+			  (unsigned long long)p.nonce, (unsigned long long)s->ping_nonce);
 	s->last_pong_ns = now_ns;
 	s->ping_outstanding = false;
 	s->stale = false;
-	s->ops->submit(s->ctx, job);
+	s->pong_next = p;
+	s->pong_next_ns = now_ns;
+	s->pong_pending = true;
+	status_flush(s, now_ns, false);
 	return 0;
 }
 
@@ -389,14 +517,12 @@ static int on_error(struct pt_session *s, const struct pt_frame *f)
 	return -ECONNABORTED;
 }
 
-static int handle_frame(struct pt_session *s, const uint8_t *frame, size_t len, uint64_t now_ns,
-			uint8_t **owned)
+static int dispatch(struct pt_session *s, const uint8_t *frame, size_t len, uint64_t now_ns,
+		    uint8_t **owned)
 {
 	struct pt_frame f;
 	int ret;
 
-	if (s->state == PT_SESS_CLOSED)
-		return -ECONNABORTED;
 	ret = pt_frame_split(frame, len, &f);
 	if (ret) {
 		pt_session_fail(s, PT_ERR_PROTOCOL, 0, "malformed frame (%s)", strerror(-ret));
@@ -437,6 +563,21 @@ static int handle_frame(struct pt_session *s, const uint8_t *frame, size_t len, 
 	pt_session_fail(s, PT_ERR_PROTOCOL, f.type, "unexpected %s frame from an agent",
 			pt_frame_type_name(f.type));
 	return -EBADMSG;
+}
+
+static int handle_frame(struct pt_session *s, const uint8_t *frame, size_t len, uint64_t now_ns,
+			uint8_t **owned)
+{
+	int ret;
+
+	if (s->state == PT_SESS_CLOSED)
+		return -ECONNABORTED;
+	s->charge_records = 0;
+	s->charge_bytes = len;
+	ret = dispatch(s, frame, len, now_ns, owned);
+	if (!ret)
+		ret = charge(s, s->charge_records, s->charge_bytes, now_ns);
+	return ret;
 }
 
 int pt_session_frame(struct pt_session *s, const uint8_t *frame, size_t len, uint64_t now_ns)
@@ -485,6 +626,7 @@ static void hello_done(struct pt_session *s, struct pt_job *job)
 			  (unsigned long long)job->hello.next_seq,
 			  (unsigned long long)job->hello_res.acked_seq,
 			  (unsigned long long)job->hello_res.acked_seq);
+	s->welcomed = true;
 	log_info("agent %s (%s) connected: stream %llu, %s mode, collector holds up to %llu",
 		 s->agent_id, s->address, (unsigned long long)s->stream_id,
 		 s->mode == PT_MODE_PULL ? "pull" : "stream",
@@ -516,6 +658,11 @@ void pt_session_job_done(struct pt_job *job)
 {
 	struct pt_session *s = job->sess;
 
+	if (job->type == PT_JOB_PONG) {
+		s->status_inflight = false;
+		if (s->io)           /* after detach, the final flush went already */
+			status_flush(s, job->now_ns, false);
+	}
 	if (s->state != PT_SESS_CLOSED) {
 		if (job->type == PT_JOB_HELLO)
 			hello_done(s, job);
@@ -559,8 +706,11 @@ void pt_session_ping(struct pt_session *s, uint64_t now_ns)
 			s->ops->submit(s->ctx, job);
 		}
 	}
+	status_flush(s, now_ns, false);  /* counters of a connection that sends no PONG */
 	s->ping_nonce++;
 	s->ping_outstanding = true;
+	if (s->pongs_owed < PT_PONG_OWED_MAX)
+		s->pongs_owed++;
 	send_nonce(s, PT_FRAME_PING, s->ping_nonce);
 }
 
@@ -580,6 +730,7 @@ void pt_session_detach(struct pt_session *s, uint64_t now_ns)
 	log_ratelimit_flush(&s->peer_log, what);
 	s->state = PT_SESS_CLOSED;
 	s->io = NULL;
+	status_flush(s, now_ns, true);
 	if (s->agent_row) {
 		job = job_new(s, PT_JOB_HEALTH, now_ns);
 		if (job) {

@@ -13,14 +13,39 @@
 #include <sys/queue.h>
 
 #include "proctrail/log.h"
+#include "proctrail/store.h"
 #include "proctrail/tls.h"
 #include "proctrail/wire.h"
 #include "job.h"
 
+/* PONGs are owed one per PING sent; the agent answers each PING once (docs/protocol.md). A
+ * few unsolicited ones are ignored and counted (a reconnect race, a PING answered twice);
+ * more close the connection with ERROR(LIMIT): nothing an honest agent sends. */
+#define PT_PONG_OWED_MAX          8u
+#define PT_PONG_UNSOLICITED_MAX   16u
+/* Records of types this collector does not know are stored whole (newer code can read them)
+ * but one BATCH may carry at most this many bytes of them; more refuse the batch with
+ * ERROR(LIMIT), so nothing is accepted that is not stored. Counted per agent and type. */
+#define PT_BATCH_UNKNOWN_BYTES_MAX (64u << 10)
+/* An agent kept over max-frames-per-sec this long (its frame bucket never refilled to full in
+ * between) is closed with ERROR(LIMIT): honest agents send a window of batches per round trip
+ * and a PONG per PING, far below the limit, while back-pressure alone would let a flooder hold
+ * the connection for as long as its socket backlog takes to drain at the limit. */
+#define PT_FRAME_FLOOD_NS         (10ull * 1000000000ull)
+/* A rate-limit pause is logged at most once per connection in this period (it is counted
+ * every time). */
+#define PT_THROTTLE_LOG_NS        (10ull * 1000000000ull)
+
+/* A token bucket: up to one second of its rate, refilled by elapsed time. */
+struct pt_bucket {
+	int64_t tokens;
+	uint64_t ns;                 /* time the tokens were last brought up to date */
+};
 struct pt_session_limits {
 	uint32_t max_frame;          /* bytes, header included, <= PT_FRAME_MAX */
 	uint64_t records_per_s;      /* 0: unlimited */
-	uint64_t bytes_per_s;        /* 0: unlimited */
+	uint64_t bytes_per_s;        /* 0: unlimited; a BATCH counts with its body decompressed */
+	uint64_t frames_per_s;       /* 0: unlimited; every frame counts, PONG included */
 	uint32_t window;             /* batches in the writer at once, per connection */
 	uint32_t ping_interval_ms;
 };
@@ -47,8 +72,22 @@ struct pt_session {
 	uint64_t stream_id;
 	uint8_t mode;
 	uint32_t inflight;
-	int64_t tok_records, tok_bytes;
-	uint64_t tok_ns;
+	struct pt_bucket tok_records, tok_bytes, tok_frames;
+	uint64_t charge_records, charge_bytes;  /* what the frame being handled costs */
+	uint64_t throttle_logged_ns;
+	uint64_t frames_over_ns;     /* since when the frame bucket has not been full; 0: it was */
+	uint32_t pongs_owed, pongs_unsolicited;
+	/* At most one PONG/counters job per connection is in the writer; a PONG arriving
+	 * meanwhile replaces pong_next, and the counters accumulate, until that job is back. */
+	bool welcomed, status_inflight, pong_pending;
+	struct pt_pong pong_next;
+	uint64_t pong_next_ns;
+	uint64_t srv_counters[PT_SRV_COUNTER_END - PT_SRV_COUNTER_BASE];  /* not yet stored */
+	/* The writer thread's alone (under its lock): this connection's share of the group
+	 * being formed, so one connection cannot fill a group while others wait. */
+	uint64_t wr_group;
+	size_t wr_bytes;
+	bool wr_held;
 	uint64_t ping_nonce, last_pong_ns, connected_ns;
 	bool stale, ping_outstanding;
 	struct pt_decode_stats stats;

@@ -65,7 +65,7 @@ static const char SCHEMA[] =
 
 enum stmt_id {
 	S_EVENT, S_STREAM_GET, S_STREAM_PUT, S_GAP_ADD, S_GAP_OVERLAP, S_GAP_DEL, S_LOSS_ADD,
-	S_LOSS_OVERLAP, S_COUNTER_REPORTED, S_COUNTER_TOTAL, S_BIN_AGENT, S_BIN_UPSERT,
+	S_LOSS_OVERLAP, S_COUNTER_REPORTED, S_COUNTER_TOTAL, S_COUNTER_ADD, S_BIN_AGENT, S_BIN_UPSERT,
 	S_AGENT_BATCH, S_AGENT_UPSERT, S_AGENT_ID, S_HOST_ADD, S_HOST_ID, S_AGENT_PONG,
 	S_AGENT_HEALTH, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO, S_INDEX_UPTO, S_INDEX_MAXID,
 	S_INDEX_FILL, S_INDEX_SET, S_REGRESSION_ADD, S_MAX
@@ -91,6 +91,8 @@ static const char *const SQL[S_MAX] = {
 			       " reported=reported+excluded.reported",
 	[S_COUNTER_TOTAL] = "INSERT INTO agent_counters(agent, counter, total) VALUES(?,?,?)"
 			    " ON CONFLICT(agent, counter) DO UPDATE SET total=excluded.total",
+	[S_COUNTER_ADD] = "INSERT INTO agent_counters(agent, counter, total) VALUES(?,?,?)"
+			  " ON CONFLICT(agent, counter) DO UPDATE SET total=total+excluded.total",
 	[S_BIN_AGENT] = "INSERT OR IGNORE INTO binary_agents VALUES(?,?)",
 	[S_BIN_UPSERT] = "INSERT INTO binaries(sha256, first_seen_ns, last_seen_ns, hosts, execs)"
 			 " VALUES(?1,?2,?3,?4,?5) ON CONFLICT(sha256) DO UPDATE SET"
@@ -824,6 +826,26 @@ int pt_store_pong(struct pt_store *s, int64_t agent, const struct pt_pong *p, ui
 			goto out;
 	}
 out:
+	return release(s, ret);
+}
+
+int pt_store_counters_add(struct pt_store *s, int64_t agent, const struct pt_store_counter *c,
+			  size_t n)
+{
+	sqlite3_stmt *q = s->st[S_COUNTER_ADD];
+	size_t i;
+	int ret;
+
+	if ((ret = savepoint(s)))
+		return ret;
+	for (i = 0; i < n && !ret; i++) {
+		if (!c[i].delta)
+			continue;
+		sqlite3_bind_int64(q, 1, agent);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)c[i].id);
+		sqlite3_bind_int64(q, 3, i64(c[i].delta));
+		ret = step_done(s, q, "writing collector counters");
+	}
 	return release(s, ret);
 }
 

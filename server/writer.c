@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "proctrail/log.h"
+#include "session.h"
 #include "writer.h"
 
 /* One transaction holds at most this much, so a commit (and the ACKs behind it) is never
@@ -13,6 +14,9 @@
  * writer CPU with 100 connections (docs/benchmarks.md), with ACKs later and in bursts. */
 #define GROUP_JOBS_MAX   4096
 #define GROUP_BYTES_MAX  (16u << 20)
+/* One connection's share of a group (it always gets at least one job in): its further jobs
+ * wait for the next group, and the other connections' jobs queued behind them go first. */
+#define GROUP_CONN_BYTES_MAX (4u << 20)
 
 struct pt_writer_thread {
 	pthread_t thread;
@@ -21,7 +25,7 @@ struct pt_writer_thread {
 	struct pt_job_list in, done;
 	size_t pending;
 	int stop;
-	uint64_t unindexed;
+	uint64_t unindexed, groups;
 	struct pt_store *store;
 	struct event *done_ev;
 	pt_writer_done_fn done_fn;
@@ -69,12 +73,49 @@ static void run_group(struct pt_writer_thread *w, struct pt_job_list *group)
 	}
 }
 
+/* Whether job may join the group being formed: in queue order per connection (a connection
+ * held back once stays held back for this group, so its jobs, and so its ACKs, keep their
+ * order), and within that connection's share. */
+static bool take_job(struct pt_job *job, uint64_t group_id)
+{
+	struct pt_session *s = job->sess;
+
+	if (s->wr_group != group_id) {
+		s->wr_group = group_id;
+		s->wr_bytes = 0;
+		s->wr_held = false;
+	}
+	if (s->wr_held || (s->wr_bytes && s->wr_bytes + job->bytes > GROUP_CONN_BYTES_MAX)) {
+		s->wr_held = true;
+		return false;
+	}
+	s->wr_bytes += job->bytes;
+	return true;
+}
+
+size_t pt_writer_take_group(struct pt_job_list *in, struct pt_job_list *group, uint64_t group_id)
+{
+	struct pt_job *job, *next;
+	size_t n = 0, bytes = 0;
+
+	for (job = TAILQ_FIRST(in); job && n < GROUP_JOBS_MAX; job = next) {
+		next = TAILQ_NEXT(job, link);
+		if (n && bytes + job->bytes > GROUP_BYTES_MAX)
+			break;
+		if (!take_job(job, group_id))
+			continue;
+		TAILQ_REMOVE(in, job, link);
+		TAILQ_INSERT_TAIL(group, job, link);
+		n++;
+		bytes += job->bytes;
+	}
+	return n;
+}
+
 static void *writer_main(void *arg)
 {
 	struct pt_writer_thread *w = arg;
 	struct pt_job_list group;
-	struct pt_job *job;
-	size_t n, bytes;
 
 	struct timespec until;
 
@@ -98,14 +139,7 @@ static void *writer_main(void *arg)
 		if (TAILQ_EMPTY(&w->in) && w->stop)
 			break;
 		TAILQ_INIT(&group);
-		n = bytes = 0;
-		while ((job = TAILQ_FIRST(&w->in)) && n < GROUP_JOBS_MAX &&
-		       (n == 0 || bytes + job->bytes <= GROUP_BYTES_MAX)) {
-			TAILQ_REMOVE(&w->in, job, link);
-			TAILQ_INSERT_TAIL(&group, job, link);
-			n++;
-			bytes += job->bytes;
-		}
+		pt_writer_take_group(&w->in, &group, ++w->groups);
 		pthread_mutex_unlock(&w->mu);
 		run_group(w, &group);
 		pthread_mutex_lock(&w->mu);

@@ -18,6 +18,11 @@ typedef void (*pt_writer_done_fn)(struct pt_job *job, void *arg);
 int pt_writer_start(struct pt_writer_thread **out, struct event_base *base, struct pt_store *store,
 		    pt_writer_done_fn done, void *arg);
 void pt_writer_submit(struct pt_writer_thread *w, struct pt_job *job);
+/* Moves the next group's jobs from in to group: in queue order, at most 4096 jobs and 16 MiB,
+ * and at most a 4 MiB share per connection (at least one job) while other connections' jobs
+ * wait; a connection's jobs keep their order. group_id differs from the previous call's.
+ * Returns the number moved. The writer thread's; exposed for tests. */
+size_t pt_writer_take_group(struct pt_job_list *in, struct pt_job_list *group, uint64_t group_id);
 /* Jobs submitted and not yet handed back. */
 size_t pt_writer_pending(struct pt_writer_thread *w);
 /* Runs what is queued, stops the thread, closes the store. Jobs handed back after this are

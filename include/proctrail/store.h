@@ -17,6 +17,7 @@
 #define PROCTRAIL_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "proctrail/wire.h"
@@ -87,6 +88,29 @@ int pt_store_hello(struct pt_store *s, const struct pt_store_hello *h, uint64_t 
 int pt_store_batch(struct pt_store *s, const struct pt_store_batch *b, uint64_t now_ns,
 		   struct pt_store_batch_result *r);
 int pt_store_pong(struct pt_store *s, int64_t agent, const struct pt_pong *p, uint64_t now_ns);
+/* The collector's own per-agent counters (what it throttled, refused or could not interpret),
+ * kept in agent_counters beside the agent's loss counters under ids no PONG can name (an
+ * agent's COUNTER id is a u16). `total` is a running sum there, not an agent's report. */
+#define PT_SRV_COUNTER_BASE        0x10000u
+enum pt_srv_counter {
+	PT_SRV_THROTTLED = PT_SRV_COUNTER_BASE + 1,   /* reads paused by a rate limit */
+	PT_SRV_PONG_FLOOD,          /* unsolicited PONGs (ignored); the last one over the bound closes */
+	PT_SRV_BATCH_REFUSED,       /* BATCHes refused for size, ratio or unknown records */
+	PT_SRV_FLOOD_CLOSED,        /* connections closed for staying over max-frames-per-sec */
+	PT_SRV_COUNTER_END
+};
+/* Unknown record types, one counter per type: PT_SRV_UNKNOWN_RECORD_BASE + wire type. */
+#define PT_SRV_UNKNOWN_RECORD_BASE 0x20000u
+struct pt_store_counter {
+	uint32_t id;
+	uint64_t delta;
+};
+/* Adds each delta to the agent's counter (a zero delta is skipped), in one savepoint. */
+int pt_store_counters_add(struct pt_store *s, int64_t agent, const struct pt_store_counter *c,
+			  size_t n);
+/* The name `proctrail agents --json` shows for a collector counter id, or NULL. */
+const char *pt_srv_counter_name(uint32_t id);
+
 /* health: "ok", "stale", "disconnected". */
 int pt_store_health(struct pt_store *s, int64_t agent, const char *health, uint64_t now_ns);
 

@@ -51,6 +51,11 @@
 #define PT_FRAME_MAX           (4u << 20)      /* whole frame, header included */
 #define PT_FRAME_ATTRS_MAX     (3u << 20)      /* attribute section of a frame (POLICY is largest) */
 #define PT_BATCH_RAW_MAX       (8u << 20)      /* decompressed BATCH body */
+/* A zstd BATCH body may expand at most this many times (RAW_LEN <= body length x ratio): a
+ * decompression bomb is refused from the header, before any allocation or inflating. Real
+ * records compress 4-30x (a batch of one exec repeated ~40x, tests/unit/test_wire.c); the
+ * encoder sends raw whatever would exceed it. */
+#define PT_BATCH_ZSTD_RATIO_MAX 128u
 #define PT_BATCH_RECORDS_MAX   16384u          /* records in one BATCH */
 #define PT_PATH_MAX            4096u           /* executable, cwd, script paths */
 #define PT_ARGV_MAX            8192u           /* argv bytes, NUL-separated, NUL-terminated */

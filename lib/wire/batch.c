@@ -35,8 +35,10 @@ int pt_batch_encode_cctx(struct pt_writer *w, uint64_t stream_id, uint64_t first
 		size_t n = cctx ? ZSTD_compressCCtx(cctx, scratch, scratch_cap, records, records_len, 1)
 			       : ZSTD_compress(scratch, scratch_cap, records, records_len, 1);
 
-		/* Sent raw when zstd fails or does not shrink it: the receiver handles both. */
-		if (!ZSTD_isError(n) && n < records_len) {
+		/* Sent raw when zstd fails or does not shrink it (the receiver handles both), and
+		 * when it shrinks it more than a receiver accepts. */
+		if (!ZSTD_isError(n) && n < records_len &&
+		    records_len <= (uint64_t)n * PT_BATCH_ZSTD_RATIO_MAX) {
 			body = scratch;
 			body_len = n;
 			used = PT_CODEC_ZSTD;
@@ -89,6 +91,9 @@ int pt_batch_decode(const struct pt_frame *f, struct pt_batch *m, struct pt_deco
 		return -EBADMSG;
 	if (m->codec != PT_CODEC_NONE && m->codec != PT_CODEC_ZSTD)
 		return -EPROTONOSUPPORT;
+	if (m->codec == PT_CODEC_ZSTD &&
+	    (uint64_t)m->raw_len > (uint64_t)f->body_len * PT_BATCH_ZSTD_RATIO_MAX)
+		return -EMSGSIZE;
 	m->body = f->body;
 	m->body_len = f->body_len;
 	return 0;

@@ -1,6 +1,7 @@
 /* Names of wire enumerations, as they appear in logs and JSON. */
 #include <stddef.h>
 
+#include "proctrail/store.h"
 #include "proctrail/wire.h"
 
 const char *pt_hash_status_name(unsigned status)
@@ -48,4 +49,19 @@ const char *pt_frame_type_name(unsigned type)
 	};
 
 	return type < sizeof(names) / sizeof(names[0]) ? names[type] : NULL;
+}
+
+/* The collector's own counters sit beside the agent's loss counters; both name sets live here. */
+const char *pt_srv_counter_name(uint32_t id)
+{
+	static const char *const names[] = {
+		[PT_SRV_THROTTLED - PT_SRV_COUNTER_BASE] = "throttled",
+		[PT_SRV_PONG_FLOOD - PT_SRV_COUNTER_BASE] = "unsolicited_pong",
+		[PT_SRV_BATCH_REFUSED - PT_SRV_COUNTER_BASE] = "batch_refused",
+		[PT_SRV_FLOOD_CLOSED - PT_SRV_COUNTER_BASE] = "flood_closed",
+	};
+
+	if (id <= PT_SRV_COUNTER_BASE || id >= PT_SRV_COUNTER_END)
+		return NULL;
+	return names[id - PT_SRV_COUNTER_BASE];
 }

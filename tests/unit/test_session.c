@@ -350,6 +350,217 @@ static void test_rate_limit_pauses(void **state)
 	free(f);
 }
 
+static size_t pong(uint8_t *buf, size_t cap, uint64_t nonce, uint64_t depth)
+{
+	struct pt_writer w;
+
+	pt_writer_init(&w, buf, cap);
+	assert_int_equal(pt_pong_encode(&w, &(struct pt_pong){ .nonce = nonce, .queue_depth = depth }), 0);
+	return w.len;
+}
+
+static struct pt_job *job_of(struct fake *f, enum pt_job_type type, int *count)
+{
+	struct pt_job *last = NULL;
+
+	*count = 0;
+	for (int i = 0; i < f->njobs; i++) {
+		if (f->jobs[i]->type == type) {
+			last = f->jobs[i];
+			(*count)++;
+		}
+	}
+	return last;
+}
+
+static uint64_t job_counter(const struct pt_job *job, uint32_t id)
+{
+	for (uint32_t i = 0; job && i < job->n_counters; i++)
+		if (job->counters[i].id == id)
+			return job->counters[i].delta;
+	return 0;
+}
+
+/* PONGs answer PINGs: one writer job per connection at most, the newest PONG wins; PONGs
+ * nobody asked for are not stored, are counted, and past a bound close the connection. */
+static void test_pong_coalesced_and_bounded(void **state)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	struct pt_session *s = ready_session(f, 7);
+	struct pt_job *job;
+	uint8_t buf[512];
+	size_t n;
+	int cnt;
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < 3; i++)
+		pt_session_ping(s, 10 + i);
+	for (i = 0; i < 3; i++) {
+		n = pong(buf, sizeof(buf), i + 1, 100 + i);
+		assert_int_equal(pt_session_frame(s, buf, n, 20 + i), 0);
+	}
+	job = job_of(f, PT_JOB_PONG, &cnt);
+	assert_int_equal(cnt, 1);                     /* the first; the others wait for it */
+	assert_true(job->has_pong);
+	assert_int_equal(job->pong.queue_depth, 100);
+	f->njobs = 0;
+	pt_session_job_done(job);
+	job = job_of(f, PT_JOB_PONG, &cnt);
+	assert_int_equal(cnt, 1);                     /* then only the newest */
+	assert_int_equal(job->pong.queue_depth, 102);
+	f->njobs = 0;
+	pt_session_job_done(job);
+	assert_int_equal(f->njobs, 0);
+
+	/* Every PING answered: further PONGs are unsolicited. */
+	for (i = 0; i < PT_PONG_UNSOLICITED_MAX; i++) {
+		n = pong(buf, sizeof(buf), 9, 1);
+		assert_int_equal(pt_session_frame(s, buf, n, 30 + i), 0);
+	}
+	job = job_of(f, PT_JOB_PONG, &cnt);
+	assert_int_equal(cnt, 0);                     /* nothing for the store */
+	assert_int_equal(f->closed, 0);
+	n = pong(buf, sizeof(buf), 9, 1);
+	assert_int_equal(pt_session_frame(s, buf, n, 50), -EMSGSIZE);
+	assert_int_equal(f->closed, 1);
+	assert_int_equal(out_error(f, 4), PT_ERR_LIMIT);   /* after WELCOME and 3 PINGs */
+	pt_session_detach(s, 60);
+	job = job_of(f, PT_JOB_PONG, &cnt);
+	assert_int_equal(cnt, 1);                     /* the counters, stored at the end */
+	assert_false(job->has_pong);
+	assert_int_equal(job_counter(job, PT_SRV_PONG_FLOOD), PT_PONG_UNSOLICITED_MAX + 1);
+	while (f->njobs)
+		pt_session_job_done(f->jobs[--f->njobs]);
+	pt_session_unref(s);
+	free(f);
+}
+
+/* Frames of any type are charged: a flood of frames the collector skips still pauses reading
+ * (back-pressure), and each pause is counted. */
+static void test_frames_rate_limit(void **state)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	struct pt_session_limits rl = lim;
+	struct pt_session *s;
+	uint8_t buf[1024], unknown[12] = { 0x50, 0x54, PT_WIRE_VERSION, 200, 0, 0, 0, 4 };
+	struct pt_job *job;
+	size_t n;
+	int cnt;
+
+	(void)state;
+	rl.frames_per_s = 10;
+	s = pt_session_new("agent1", "a", &ops, f, f, &rl, 1);
+	n = hello(buf, sizeof(buf), "agent1", 7);
+	assert_int_equal(pt_session_frame(s, buf, n, 1), 0);
+	f->jobs[0]->hello_res.agent = 3;
+	pt_session_job_done(f->jobs[0]);
+	f->njobs = 0;
+	for (int i = 0; i < 9; i++)            /* HELLO took the 10th token */
+		assert_int_equal(pt_session_frame(s, unknown, sizeof(unknown), 2), 0);
+	assert_int_equal(f->paused, 0);
+	assert_int_equal(pt_session_frame(s, unknown, sizeof(unknown), 2), 0);
+	assert_int_equal(f->paused, 1);
+	/* A second later the bucket is full again. */
+	assert_int_equal(pt_session_frame(s, unknown, sizeof(unknown), 1000000002ull), 0);
+	assert_int_equal(f->paused, 1);
+	/* Faster than 10/s: paused again and again (9 tokens, then one per 100 ms). */
+	for (int i = 1; i <= 100; i++)
+		assert_int_equal(pt_session_frame(s, unknown, sizeof(unknown),
+						  1000000002ull + i * 1000000ull), 0);
+	assert_int_equal(f->paused, 1 + 91);
+	/* At the rate exactly, never. */
+	for (int i = 1; i <= 30; i++)
+		assert_int_equal(pt_session_frame(s, unknown, sizeof(unknown),
+						  3000000000ull + i * 100000000ull), 0);
+	assert_int_equal(f->paused, 1 + 91);
+	/* Kept over the rate (the bucket never full again) for 10 s: ERROR(LIMIT), closed. */
+	uint64_t t = 7000000000ull;
+	int ret = 0;
+
+	for (int i = 0; i < 2000 && !ret; i++, t += 10000000ull)       /* 100 frames/s */
+		ret = pt_session_frame(s, unknown, sizeof(unknown), t);
+	assert_int_equal(ret, -EMSGSIZE);
+	assert_true(t >= 7000000000ull + PT_FRAME_FLOOD_NS);
+	assert_int_equal(f->closed, 1);
+	assert_int_equal(out_error(f, 1), PT_ERR_LIMIT);              /* after WELCOME */
+	pt_session_detach(s, t);
+	job = job_of(f, PT_JOB_PONG, &cnt);
+	assert_int_equal(cnt, 1);
+	assert_true(job_counter(job, PT_SRV_THROTTLED) == (uint64_t)f->paused);
+	assert_int_equal(job_counter(job, PT_SRV_FLOOD_CLOSED), 1);
+	while (f->njobs)
+		pt_session_job_done(f->jobs[--f->njobs]);
+	pt_session_unref(s);
+	free(f);
+}
+
+/* Unknown record types are stored and counted per type, up to a bound per batch; over it the
+ * batch is refused with ERROR(LIMIT) and nothing is queued. */
+static void test_unknown_records_bounded(void **state)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	struct pt_session_limits big = lim;
+	struct pt_session *s;
+	static uint8_t recs[PT_BATCH_UNKNOWN_BYTES_MAX + 4096], frame[PT_BATCH_UNKNOWN_BYTES_MAX + 8192];
+	struct pt_writer fw;
+	struct pt_job *job;
+	uint32_t i, n;
+	int cnt;
+
+	(void)state;
+	big.window = 8;
+	s = pt_session_new("agent1", "a", &ops, f, f, &big, 1);
+	{
+		uint8_t buf[1024];
+		size_t hl = hello(buf, sizeof(buf), "agent1", 7);
+
+		assert_int_equal(pt_session_frame(s, buf, hl, 1), 0);
+		f->jobs[0]->hello_res.agent = 3;
+		pt_session_job_done(f->jobs[0]);
+		f->njobs = 0;
+	}
+	/* 4 records of type 0x7001 and 2 of 0x7002, 512 bytes each. */
+	for (i = 0; i < 6; i++) {
+		memset(recs + i * 512, 0, 512);
+		pt_be16_put(recs + i * 512, i < 4 ? 0x7001 : 0x7002);
+		recs[i * 512 + 2] = 1;
+		pt_be32_put(recs + i * 512 + 4, 512 - PT_RECORD_HDR_LEN);
+	}
+	pt_writer_init(&fw, frame, sizeof(frame));
+	assert_int_equal(pt_batch_encode(&fw, 7, 1, 6, recs, 6 * 512, PT_CODEC_NONE, NULL, 0), 0);
+	assert_int_equal(pt_session_frame(s, frame, fw.len, 2), 0);
+	job = job_of(f, PT_JOB_BATCH, &cnt);
+	assert_int_equal(cnt, 1);
+	assert_int_equal(job->n_unknown, 2);
+	assert_int_equal(job->unknown[0].id, PT_SRV_UNKNOWN_RECORD_BASE + 0x7001);
+	assert_int_equal(job->unknown[0].delta, 4);
+	assert_int_equal(job->unknown[1].delta, 2);
+	assert_int_equal(job->ev[5].type, 0x7002);
+
+	/* One record more than the bound allows. */
+	n = PT_BATCH_UNKNOWN_BYTES_MAX / 512 + 1;
+	for (i = 0; i < n; i++) {
+		memset(recs + i * 512, 0, 512);
+		pt_be16_put(recs + i * 512, 0x7001);
+		recs[i * 512 + 2] = 1;
+		pt_be32_put(recs + i * 512 + 4, 512 - PT_RECORD_HDR_LEN);
+	}
+	pt_writer_init(&fw, frame, sizeof(frame));
+	assert_int_equal(pt_batch_encode(&fw, 7, 7, n, recs, n * 512, PT_CODEC_NONE, NULL, 0), 0);
+	assert_int_equal(pt_session_frame(s, frame, fw.len, 3), -E2BIG);
+	job_of(f, PT_JOB_BATCH, &cnt);
+	assert_int_equal(cnt, 1);                     /* the refused batch was not queued */
+	assert_int_equal(f->closed, 1);
+	pt_session_detach(s, 4);
+	job = job_of(f, PT_JOB_PONG, &cnt);
+	assert_int_equal(job_counter(job, PT_SRV_BATCH_REFUSED), 1);
+	while (f->njobs)
+		pt_session_job_done(f->jobs[--f->njobs]);
+	pt_session_unref(s);
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +571,9 @@ int main(void)
 		cmocka_unit_test(test_unknown_and_unexpected_frames),
 		cmocka_unit_test(test_frame_limits),
 		cmocka_unit_test(test_rate_limit_pauses),
+		cmocka_unit_test(test_pong_coalesced_and_bounded),
+		cmocka_unit_test(test_frames_rate_limit),
+		cmocka_unit_test(test_unknown_records_bounded),
 	};
 
 	log_init("test_session", 0);

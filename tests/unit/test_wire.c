@@ -724,6 +724,119 @@ static void test_batch_refusals(void **state)
 	assert_int_equal(recs_len, sizeof(big_rec));
 }
 
+/* A BATCH frame built by hand with any RAW_LEN and body: what a hostile agent can send. */
+static size_t hand_batch(uint8_t *frame, uint32_t count, uint8_t codec, uint32_t raw_len,
+			 const uint8_t *body, size_t body_len)
+{
+	uint8_t *p = frame + PT_FRAME_HDR_LEN + 4;
+	const struct { uint16_t type; uint64_t v; unsigned len; } attrs[] = {
+		{ PT_BATCH_STREAM_ID, 1, 8 }, { PT_BATCH_FIRST_SEQ, 1, 8 },
+		{ PT_BATCH_COUNT, count, 4 }, { PT_BATCH_CODEC, codec, 1 },
+		{ PT_BATCH_RAW_LEN, raw_len, 4 },
+	};
+
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+		pt_be16_put(p, attrs[i].type);
+		pt_be16_put(p + 2, (uint16_t)attrs[i].len);
+		for (unsigned k = 0; k < attrs[i].len; k++)
+			p[4 + k] = (uint8_t)(attrs[i].v >> (8 * (attrs[i].len - 1 - k)));
+		p += 4 + attrs[i].len;
+	}
+	pt_be32_put(frame + PT_FRAME_HDR_LEN, (uint32_t)(p - frame - PT_FRAME_HDR_LEN - 4));
+	memcpy(p, body, body_len);
+	p += body_len;
+	frame[0] = 0x50;
+	frame[1] = 0x54;
+	frame[2] = PT_WIRE_VERSION;
+	frame[3] = PT_FRAME_BATCH;
+	pt_be32_put(frame + 4, (uint32_t)(p - frame - PT_FRAME_HDR_LEN));
+	return (size_t)(p - frame);
+}
+
+/* A zstd body that would expand more than PT_BATCH_ZSTD_RATIO_MAX times is refused from the
+ * header (before any allocation or inflating); at the bound it is accepted. */
+static void test_batch_ratio_bound(void **state)
+{
+	static uint8_t raw[PT_BATCH_RAW_MAX], z[1 << 16], frame[1 << 17];
+	struct pt_frame f;
+	struct pt_batch b;
+	size_t zlen, n;
+
+	(void)state;
+	memset(raw, 0, sizeof(raw));
+	zlen = ZSTD_compress(z, sizeof(z), raw, sizeof(raw), 19);
+	assert_false(ZSTD_isError(zlen));
+	assert_true(zlen * PT_BATCH_ZSTD_RATIO_MAX < sizeof(raw));
+	n = hand_batch(frame, 1, PT_CODEC_ZSTD, PT_BATCH_RAW_MAX, z, zlen);
+	assert_int_equal(pt_frame_split(frame, n, &f), 0);
+	assert_int_equal(pt_batch_decode(&f, &b, NULL), -EMSGSIZE);
+	/* The same body declaring exactly ratio x its size passes the header check (the zstd
+	 * frame's own size then decides, in pt_batch_records). */
+	n = hand_batch(frame, 1, PT_CODEC_ZSTD, (uint32_t)(zlen * PT_BATCH_ZSTD_RATIO_MAX), z, zlen);
+	assert_int_equal(pt_frame_split(frame, n, &f), 0);
+	assert_int_equal(pt_batch_decode(&f, &b, NULL), 0);
+	/* Over the absolute bound, whatever the ratio. */
+	n = hand_batch(frame, 1, PT_CODEC_ZSTD, PT_BATCH_RAW_MAX + 1, z, zlen);
+	assert_int_equal(pt_frame_split(frame, n, &f), 0);
+	assert_int_equal(pt_batch_decode(&f, &b, NULL), -EMSGSIZE);
+}
+
+/* The most repetitive honest batch (one exec over and over, as a busy loop makes) stays
+ * inside the ratio; a body that would not is sent raw by the encoder instead. */
+static void test_batch_ratio_honest(void **state)
+{
+	static uint8_t records[1 << 20], frame[PT_FRAME_MAX], scratch[1 << 21];
+	uint8_t rec[1024];
+	size_t rlen = sample_exec(rec, sizeof(rec)), len = 0;
+	struct pt_writer w;
+	struct pt_frame f;
+	struct pt_batch b;
+	uint32_t n = 0;
+
+	(void)state;
+	while (len + rlen <= sizeof(records) && n < 2048) {
+		memcpy(records + len, rec, rlen);
+		len += rlen;
+		n++;
+	}
+	pt_writer_init(&w, frame, sizeof(frame));
+	assert_int_equal(pt_batch_encode(&w, 1, 1, n, records, len, PT_CODEC_ZSTD, scratch,
+					 sizeof(scratch)), 0);
+	assert_int_equal(pt_frame_split(frame, w.len, &f), 0);
+	assert_int_equal(pt_batch_decode(&f, &b, NULL), 0);
+	print_message("identical exec records: %zu bytes as %zu (%s, %.0fx)\n", len, b.body_len,
+		      b.codec == PT_CODEC_ZSTD ? "zstd" : "raw", (double)len / (double)b.body_len);
+	/* Byte-identical records are beyond any honest batch: the encoder falls back to raw. */
+	assert_int_equal(b.codec, PT_CODEC_NONE);
+
+	/* The same command in a loop, as a host makes it: time, pid and entity id differ. */
+	pt_writer_init(&w, records, sizeof(records));
+	for (n = 0; n < 2048; n++) {
+		struct pt_record r = { .type = PT_REC_PROCESS_EXEC };
+
+		r.u.exec.time_ns = 1700000000000000000ull + n * 150000ull;
+		r.u.exec.pid = 4000 + n;
+		r.u.exec.ppid = 3999;
+		for (unsigned k = 0; k < PT_ENTITY_ID_LEN; k++)
+			r.u.exec.entity_id[k] = (uint8_t)rnd_below(256);
+		r.u.exec.path = (struct pt_str){ "/bin/true", 9 };
+		r.u.exec.argv = (struct pt_str){ "true\0", 5 };
+		r.u.exec.args_count = 1;
+		r.u.exec.hash_status = PT_HASH_GONE;
+		assert_int_equal(pt_record_encode(&w, &r), 0);
+	}
+	len = w.len;
+	pt_writer_init(&w, frame, sizeof(frame));
+	assert_int_equal(pt_batch_encode(&w, 1, 1, n, records, len, PT_CODEC_ZSTD, scratch,
+					 sizeof(scratch)), 0);
+	assert_int_equal(pt_frame_split(frame, w.len, &f), 0);
+	assert_int_equal(pt_batch_decode(&f, &b, NULL), 0);
+	print_message("one command in a loop: %u bytes as %zu (%.1fx)\n", b.raw_len, b.body_len,
+		      (double)b.raw_len / (double)b.body_len);
+	assert_int_equal(b.codec, PT_CODEC_ZSTD);
+	assert_true((uint64_t)b.raw_len * 4 <= (uint64_t)b.body_len * PT_BATCH_ZSTD_RATIO_MAX);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -750,6 +863,8 @@ int main(void)
 		cmocka_unit_test(test_batch_roundtrip_zstd_and_raw),
 		cmocka_unit_test(test_batch_cctx_same_bytes),
 		cmocka_unit_test(test_batch_refusals),
+		cmocka_unit_test(test_batch_ratio_bound),
+		cmocka_unit_test(test_batch_ratio_honest),
 		cmocka_unit_test(test_names),
 	};
 
