@@ -9,7 +9,7 @@
 . "$(dirname "$0")/collector_lib.bash"
 
 deploy good evil
-start_server
+start_server --max-frames-per-sec 0   # the frames/s limit is security_flood's subject; here every ERROR frame must arrive
 
 # 1. 100000 ERROR frames in one burst, each trying to start a line of its own
 fake='agent db1 (10.9.9.9:1) connected: stream 1, stream mode, collector holds up to 0'
