@@ -8,11 +8,18 @@ agent_start
 cd "$T"
 hsha=$(sha256sum "$H" | cut -d' ' -f1)
 
-# 1. a binary that deletes itself as soon as it runs: hashed through /proc/PID/exe
+# 1. a binary that deletes itself as soon as it runs: hashed through /proc/PID/exe. The agent
+# is held stopped until the file has no name, so that its hash worker cannot reach the path
+# first (on a busy machine the child may not run before the agent does); the exec waits in
+# the ring meanwhile, and the child lives on until its record is out.
 cp "$H" "$T/selfdel"
-"$T/selfdel" selfdelete "$T/selfdel" 1 & p=$!
+kill -STOP "$AGENT_PID"
+"$T/selfdel" selfdelete "$T/selfdel" 120 & p=$!
+for _ in $(seq 600); do [ -e "$T/selfdel" ] || break; sleep 0.1; done
+kill -CONT "$AGENT_PID"
+[ ! -e "$T/selfdel" ] || fail "selfdel did not delete itself"
 wait_for ".event.action == \"exec\" and .process.pid == $p" >/dev/null || fail "no exec for selfdel"
-wait $p
+kill "$p"; wait "$p" 2>/dev/null || true
 expect ".event.action == \"exec\" and .process.pid == $p" \
 	".process.executable == \"$T/selfdel\" and .process.hash.sha256 == \"$hsha\" and .proctrail.deleted == true"
 

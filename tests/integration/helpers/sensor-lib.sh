@@ -24,7 +24,7 @@ fail() {
 
 sensor_cleanup() {
 	if [ -n "$AGENT_PID" ]; then
-		kill -TERM "$AGENT_PID" 2>/dev/null
+		kill -TERM "$AGENT_PID" 2>/dev/null; kill -CONT "$AGENT_PID" 2>/dev/null
 		wait "$AGENT_PID" 2>/dev/null
 	fi
 	[ -n "$PIN" ] && "$AGENT" --uninstall --pin-dir "$PIN" 2>/dev/null
