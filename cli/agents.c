@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "db.h"
 #include "proctrail/escape.h"
 #include "proctrail/jsonread.h"
 #include "table.h"
@@ -120,6 +121,8 @@ int cmd_agents(const struct cli_env *env, int argc, char **argv)
 			return 2;
 		}
 	}
+	if (json && !cli_api_configured(env, &o))
+		return cli_local_agents(env, argc, argv);
 	if (cli_api_open(&api, env, &o))
 		return 1;
 	pt_buf_init(&body, CLI_BODY_MAX);

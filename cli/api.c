@@ -136,6 +136,16 @@ static int parse_url(struct cli_api *api, const char *url)
 	return 0;
 }
 
+int cli_api_configured(const struct cli_env *env, const struct cli_api_opts *o)
+{
+	char path[CLI_PATH_MAX];
+	const char *e = getenv("PROCTRAIL_URL");
+
+	if (o->url || (e && *e))
+		return 1;
+	return !cli_path(env, path, sizeof(path), "api.url") && access(path, F_OK) == 0;
+}
+
 int cli_api_open(struct cli_api *api, const struct cli_env *env, const struct cli_api_opts *o)
 {
 	char path[CLI_PATH_MAX], url[1024];

@@ -38,6 +38,9 @@ struct cli_api {
  * argv[*a] is not one of them. */
 int cli_api_opt(struct cli_api_opts *o, int argc, char **argv, int *a);
 
+/* Whether an API address is configured at all (--url, $PROCTRAIL_URL or HOME/api.url). */
+int cli_api_configured(const struct cli_env *env, const struct cli_api_opts *o);
+
 /* Finds URL (--url, $PROCTRAIL_URL, HOME/api.url), token (--token-file, $PROCTRAIL_TOKEN,
  * HOME/operators/local.token) and CA (--ca, HOME/pki/ca.crt), and builds the TLS context.
  * 0 or -errno, with a message on stderr naming what is missing. */
