@@ -19,6 +19,7 @@
 
 #include "api-int.h"
 #include "api.h"
+#include "console.h"
 #include "proctrail/clock.h"
 #include "proctrail/hex.h"
 #include "proctrail/store.h"
@@ -366,7 +367,7 @@ static void route(struct pt_api *a, struct evhttp_request *req, const char *path
 	const char *rest;
 
 	if (strncmp(path, "/api/", 5)) {
-		api_error(req, 404, "not found");
+		console_serve(req, path);   /* server/console.c: the web console's files */
 		return;
 	}
 	/* signing in is the one request without credentials */
