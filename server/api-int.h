@@ -100,4 +100,12 @@ void api_agents(struct pt_api *a, struct evhttp_request *req);
  * returned; 0 written; -errno (undecodable: -EBADMSG). */
 int api_event_json(sqlite3_stmt *st, int col, const struct pt_api_filter *f, struct pt_buf *out);
 
+/* Events stored under lookup key k (pt_store_key) newest first: the unindexed tail (rows
+ * above meta.key_indexed_upto, tested by tail_match on the decoded record) then the key table
+ * epoch by epoch. fn gets each row of st (columns as api_event_json's from 0) and returns
+ * nonzero to stop. At most max rows. Returns 0 or -EIO. */
+int api_key_rows(struct pt_api *a, int64_t k, sqlite3_int64 agent,
+		 bool (*tail_match)(const struct pt_record *r, const void *arg), const void *arg,
+		 unsigned max, int (*fn)(sqlite3_stmt *st, void *arg2), void *arg2);
+
 #endif

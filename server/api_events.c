@@ -268,3 +268,69 @@ out:
 	sqlite3_finalize(st);
 	evhttp_clear_headers(&q);
 }
+
+int api_key_rows(struct pt_api *a, int64_t k, sqlite3_int64 agent,
+		 bool (*tail_match)(const struct pt_record *r, const void *arg), const void *arg,
+		 unsigned max, int (*fn)(sqlite3_stmt *st, void *arg2), void *arg2)
+{
+	static const char TAIL[] = "SELECT " COLS " FROM events e" JOINS
+				   " WHERE e.id > ?1 AND (?2 = 0 OR +e.agent = ?2) ORDER BY e.id DESC";
+	static const char KEY[] = "SELECT " COLS " FROM ev_key k CROSS JOIN events e ON e.id = k.event"
+				  JOINS " WHERE k.epoch = ?1 AND k.k = ?2 AND (?3 = 0 OR e.agent = ?3)"
+				  " ORDER BY k.event DESC";
+	sqlite3_stmt *st = NULL;
+	uint64_t upto = 0, maxid = 0;
+	unsigned n = 0;
+	int64_t ep;
+	int rc, ret = 0;
+
+	if (meta_u64(a, "key_indexed_upto", &upto))
+		return -EIO;
+	if (sqlite3_prepare_v2(a->db, TAIL, -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)upto);
+	sqlite3_bind_int64(st, 2, agent);
+	/* the tail is bounded by how far the fill lags (PT_STORE_INDEX_EVERY, a few times) */
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const uint8_t *rec = sqlite3_column_blob(st, 2);
+		size_t len = (size_t)sqlite3_column_bytes(st, 2), used;
+		struct pt_record r;
+
+		if (!rec || pt_record_decode(rec, len, &r, &used, NULL) || used != len ||
+		    !tail_match(&r, arg))
+			continue;
+		n++;
+		if (fn(st, arg2))
+			goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(a->db, "SELECT coalesce(max(id), 0) FROM events", -1, &st, NULL) !=
+	    SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+		ret = -EIO;
+		goto out;
+	}
+	maxid = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (upto > maxid)
+		upto = maxid;
+	if (sqlite3_prepare_v2(a->db, KEY, -1, &st, NULL) != SQLITE_OK) {
+		ret = -EIO;
+		goto out;
+	}
+	for (ep = (int64_t)(upto >> PT_STORE_EPOCH_BITS); upto && ep >= 0 && n < max; ep--) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, ep);
+		sqlite3_bind_int64(st, 2, k);
+		sqlite3_bind_int64(st, 3, agent);
+		while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			n++;
+			if (fn(st, arg2))
+				goto out;
+		}
+	}
+out:
+	sqlite3_finalize(st);
+	return ret;
+}

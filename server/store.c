@@ -77,7 +77,7 @@ static const char SCHEMA[] =
 	"  text TEXT NOT NULL, PRIMARY KEY(epoch, id)) WITHOUT ROWID;"
 	"INSERT OR IGNORE INTO meta VALUES('key_indexed_upto', '0');"
 	/* rare binaries: fewest hosts first, then newest */
-	"CREATE INDEX IF NOT EXISTS binaries_rare ON binaries(hosts, first_seen_ns);"
+	"CREATE INDEX IF NOT EXISTS binaries_rare ON binaries(hosts, first_seen_ns DESC);"
 	/* one binary's agents with their own first/last seen and exec count */
 	"CREATE TABLE IF NOT EXISTS binary_agent_stats(sha256 BLOB NOT NULL, agent INTEGER NOT NULL,"
 	"  first_seen_ns INTEGER, last_seen_ns INTEGER, execs INTEGER NOT NULL DEFAULT 0,"
