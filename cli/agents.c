@@ -2,6 +2,7 @@
  * losses, gaps and how long they have been silent (/api/v1/agents). --json prints each agent
  * object as the API wrote it, one per line. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 #include "db.h"
 #include "proctrail/escape.h"
 #include "proctrail/jsonread.h"
+#include "proctrail/wire.h"
 #include "table.h"
 
 #define AGENTS_TOKENS (4u << 20)
@@ -102,12 +104,116 @@ static int row(const struct pt_jr *d, int ag, struct cli_table *t)
 	return cli_table_add(t, vals, NULL);
 }
 
+/* Appends "key": and the raw JSON of token v (already clean JSON from the API). */
+static void put_raw(struct pt_buf *o, bool *comma, const char *key, const struct pt_jr *d, int v)
+{
+	size_t n;
+	const char *raw;
+
+	if (v < 0)
+		return;
+	raw = pt_jr_raw(d, v, &n);
+	pt_buf_printf(o, "%s\"%s\":", *comma ? "," : "", key);
+	pt_buf_append(o, raw, n);
+	*comma = true;
+}
+
+static bool is_loss_counter(const struct pt_jr *d, int key)
+{
+	char name[64];
+
+	if (pt_jr_text(d, key, name, sizeof(name)) < 0)
+		return false;
+	for (unsigned i = 0; i <= PT_LOSS_COUNTER_MAX; i++) {
+		const char *n = pt_loss_counter_name(i);
+
+		if (n && !strcmp(n, name))
+			return true;
+	}
+	return false;
+}
+
+/* The object `agents --json` has always printed, from the API's agent object: the same keys
+ * (agent.id, host.name, loss.NAME.total/reported, collector.NAME, unexplained_gaps...) plus
+ * the API's silent_seconds. The gap list and stream positions appear when the API gives them
+ * (gap_list, stream_id, last_seq, agent_next_seq, agent_acked_seq). */
+static int legacy_agent(const struct pt_jr *d, int ag, struct pt_buf *o)
+{
+	static const char *const same[] = { "address", "mode", "health", "connected", "stream_id",
+		"last_seq", "first_seen", "last_seen", "last_pong", "queue_depth", "spool_bytes",
+		"agent_next_seq", "agent_acked_seq", "events", "duplicates", "policy_version",
+		"sequence_regressions" };
+	int name = field(d, ag, "name", "agent.name"), c, rep, g;
+	bool comma = false, inner;
+
+	pt_buf_reset(o);
+	pt_buf_append_str(o, "{");
+	put_raw(o, &comma, "agent.id", d, name);
+	put_raw(o, &comma, "agent.name", d, name);
+	put_raw(o, &comma, "host.name", d, field(d, ag, "host", "host.name"));
+	put_raw(o, &comma, "agent.version", d, field(d, ag, "version", "agent.version"));
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		int v = pt_jr_get(d, ag, same[i]);
+
+		if (v >= 0 && d->tok[v].type != PT_JR_NULL)
+			put_raw(o, &comma, same[i], d, v);
+	}
+	c = pt_jr_get(d, ag, "counters");
+	rep = pt_jr_get(d, ag, "loss_reported");
+	pt_buf_append_str(o, ",\"loss\":{");
+	inner = false;
+	for (int k = pt_jr_first(d, c); k >= 0 && k < (int)d->tok[c].next; k = (int)d->tok[k + 1].next) {
+		char key[64];
+		bool kc = false;
+
+		if (!is_loss_counter(d, k) || pt_jr_text(d, k, key, sizeof(key)) < 0)
+			continue;
+		pt_buf_printf(o, "%s\"%s\":{", inner ? "," : "", key);
+		put_raw(o, &kc, "total", d, k + 1);
+		put_raw(o, &kc, "reported", d, pt_jr_get(d, rep, key));
+		pt_buf_append_str(o, "}");
+		inner = true;
+	}
+	/* a LOSS record of a counter the agent has not counted (yet) */
+	for (int k = pt_jr_first(d, rep); k >= 0 && k < (int)d->tok[rep].next;
+	     k = (int)d->tok[k + 1].next) {
+		char key[64];
+		bool kc = false;
+
+		if (pt_jr_text(d, k, key, sizeof(key)) < 0 || pt_jr_get(d, c, key) >= 0)
+			continue;
+		pt_buf_printf(o, "%s\"%s\":{", inner ? "," : "", key);
+		put_raw(o, &kc, "reported", d, k + 1);
+		pt_buf_append_str(o, "}");
+		inner = true;
+	}
+	pt_buf_append_str(o, "},\"collector\":{");
+	inner = false;
+	for (int k = pt_jr_first(d, c); k >= 0 && k < (int)d->tok[c].next; k = (int)d->tok[k + 1].next) {
+		char key[64];
+
+		if (is_loss_counter(d, k) || pt_jr_text(d, k, key, sizeof(key)) < 0)
+			continue;
+		put_raw(o, &inner, key, d, k + 1);
+	}
+	pt_buf_append_str(o, "}");
+	g = pt_jr_get(d, ag, "gap_list");
+	if (g >= 0 && d->tok[g].type == PT_JR_ARRAY)
+		put_raw(o, &comma, "gaps", d, g);
+	g = pt_jr_get(d, ag, "gaps");
+	put_raw(o, &comma, "unexplained_gaps", d,
+		g >= 0 && d->tok[g].type == PT_JR_NUMBER ? g : pt_jr_get(d, ag, "unexplained_gaps"));
+	put_raw(o, &comma, "unexplained_missing", d, pt_jr_get(d, ag, "unexplained_missing"));
+	put_raw(o, &comma, "silent_seconds", d, pt_jr_get(d, ag, "silent_seconds"));
+	return pt_buf_append_str(o, "}\n") ? -EMSGSIZE : 0;
+}
+
 int cmd_agents(const struct cli_env *env, int argc, char **argv)
 {
 	struct cli_api_opts o = { 0 };
 	struct cli_api api;
 	struct cli_table t;
-	struct pt_buf body;
+	struct pt_buf body, line;
 	struct pt_jr d = { 0 };
 	uint64_t refused = 0;
 	int json = 0, a, st, arr, ret = 1;
@@ -126,6 +232,7 @@ int cmd_agents(const struct cli_env *env, int argc, char **argv)
 	if (cli_api_open(&api, env, &o))
 		return 1;
 	pt_buf_init(&body, CLI_BODY_MAX);
+	pt_buf_init(&line, 1u << 20);
 	cli_table_init(&t, AGENT_COLS, NCOLS);
 	st = cli_api_get(&api, "/api/v1/agents", &body);
 	if (st != 200) {
@@ -143,12 +250,11 @@ int cmd_agents(const struct cli_env *env, int argc, char **argv)
 			size_t n;
 			const char *raw = pt_jr_raw(&d, e, &n);
 
-			if (!pt_str_is_clean(raw, n)) {
+			if (!pt_str_is_clean(raw, n) || legacy_agent(&d, e, &line)) {
 				refused++;
 				continue;
 			}
-			fwrite(raw, 1, n, stdout);
-			fputc('\n', stdout);
+			fwrite(line.data, 1, line.len, stdout);
 		} else if (row(&d, e, &t) == -ENOMEM) {
 			goto out;
 		}
@@ -163,6 +269,7 @@ out:
 	pt_jr_free(&d);
 	cli_table_free(&t);
 	pt_buf_free(&body);
+	pt_buf_free(&line);
 	cli_api_close(&api);
 	return ret;
 }
