@@ -40,7 +40,7 @@ static const struct cli_col EVENT_COLS[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: proctrail events [--json] [--follow] [--limit N] [FILTERS]\n"
+	fprintf(f, "usage: proctrail events [--json] [--follow] [--wide] [--limit N] [FILTERS]\n"
 		   "filters: --since AGE|TIME --from TIME --to TIME --agent NAME --host NAME\n"
 		   "         --sha256 HEX --exe PATH --exe-prefix PATH --exe-glob GLOB --name NAME\n"
 		   "         --user NAME|UID --pid N --entity-id HEX --cmdline-contains TEXT\n"
@@ -359,12 +359,16 @@ int cmd_events(const struct cli_env *env, int argc, char **argv)
 	struct cli_api api;
 	struct run r = { 0 };
 	char query[CLI_QUERY_MAX] = "", err[256];
-	int follow = 0, a, ret;
+	int follow = 0, wide = 0, a, ret;
 	size_t i;
 
 	for (a = 1; a < argc; a++) {
 		if (!strcmp(argv[a], "--json")) {
 			r.json = 1;
+			continue;
+		}
+		if (!strcmp(argv[a], "--wide")) {
+			wide = 1;
 			continue;
 		}
 		if (!strcmp(argv[a], "--follow") || !strcmp(argv[a], "-f")) {
@@ -418,8 +422,11 @@ int cmd_events(const struct cli_env *env, int argc, char **argv)
 		cli_api_close(&api);
 		return ret;
 	}
-	if (!r.json)
+	if (!r.json) {
 		cli_event_cols(&r.table);
+		for (unsigned c = 0; wide && c < r.table.ncols; c++)
+			r.table.cols[c].max = 0;   /* nothing shortened (still escaped) */
+	}
 	ret = run_query(&api, query, &r);
 	if (!ret && !r.json) {
 		if (cli_table_print(&r.table, stdout))
