@@ -24,7 +24,7 @@
 static const struct {
 	const char *flag, *param;
 } FILTERS[] = {
-	{ "--since", "since" }, { "--from", "from" }, { "--to", "to" }, { "--agent", "agent" },
+	{ "--since", "from" }, { "--from", "from" }, { "--to", "to" }, { "--agent", "agent" },
 	{ "--host", "host" }, { "--sha256", "sha256" }, { "--exe", "exe" },
 	{ "--exe-prefix", "exe_prefix" }, { "--exe-glob", "exe_glob" }, { "--name", "name" },
 	{ "--user", "user" }, { "--pid", "pid" }, { "--entity-id", "entity_id" },
@@ -41,7 +41,7 @@ static const struct cli_col EVENT_COLS[] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: proctrail events [--json] [--follow] [--wide] [--limit N] [FILTERS]\n"
-		   "filters: --since AGE|TIME --from TIME --to TIME --agent NAME --host NAME\n"
+		   "filters: --since AGE (as --from) --from AGE|TIME --to AGE|TIME --agent NAME --host NAME\n"
 		   "         --sha256 HEX --exe PATH --exe-prefix PATH --exe-glob GLOB --name NAME\n"
 		   "         --user NAME|UID --pid N --entity-id HEX --cmdline-contains TEXT\n"
 		   "         --action exec|exit|...\n"

@@ -151,13 +151,15 @@ int cmd_tree(const struct cli_env *env, int argc, char **argv)
 		goto out;
 	}
 	if (json) {
-		if (!pt_str_is_clean(body.data, body.len)) {
+		size_t n;
+		const char *raw = pt_jr_raw(&d, 0, &n);
+
+		if (!pt_str_is_clean(raw, n)) {
 			fprintf(stderr, "proctrail tree: the answer holds raw control characters\n");
 			goto out;
 		}
-		fwrite(body.data, 1, body.len, stdout);
-		if (body.len && body.data[body.len - 1] != '\n')
-			fputc('\n', stdout);
+		fwrite(raw, 1, n, stdout);
+		fputc('\n', stdout);
 		ret = fflush(stdout) ? 1 : 0;
 		goto out;
 	}

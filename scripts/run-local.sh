@@ -218,10 +218,19 @@ proctrail is running:
     curl --cacert $H/pki/ca.crt -H "Authorization: Bearer \$(cat $H/operators/local.token)" \\
       https://$API/api/v1/events?limit=5
 
-Look at what it records (run anything, e.g. ls, in another terminal):
-  $B/proctrail events --json | tail
+Web console: open https://$API/ in a browser on this machine (or through an SSH tunnel:
+  ssh -L 8443:$API HOST). The certificate is the deployment's own: trust $H/pki/ca.crt
+  or accept it once. Sign in with operator name 'local' and the token printed by
+    sudo cat $H/operators/local.token
+  (docs/console.md).
+
+Look at what it records (run anything, e.g. ls, in another terminal; no flags needed here):
+  $B/proctrail events --since 10m           a table, local times, escaped
+  $B/proctrail events --follow              new events as they arrive
   $B/proctrail events --json --limit 5 | jq .process.executable
-  $B/proctrail agents --json | jq .
+  $B/proctrail tree ENTITY_ID               a process with its ancestors and children
+  $B/proctrail binaries --max-hosts 1       binaries seen on one host only
+  $B/proctrail agents                       health, queue, losses, gaps, silence
 
 Ctrl-C stops the agent and the collector.
 MSG

@@ -263,7 +263,7 @@ function eventTable(id) {
 }
 
 const FILTERS = [
-  ['since', 'Since (age or time)', '1h'], ['from', 'From (RFC 3339)', ''], ['to', 'To (RFC 3339)', ''],
+  ['from', 'From (age or RFC 3339)', '1h'], ['to', 'To (age or RFC 3339)', ''],
   ['agent', 'Agent', ''], ['host', 'Host', ''], ['action', 'Action', 'exec'],
   ['sha256', 'SHA-256', ''], ['exe', 'Executable (exact)', ''], ['exe_prefix', 'Executable prefix', ''],
   ['exe_glob', 'Executable glob', ''], ['name', 'Process name', ''], ['user', 'User', ''],
