@@ -9,6 +9,7 @@ PACKAGES=(
 	libssl-dev openssl libevent-dev libsqlite3-dev sqlite3 libzstd-dev
 	libcmocka-dev
 	iproute2 util-linux procps jq python3 ca-certificates
+	sudo   # tests/integration/sensor_context.sh: the login user survives sudo -u
 )
 # `install-deps.sh reliability`: also what the long suite runs (make reliability)
 if [ "${1:-}" = "reliability" ]; then
