@@ -402,10 +402,7 @@ int pt_sensor_open(const struct pt_sensor_config *cfg, pt_sensor_emit_fn emit, v
 	err = pt_sensor_decoder_init(&s->dec, boot_id);
 	if (err)
 		goto cleanup;
-	/* seeded before the first record is read: the ring's backlog then corrects it in order */
-	err = pt_context_new(s->cfg.proc_table_max, NULL, NULL, &s->context);
-	if (err)
-		goto cleanup;
+
 	update_clock(s);
 	s->slots = calloc(s->cfg.max_inflight, sizeof(*s->slots));
 	if (!s->slots) {
@@ -419,6 +416,12 @@ int pt_sensor_open(const struct pt_sensor_config *cfg, pt_sensor_emit_fn emit, v
 		goto cleanup;
 	}
 	err = pt_sensor_kernel_open(s->pin_dir, s->cfg.ring_bytes, &s->k);
+	if (err)
+		goto cleanup;
+	/* seeded once the programs are attached (a process started during the load is then in
+	 * /proc or in the ring, never in neither) and before the first record is read: the
+	 * ring's backlog then updates it in kernel order */
+	err = pt_context_new(s->cfg.proc_table_max, NULL, NULL, &s->context);
 	if (err)
 		goto cleanup;
 	err = pt_ring_open(s->k.ring_fd, &s->ring);

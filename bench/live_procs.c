@@ -9,8 +9,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 int main(int argc, char **argv)
 {
@@ -32,6 +41,8 @@ int main(int argc, char **argv)
 	n = strtoul(argv[1], NULL, 10);
 	secs = strtoul(argv[2], NULL, 10);
 	kids = calloc(n, sizeof(*kids));
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
 	if (!kids || pipe(pfd) < 0)
 		return 1;
 	for (unsigned long i = 0; i < n; i++) {
@@ -46,6 +57,8 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (kids[i] == 0) {
+			/* a killed parent takes its children along (kept across exec) */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			close(pfd[0]);
 			execl("/proc/self/exe", "live_procs", "hold", fd, id, (char *)NULL);
 			_exit(127);
@@ -62,7 +75,8 @@ int main(int argc, char **argv)
 	}
 	printf("ready %lu\n", n);
 	fflush(stdout);
-	sleep((unsigned)secs);
+	for (unsigned long t = 0; t < secs && !stop; t++)
+		sleep(1);
 	for (unsigned long i = 0; i < n; i++)
 		kill(kids[i], SIGKILL);
 	while (wait(NULL) > 0)

@@ -3,6 +3,7 @@
 # `make bench`. Each part prints the lines that go into the document.
 #
 #   bench/sensor.sh ab [rounds] [secs]     exec throughput: none vs agent vs auditd, interleaved
+#   bench/sensor.sh abb [rounds] [secs]    none vs agent vs another build (AGENT2=path), interleaved
 #   bench/sensor.sh cpu [secs]             agent CPU (user+sys+BPF) at 100, 400, 1600 exec/s
 #   bench/sensor.sh loss [secs]            max exec rate for secs (60): loss counters, RSS
 #   bench/sensor.sh stop [rate]            SIGSTOP the agent 10 s under load: loss counters
@@ -11,6 +12,7 @@
 set -u
 cd "$(dirname "$0")/.."
 AGENT=build/proctrail-agent
+AGENT2=${AGENT2:-}
 SPAWN=build/bench/exec_spawn
 PIN=/sys/fs/bpf/pt-bench
 TMP=$(mktemp -d /tmp/pt-bench-XXXXXX)
@@ -21,8 +23,9 @@ trap 'agent_stop 2>/dev/null; audit_stop 2>/dev/null; rm -rf "$TMP"' EXIT
 [ -x "$AGENT" ] && [ -x "$SPAWN" ] || { echo "run make bench first"; exit 1; }
 
 agent_start() {
-	"$AGENT" --uninstall --pin-dir "$PIN" 2>/dev/null
-	"$AGENT" --stdout --pin-dir "$PIN" "$@" >/dev/null 2>"$TMP/agent.err" &
+	local bin=${RUN_AGENT:-$AGENT}
+	"$bin" --uninstall --pin-dir "$PIN" 2>/dev/null
+	"$bin" --stdout --pin-dir "$PIN" "$@" >/dev/null 2>"$TMP/agent.err" &
 	APID=$!
 	for _ in $(seq 1 100); do [ -e "$PIN/link_exit" ] && break; sleep 0.05; done
 	sleep 0.5
@@ -32,7 +35,7 @@ agent_stop() {
 	[ -n "$APID" ] || return 0
 	kill -TERM "$APID"; wait "$APID"
 	APID=
-	"$AGENT" --uninstall --pin-dir "$PIN"
+	"${RUN_AGENT:-$AGENT}" --uninstall --pin-dir "$PIN"
 }
 
 summary() { sed -n 's/.*summary: //p' "$TMP/agent.err" | tail -1; }
@@ -80,11 +83,37 @@ ab() {
 	echo "median ratio auditd/none: $(median < "$TMP/ratio_audit")"
 }
 
+# none, this agent, and another build of it (AGENT2): what a change costs, in one run
+abb() {
+	local rounds=${1:-7} secs=${2:-5} i base agent other
+	[ -x "$AGENT2" ] || { echo "abb needs AGENT2=path of the other agent build"; exit 1; }
+	: > "$TMP/ratio_agent"; : > "$TMP/ratio_other"; : > "$TMP/ratio_ab"
+	echo "## exec throughput, 2 spawners of /bin/true, ${secs}s per run, $rounds rounds (none/agent/AGENT2, order rotated)"
+	for ((i = 0; i < rounds; i++)); do
+		for kind in $(case $((i % 3)) in 0) echo none agent other;; 1) echo agent other none;; 2) echo other none agent;; esac); do
+			case $kind in
+			none) base=$("$SPAWN" -p 2 -s "$secs" | rate_of) ;;
+			agent) agent_start; agent=$("$SPAWN" -p 2 -s "$secs" | rate_of); agent_stop ;;
+			other) RUN_AGENT=$AGENT2 agent_start; other=$("$SPAWN" -p 2 -s "$secs" | rate_of)
+			       RUN_AGENT=$AGENT2 agent_stop ;;
+			esac
+		done
+		echo "round $i: none $base/s agent $agent/s agent2 $other/s"
+		echo "$agent $base" | awk '{print $1 / $2}' >> "$TMP/ratio_agent"
+		echo "$other $base" | awk '{print $1 / $2}' >> "$TMP/ratio_other"
+		echo "$agent $other" | awk '{print $1 / $2}' >> "$TMP/ratio_ab"
+	done
+	echo "median ratio agent/none:  $(median < "$TMP/ratio_agent")"
+	echo "median ratio agent2/none: $(median < "$TMP/ratio_other")"
+	echo "median ratio agent/agent2: $(median < "$TMP/ratio_ab")"
+}
+
 # utime+stime of the agent (ticks) and run time of its BPF programs (ns)
 cpu_snapshot() {
 	local ticks ns=0 id
 	ticks=$(awk '{print $14 + $15}' "/proc/$APID/stat")
-	for l in link_exec link_exit; do
+	for l in link_exec link_exit link_fork; do
+		[ -e "$PIN/$l" ] || continue   # builds before the context had no fork program
 		id=$(bpftool -j link show pinned "$PIN/$l" | jq .prog_id)
 		ns=$((ns + $(bpftool -j prog show id "$id" | jq '.run_time_ns // 0')))
 	done
@@ -151,10 +180,11 @@ hash() {
 
 case ${1:-all} in
 ab) shift; ab "$@" ;;
+abb) shift; abb "$@" ;;
 cpu) shift; cpu "$@" ;;
 loss) shift; loss "$@" ;;
 stop) shift; stop "$@" ;;
 hash) hash ;;
 all) ab; cpu; loss; stop; hash ;;
-*) echo "usage: $0 ab|cpu|loss|stop|hash|all"; exit 2 ;;
+*) echo "usage: $0 ab|abb|cpu|loss|stop|hash|all"; exit 2 ;;
 esac
