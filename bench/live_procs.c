@@ -41,8 +41,10 @@ int main(int argc, char **argv)
 	n = strtoul(argv[1], NULL, 10);
 	secs = strtoul(argv[2], NULL, 10);
 	kids = calloc(n, sizeof(*kids));
-	signal(SIGTERM, on_term);
-	signal(SIGINT, on_term);
+	/* no SA_RESTART: a TERM during the wait for the children must end that wait */
+	struct sigaction sa = { .sa_handler = on_term };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	if (!kids || pipe(pfd) < 0)
 		return 1;
 	for (unsigned long i = 0; i < n; i++) {
