@@ -55,13 +55,16 @@ static void log_summary(struct pt_sensor *s, struct pt_queue *q, struct pt_spool
 	pt_spool_get_stats(sp, &ss);
 	log_info("summary: sensor execs %llu exits %llu; stream %016llx next seq %llu acked %llu "
 		 "accepted %llu; lost spool_full %llu queue_full %llu encode %llu spool_corrupt %llu "
-		 "ring_full %llu; spool bytes %llu",
+		 "ring_full %llu; spool bytes %llu; proc_live %llu proc_seeded %llu proc_evicted %llu "
+		 "parent_unknown %llu",
 		 (unsigned long long)st.execs, (unsigned long long)st.exits,
 		 (unsigned long long)pt_spool_stream_id(sp), (unsigned long long)pt_spool_next_seq(sp),
 		 (unsigned long long)pt_spool_acked_seq(sp), (unsigned long long)pt_queue_events(q),
 		 (unsigned long long)tot[PT_LOSS_SPOOL_FULL], (unsigned long long)tot[PT_LOSS_QUEUE_FULL],
 		 (unsigned long long)tot[PT_LOSS_ENCODE], (unsigned long long)tot[PT_LOSS_SPOOL_CORRUPT],
-		 (unsigned long long)tot[PT_LOSS_RING_FULL], (unsigned long long)ss.bytes);
+		 (unsigned long long)tot[PT_LOSS_RING_FULL], (unsigned long long)ss.bytes,
+		 (unsigned long long)st.proc_live, (unsigned long long)st.proc_seeded,
+		 (unsigned long long)st.proc_evicted, (unsigned long long)st.parent_unknown);
 }
 
 bool pt_collector_mode_wanted(int argc, char **argv)

@@ -3,6 +3,9 @@
 # `make bench`. Each part prints the lines that go into the document.
 #
 #   bench/sensor.sh ab [rounds] [secs]     exec throughput: none vs agent vs auditd, interleaved
+#   bench/sensor.sh abb [rounds] [secs]    none vs agent vs another build (AGENT2=path), interleaved
+#   bench/sensor.sh cost [rounds] [secs]   CPU per exec (agent threads' on-CPU ns + BPF programs), this
+#                                          build and AGENT2 interleaved, and what it makes at 1600 exec/s
 #   bench/sensor.sh cpu [secs]             agent CPU (user+sys+BPF) at 100, 400, 1600 exec/s
 #   bench/sensor.sh loss [secs]            max exec rate for secs (60): loss counters, RSS
 #   bench/sensor.sh stop [rate]            SIGSTOP the agent 10 s under load: loss counters
@@ -11,6 +14,7 @@
 set -u
 cd "$(dirname "$0")/.."
 AGENT=build/proctrail-agent
+AGENT2=${AGENT2:-}
 SPAWN=build/bench/exec_spawn
 PIN=/sys/fs/bpf/pt-bench
 TMP=$(mktemp -d /tmp/pt-bench-XXXXXX)
@@ -21,8 +25,9 @@ trap 'agent_stop 2>/dev/null; audit_stop 2>/dev/null; rm -rf "$TMP"' EXIT
 [ -x "$AGENT" ] && [ -x "$SPAWN" ] || { echo "run make bench first"; exit 1; }
 
 agent_start() {
-	"$AGENT" --uninstall --pin-dir "$PIN" 2>/dev/null
-	"$AGENT" --stdout --pin-dir "$PIN" "$@" >/dev/null 2>"$TMP/agent.err" &
+	local bin=${RUN_AGENT:-$AGENT}
+	"$bin" --uninstall --pin-dir "$PIN" 2>/dev/null
+	"$bin" --stdout --pin-dir "$PIN" "$@" >/dev/null 2>"$TMP/agent.err" &
 	APID=$!
 	for _ in $(seq 1 100); do [ -e "$PIN/link_exit" ] && break; sleep 0.05; done
 	sleep 0.5
@@ -32,7 +37,7 @@ agent_stop() {
 	[ -n "$APID" ] || return 0
 	kill -TERM "$APID"; wait "$APID"
 	APID=
-	"$AGENT" --uninstall --pin-dir "$PIN"
+	"${RUN_AGENT:-$AGENT}" --uninstall --pin-dir "$PIN"
 }
 
 summary() { sed -n 's/.*summary: //p' "$TMP/agent.err" | tail -1; }
@@ -80,11 +85,93 @@ ab() {
 	echo "median ratio auditd/none: $(median < "$TMP/ratio_audit")"
 }
 
+# none, this agent, and another build of it (AGENT2): what a change costs, in one run
+abb() {
+	local rounds=${1:-7} secs=${2:-5} i base agent other
+	[ -x "$AGENT2" ] || { echo "abb needs AGENT2=path of the other agent build"; exit 1; }
+	: > "$TMP/ratio_agent"; : > "$TMP/ratio_other"; : > "$TMP/ratio_ab"
+	echo "## exec throughput, 2 spawners of /bin/true, ${secs}s per run, $rounds rounds (none/agent/AGENT2, order rotated)"
+	for ((i = 0; i < rounds; i++)); do
+		for kind in $(case $((i % 3)) in 0) echo none agent other;; 1) echo agent other none;; 2) echo other none agent;; esac); do
+			case $kind in
+			none) base=$("$SPAWN" -p 2 -s "$secs" | rate_of) ;;
+			agent) agent_start; agent=$("$SPAWN" -p 2 -s "$secs" | rate_of); agent_stop ;;
+			other) RUN_AGENT=$AGENT2 agent_start; other=$("$SPAWN" -p 2 -s "$secs" | rate_of)
+			       RUN_AGENT=$AGENT2 agent_stop ;;
+			esac
+		done
+		echo "round $i: none $base/s agent $agent/s agent2 $other/s"
+		echo "$agent $base" | awk '{print $1 / $2}' >> "$TMP/ratio_agent"
+		echo "$other $base" | awk '{print $1 / $2}' >> "$TMP/ratio_other"
+		echo "$agent $other" | awk '{print $1 / $2}' >> "$TMP/ratio_ab"
+	done
+	echo "median ratio agent/none:  $(median < "$TMP/ratio_agent")"
+	echo "median ratio agent2/none: $(median < "$TMP/ratio_other")"
+	echo "median ratio agent/agent2: $(median < "$TMP/ratio_ab")"
+}
+
+# on-CPU ns of the agent's threads (schedstat), BPF programs' run time (ns), execs counted
+cost_snapshot() {
+	local ns=0 bpf=0 id l t
+	for t in /proc/$APID/task/*/schedstat; do ns=$((ns + $(cut -d' ' -f1 "$t"))); done
+	for l in link_exec link_exit link_fork; do
+		[ -e "$PIN/$l" ] || continue
+		id=$(bpftool -j link show pinned "$PIN/$l" | jq .prog_id)
+		bpf=$((bpf + $(bpftool -j prog show id "$id" | jq '.run_time_ns // 0')))
+	done
+	echo "$ns $bpf"
+}
+
+# ns per run of each program since it was loaded (the agent loads them fresh each run)
+prog_cost() {
+	local l id j
+	for l in link_exec link_exit link_fork; do
+		[ -e "$PIN/$l" ] || continue
+		id=$(bpftool -j link show pinned "$PIN/$l" | jq .prog_id)
+		j=$(bpftool -j prog show id "$id")
+		echo "  $1 $l: $(jq '(.run_time_ns // 0) / ((.run_cnt // 0) + 0.000001) | floor' <<<"$j") ns/run over $(jq '.run_cnt // 0' <<<"$j") runs"
+	done
+}
+
+cost() {
+	local rounds=${1:-4} secs=${2:-10} i kind a b out n
+	sysctl -qw kernel.bpf_stats_enabled=1
+	echo "## CPU per exec, ${secs}s of 2 unpaced spawners per run, $rounds rounds (this build / AGENT2 alternated)"
+	: > "$TMP/cost_agent"; : > "$TMP/cost_other"
+	for ((i = 0; i < rounds; i++)); do
+		for kind in $( ((i % 2)) && echo other agent || echo agent other); do
+			[ "$kind" = other ] && [ ! -x "$AGENT2" ] && continue
+			if [ "$kind" = other ]; then RUN_AGENT=$AGENT2 agent_start; else agent_start; fi
+			a=$(cost_snapshot)
+			out=$("$SPAWN" -p 2 -s "$secs")
+			b=$(cost_snapshot)
+			prog_cost "$kind" | tee -a "$TMP/prog_$kind"
+			if [ "$kind" = other ]; then RUN_AGENT=$AGENT2 agent_stop; else agent_stop; fi
+			n=$(sed -n 's/.*execs=\([0-9]*\).*/\1/p' <<<"$out")
+			echo "$a $b $n" | awk -v k="$kind" -v r="$i" '{
+				user = ($3 - $1) / $5; bpf = ($4 - $2) / $5;
+				printf "round %d %s: %d execs, agent %.2f us + bpf %.2f us per exec = %.3f%% of a core at 1600/s\n",
+					r, k, $5, user / 1000, bpf / 1000, 100 * (user + bpf) * 1600 / 1e9 }' |
+				tee -a "$TMP/cost_$kind"
+		done
+	done
+	sysctl -qw kernel.bpf_stats_enabled=0
+	for kind in agent other; do
+		[ -s "$TMP/cost_$kind" ] || continue
+		echo "median $kind: $(sed -n 's/.*= \([0-9.]*\)% .*/\1/p' "$TMP/cost_$kind" | median)% of a core at 1600/s"
+		for l in link_exec link_exit link_fork; do
+			grep -q " $l:" "$TMP/prog_$kind" || continue
+			echo "median $kind $l: $(sed -n "s/.* $l: \([0-9]*\) ns.*/\1/p" "$TMP/prog_$kind" | median) ns/run"
+		done
+	done
+}
+
 # utime+stime of the agent (ticks) and run time of its BPF programs (ns)
 cpu_snapshot() {
 	local ticks ns=0 id
 	ticks=$(awk '{print $14 + $15}' "/proc/$APID/stat")
-	for l in link_exec link_exit; do
+	for l in link_exec link_exit link_fork; do
+		[ -e "$PIN/$l" ] || continue   # builds before the context had no fork program
 		id=$(bpftool -j link show pinned "$PIN/$l" | jq .prog_id)
 		ns=$((ns + $(bpftool -j prog show id "$id" | jq '.run_time_ns // 0')))
 	done
@@ -151,10 +238,12 @@ hash() {
 
 case ${1:-all} in
 ab) shift; ab "$@" ;;
+abb) shift; abb "$@" ;;
+cost) shift; cost "$@" ;;
 cpu) shift; cpu "$@" ;;
 loss) shift; loss "$@" ;;
 stop) shift; stop "$@" ;;
 hash) hash ;;
 all) ab; cpu; loss; stop; hash ;;
-*) echo "usage: $0 ab|cpu|loss|stop|hash|all"; exit 2 ;;
+*) echo "usage: $0 ab|abb|cost|cpu|loss|stop|hash|all"; exit 2 ;;
 esac

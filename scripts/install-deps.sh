@@ -12,6 +12,7 @@ PACKAGES=(
 	# the console's browser test (tests/integration/console_browser.sh): Debian's chromium,
 	# driven by playwright-core from npm (installed by the test into tests/browser/node_modules)
 	chromium nodejs npm
+	sudo   # tests/integration/sensor_context.sh: the login user survives sudo -u
 )
 # `install-deps.sh reliability`: also what the long suite runs (make reliability)
 if [ "${1:-}" = "reliability" ]; then

@@ -64,8 +64,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_str(x->script_path, sizeof(out.script));
 		if (x->argv.len > sizeof(out.argv) || (x->argv.len && x->argv.ptr[x->argv.len - 1]))
 			abort();
+		check_str(x->cgroup_path, sizeof(out.cgroup));
+		if (x->container_id.len && (x->container_id.ptr < out.cgroup ||
+					    x->container_id.ptr + x->container_id.len >
+						    out.cgroup + x->cgroup_path.len))
+			abort();
 	} else if (out.rec.type == PT_REC_PROCESS_EXIT) {
 		check_str(out.rec.u.exit.comm, sizeof(out.comm));
+	} else if (out.is_fork) {
+		return 0;   /* feeds the process table only: nothing to encode */
 	} else {
 		abort();
 	}

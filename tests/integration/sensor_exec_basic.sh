@@ -46,7 +46,7 @@ expect ".event.action == \"exit\" and .process.pid == $spid" '.proctrail.signal 
 # 300 processes that exec /bin/true and exit at once: every one has its exec and its exit
 "$H" quick 300 > quick.pids || fail "quick children failed"
 summarize() { # one line per record of a quick child: pid action executable-or-code
-	jq -r '[.process.pid, .event.action, (.process.executable // .process.exit_code)] | @tsv' "$OUT" |
+	jq -r '[.process.pid, .event.action, (if .event.action == "exit" then .process.exit_code else .process.executable end)] | @tsv' "$OUT" |
 		awk 'NR == FNR { want[$1] = 1; next } ($1 in want)' quick.pids -
 }
 for _ in $(seq 1 200); do

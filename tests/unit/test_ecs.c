@@ -595,6 +595,131 @@ static void test_exit_code_and_signal(void **state)
 	pt_buf_free(&b);
 }
 
+/* Every context field, and nothing of it when the agent knew nothing (no context attribute). */
+static void test_exec_context(void **state)
+{
+	static const char pargv[] = "sh\0-c\0ls -l | wc\0";
+	struct pt_record r;
+	struct pt_exec *x = &r.u.exec;
+	struct pt_buf b;
+	struct jp j;
+
+	(void)state;
+	sample_exec(&r);
+	x->ctx_flags = PT_CTX_F_ALL & ~PT_CTX_F_PARENT_SEEDED;
+	x->parent_path = S("/usr/bin/dash");
+	x->parent_argv = (struct pt_str){ pargv, sizeof(pargv) - 1 };
+	x->parent_args_count = 3;
+	x->pgid = 4242;
+	x->sid = 100;
+	x->vpid = 2;
+	x->tty_major = 136;
+	x->tty_minor = 3;
+	x->login_uid = 1000;
+	x->session_id = 7;
+	memset(x->pgid_entity_id, 0x11, 16);
+	memset(x->sid_entity_id, 0x22, 16);
+	memset(x->entry_entity_id, 0x33, 16);
+	x->sid_path = S("/usr/bin/bash");
+	x->entry_path = S("/usr/sbin/sshd");
+	x->entry_type = PT_ENTRY_SSHD;
+	x->user_name = S("root");
+	x->real_user_name = S("alice");
+	x->group_name = S("users");
+	x->real_group_name = S("users");
+	x->login_user_name = S("alice");
+	x->container_id = S("abc");
+	x->container_runtime = S("docker");
+	x->cgroup_path = S("/system.slice/docker-abc.scope");
+	format_ok(&r, NULL, &j, &b);
+	expect_str(&j, "process.command_line", "ls -l /tmp");
+	expect_str(&j, "process.parent.executable", "/usr/bin/dash");
+	expect_str(&j, "process.parent.name", "dash");
+	expect_int(&j, "process.parent.args_count", 3);
+	/* the arguments joined with single spaces, nothing quoted */
+	expect_str(&j, "process.parent.command_line", "sh -c ls -l | wc");
+	expect_int(&j, "process.group_leader.pid", 4242);
+	expect_str(&j, "process.group_leader.entity_id", "11111111111111111111111111111111");
+	expect_int(&j, "process.session_leader.pid", 100);
+	expect_str(&j, "process.session_leader.entity_id", "22222222222222222222222222222222");
+	expect_str(&j, "process.session_leader.executable", "/usr/bin/bash");
+	expect_str(&j, "process.session_leader.name", "bash");
+	expect_str(&j, "process.entry_leader.entity_id", "33333333333333333333333333333333");
+	expect_str(&j, "process.entry_leader.executable", "/usr/sbin/sshd");
+	expect_str(&j, "process.entry_leader.entry_meta.type", "sshd");
+	expect_int(&j, "process.tty.char_device.major", 136);
+	expect_int(&j, "process.tty.char_device.minor", 3);
+	assert_int_equal(find(&j, "process.interactive")->type, J_BOOL);
+	expect_int(&j, "process.vpid", 2);
+	expect_str(&j, "process.user.name", "root");
+	expect_str(&j, "process.real_user.name", "alice");
+	expect_str(&j, "process.group.name", "users");
+	expect_str(&j, "user.name", "root");
+	expect_str(&j, "user.id", "0");
+	expect_str(&j, "group.name", "users");
+	expect_str(&j, "proctrail.login_user.id", "1000");
+	expect_str(&j, "proctrail.login_user.name", "alice");
+	expect_int(&j, "proctrail.audit_session_id", 7);
+	expect_str(&j, "container.id", "abc");
+	expect_str(&j, "container.runtime", "docker");
+	expect_str(&j, "proctrail.cgroup_path", "/system.slice/docker-abc.scope");
+	pt_buf_free(&b);
+
+	/* an unknown parent is said so; no leader whose start is unknown gets an id */
+	x->ctx_flags = PT_CTX_F_PRESENT;
+	format_ok(&r, NULL, &j, &b);
+	assert_null(find(&j, "process.parent.executable"));
+	assert_null(find(&j, "process.parent.command_line"));
+	assert_null(find(&j, "process.group_leader.entity_id"));
+	assert_null(find(&j, "process.entry_leader.executable"));
+	assert_null(find(&j, "process.tty.char_device.major"));
+	assert_null(find(&j, "container.id"));
+	assert_null(find(&j, "proctrail.login_user.id"));
+	assert_non_null(find(&j, "proctrail.parent.known"));
+	assert_int_equal(find(&j, "proctrail.parent.known")->type, J_BOOL);
+	pt_buf_free(&b);
+
+	/* a record from an agent without context: none of it */
+	x->ctx_flags = 0;
+	x->user_name = x->real_user_name = x->group_name = x->real_group_name = (struct pt_str){ 0 };
+	x->cgroup_path = (struct pt_str){ 0 };
+	format_ok(&r, NULL, &j, &b);
+	assert_null(find(&j, "process.vpid"));
+	assert_null(find(&j, "proctrail.parent.known"));
+	assert_null(find(&j, "process.user.name"));
+	expect_str(&j, "process.command_line", "ls -l /tmp");
+	pt_buf_free(&b);
+}
+
+static void test_exit_context(void **state)
+{
+	struct pt_record r = { .type = PT_REC_PROCESS_EXIT };
+	struct pt_buf b;
+	struct jp j;
+
+	(void)state;
+	r.u.exit.time_ns = 3000000000ull;
+	r.u.exit.pid = 9;
+	r.u.exit.comm = S("kworker-ish");
+	r.u.exit.ctx_flags = PT_EXIT_CTX_F_PRESENT | PT_EXIT_CTX_F_KNOWN;
+	r.u.exit.path = S("/usr/bin/sleep");
+	r.u.exit.lifetime_ns = 2500000000ull;
+	format_ok(&r, NULL, &j, &b);
+	expect_str(&j, "process.executable", "/usr/bin/sleep");
+	expect_str(&j, "process.name", "sleep");
+	expect_str(&j, "process.start", "1970-01-01T00:00:00.500000000Z");
+	expect_int(&j, "process.uptime", 2);
+	expect_int(&j, "proctrail.lifetime_ns", 2500000000ll);
+	expect_str(&j, "proctrail.comm", "kworker-ish");
+	pt_buf_free(&b);
+
+	r.u.exit.ctx_flags = PT_EXIT_CTX_F_PRESENT;   /* executable unknown: comm is the name */
+	format_ok(&r, NULL, &j, &b);
+	assert_null(find(&j, "process.executable"));
+	expect_str(&j, "process.name", "kworker-ish");
+	pt_buf_free(&b);
+}
+
 static void test_other_records(void **state)
 {
 	struct pt_record r;
@@ -782,6 +907,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exec_contract),
 		cmocka_unit_test(test_exec_without_hash_says_why),
+		cmocka_unit_test(test_exec_context),
+		cmocka_unit_test(test_exit_context),
 		cmocka_unit_test(test_script),
 		cmocka_unit_test(test_exit_code_and_signal),
 		cmocka_unit_test(test_other_records),

@@ -66,7 +66,48 @@ static struct pt_str rnd_argv(char *store, uint32_t *count)
 struct rec_store {
 	char path[PT_PATH_MAX], cwd[PT_PATH_MAX], comm[PT_COMM_MAX], script[PT_PATH_MAX];
 	char argv[PT_ARGV_MAX];
+	char ppath[PT_PATH_MAX], pargv[PT_ARGV_MAX], sid_path[PT_PATH_MAX], entry_path[PT_PATH_MAX];
+	char names[5][PT_USER_NAME_MAX], cid[PT_CONTAINER_ID_MAX], rt[PT_RUNTIME_MAX];
+	char cgroup[PT_PATH_MAX];
 };
+
+/* The context: any consistent set of flags, each with its attributes. */
+static void rnd_context(struct pt_exec *e, struct rec_store *s)
+{
+	uint32_t n;
+
+	if (rnd_below(4) == 0)
+		return;   /* a record without context, as an older agent writes */
+	e->ctx_flags = PT_CTX_F_PRESENT | ((uint32_t)rnd() & PT_CTX_F_ALL);
+	if (!(e->ctx_flags & PT_CTX_F_ENTRY_KNOWN))
+		e->ctx_flags &= ~(uint32_t)PT_CTX_F_ENTRY_LEADER;
+	e->pgid = (uint32_t)rnd(); e->sid = (uint32_t)rnd(); e->vpid = (uint32_t)rnd();
+	e->tty_major = (uint32_t)rnd(); e->tty_minor = (uint32_t)rnd();
+	e->login_uid = (uint32_t)rnd(); e->session_id = (uint32_t)rnd();
+	rnd_bytes(e->pgid_entity_id, PT_ENTITY_ID_LEN);
+	rnd_bytes(e->sid_entity_id, PT_ENTITY_ID_LEN);
+	rnd_bytes(e->entry_entity_id, PT_ENTITY_ID_LEN);
+	e->entry_type = (uint8_t)rnd();
+	if (e->ctx_flags & PT_CTX_F_PARENT_KNOWN) {
+		e->parent_path = rnd_str(s->ppath, PT_PATH_MAX);
+		e->parent_argv = rnd_argv(s->pargv, &n);
+		e->parent_args_count = n + rnd_below(3);
+	}
+	if (e->ctx_flags & PT_CTX_F_SID_KNOWN)
+		e->sid_path = rnd_str(s->sid_path, PT_PATH_MAX);
+	if (e->ctx_flags & PT_CTX_F_ENTRY_KNOWN)
+		e->entry_path = rnd_str(s->entry_path, PT_PATH_MAX);
+	e->user_name = rnd_str(s->names[0], PT_USER_NAME_MAX);
+	e->real_user_name = rnd_str(s->names[1], PT_USER_NAME_MAX);
+	e->group_name = rnd_str(s->names[2], PT_USER_NAME_MAX);
+	e->real_group_name = rnd_str(s->names[3], PT_USER_NAME_MAX);
+	e->login_user_name = rnd_str(s->names[4], PT_USER_NAME_MAX);
+	if (e->ctx_flags & PT_CTX_F_CONTAINER) {
+		e->container_id = rnd_str(s->cid, PT_CONTAINER_ID_MAX);
+		e->container_runtime = rnd_str(s->rt, PT_RUNTIME_MAX);
+	}
+	e->cgroup_path = rnd_str(s->cgroup, rnd_below(2) ? 200 : PT_PATH_MAX);
+}
 
 static void rnd_record(struct pt_record *r, struct rec_store *s)
 {
@@ -100,6 +141,7 @@ static void rnd_record(struct pt_record *r, struct rec_store *s)
 					rnd_bytes(e->script_sha256, sizeof(e->script_sha256));
 			}
 		}
+		rnd_context(e, s);
 		break;
 	}
 	case PT_REC_PROCESS_EXIT:
@@ -108,6 +150,12 @@ static void rnd_record(struct pt_record *r, struct rec_store *s)
 		r->u.exit.signal = rnd_below(65);
 		rnd_bytes(r->u.exit.entity_id, PT_ENTITY_ID_LEN);
 		r->u.exit.comm = rnd_str(s->comm, PT_COMM_MAX);
+		if (rnd_below(4)) {
+			r->u.exit.ctx_flags = PT_EXIT_CTX_F_PRESENT | ((uint32_t)rnd() & 6u);
+			r->u.exit.lifetime_ns = rnd();
+			if (r->u.exit.ctx_flags & PT_EXIT_CTX_F_KNOWN)
+				r->u.exit.path = rnd_str(s->path, PT_PATH_MAX);
+		}
 		break;
 	case PT_REC_EXEC_BLOCKED:
 		r->u.blocked.time_ns = rnd(); r->u.blocked.policy_version = rnd();
@@ -146,6 +194,49 @@ static void assert_str_equal(struct pt_str a, struct pt_str b)
 		assert_memory_equal(a.ptr, b.ptr, a.len);
 }
 
+static void assert_context_equal(const struct pt_exec *x, const struct pt_exec *y)
+{
+	uint32_t f = x->ctx_flags;
+
+	assert_int_equal(f, y->ctx_flags);
+	if (f & PT_CTX_F_PRESENT)
+		assert_true(x->pgid == y->pgid && x->sid == y->sid && x->vpid == y->vpid);
+	if (f & PT_CTX_F_PARENT_KNOWN) {
+		assert_str_equal(x->parent_path, y->parent_path);
+		assert_str_equal(x->parent_argv, y->parent_argv);
+		assert_int_equal(x->parent_args_count, y->parent_args_count);
+	}
+	if (f & PT_CTX_F_PGID_LEADER)
+		assert_memory_equal(x->pgid_entity_id, y->pgid_entity_id, PT_ENTITY_ID_LEN);
+	if (f & PT_CTX_F_SID_LEADER)
+		assert_memory_equal(x->sid_entity_id, y->sid_entity_id, PT_ENTITY_ID_LEN);
+	if (f & PT_CTX_F_SID_KNOWN)
+		assert_str_equal(x->sid_path, y->sid_path);
+	if (f & PT_CTX_F_ENTRY_KNOWN) {
+		assert_str_equal(x->entry_path, y->entry_path);
+		assert_int_equal(x->entry_type, y->entry_type);
+	}
+	if (f & PT_CTX_F_ENTRY_LEADER)
+		assert_memory_equal(x->entry_entity_id, y->entry_entity_id, PT_ENTITY_ID_LEN);
+	if (f & PT_CTX_F_TTY)
+		assert_true(x->tty_major == y->tty_major && x->tty_minor == y->tty_minor);
+	if (f & PT_CTX_F_LOGIN_UID)
+		assert_int_equal(x->login_uid, y->login_uid);
+	if (f & PT_CTX_F_SESSION_ID)
+		assert_int_equal(x->session_id, y->session_id);
+	if (f & PT_CTX_F_CONTAINER) {
+		assert_str_equal(x->container_id, y->container_id);
+		assert_str_equal(x->container_runtime, y->container_runtime);
+	}
+	/* names and the cgroup path are written when known (not empty) */
+	assert_str_equal(x->user_name, y->user_name);
+	assert_str_equal(x->real_user_name, y->real_user_name);
+	assert_str_equal(x->group_name, y->group_name);
+	assert_str_equal(x->real_group_name, y->real_group_name);
+	assert_str_equal(x->login_user_name, y->login_user_name);
+	assert_str_equal(x->cgroup_path, y->cgroup_path);
+}
+
 static void assert_record_equal(const struct pt_record *a, const struct pt_record *b)
 {
 	assert_int_equal(a->type, b->type);
@@ -179,6 +270,7 @@ static void assert_record_equal(const struct pt_record *a, const struct pt_recor
 				assert_memory_equal(x->script_sha256, y->script_sha256,
 						    PT_SHA256_LEN);
 		}
+		assert_context_equal(x, y);
 		break;
 	}
 	case PT_REC_PROCESS_EXIT:
@@ -189,6 +281,11 @@ static void assert_record_equal(const struct pt_record *a, const struct pt_recor
 		assert_int_equal(a->u.exit.signal, b->u.exit.signal);
 		assert_memory_equal(a->u.exit.entity_id, b->u.exit.entity_id, PT_ENTITY_ID_LEN);
 		assert_str_equal(a->u.exit.comm, b->u.exit.comm);
+		assert_int_equal(a->u.exit.ctx_flags, b->u.exit.ctx_flags);
+		if (a->u.exit.ctx_flags & PT_EXIT_CTX_F_PRESENT)
+			assert_true(a->u.exit.lifetime_ns == b->u.exit.lifetime_ns);
+		if (a->u.exit.ctx_flags & PT_EXIT_CTX_F_KNOWN)
+			assert_str_equal(a->u.exit.path, b->u.exit.path);
 		break;
 	case PT_REC_EXEC_BLOCKED:
 		assert_true(a->u.blocked.time_ns == b->u.blocked.time_ns);
@@ -227,6 +324,42 @@ static void assert_record_equal(const struct pt_record *a, const struct pt_recor
 }
 
 static uint8_t big[PT_RECORD_MAX + 64];
+
+/* A context flag without its attribute, or an attribute without its flag, is refused. */
+static void test_context_flags_match_attributes(void **state)
+{
+	uint8_t buf[512], id[PT_ENTITY_ID_LEN] = { 1 };
+	struct pt_record r;
+	size_t used;
+
+	(void)state;
+	for (int variant = 0; variant < 4; variant++) {
+		struct pt_writer w;
+		size_t body;
+
+		pt_writer_init(&w, buf, sizeof(buf));
+		pt_put_raw(&w, (uint8_t[PT_RECORD_HDR_LEN]){ 0 }, PT_RECORD_HDR_LEN);
+		pt_put_u64(&w, PT_EXEC_TIME_NS, 1);
+		pt_put_u32(&w, PT_EXEC_PID, 2);
+		pt_put_bytes(&w, PT_EXEC_ENTITY_ID, id, sizeof(id));
+		pt_put_cstr(&w, PT_EXEC_PATH, "/bin/x");
+		pt_put_u8(&w, PT_EXEC_HASH_STATUS, PT_HASH_GONE);
+		pt_put_u32(&w, PT_EXEC_CONTEXT, variant == 1 ? PT_CTX_F_PRESENT | PT_CTX_F_TTY :
+				 variant == 3 ? PT_CTX_F_TTY : PT_CTX_F_PRESENT);
+		pt_put_u32(&w, PT_EXEC_PGID, 2);
+		pt_put_u32(&w, PT_EXEC_SID, 2);
+		pt_put_u32(&w, PT_EXEC_VPID, 2);
+		if (variant == 2)
+			pt_put_u32(&w, PT_EXEC_TTY_MAJOR, 136);   /* no TTY flag */
+		assert_int_equal(w.err, 0);
+		body = w.len - PT_RECORD_HDR_LEN;
+		pt_be16_put(buf, PT_REC_PROCESS_EXEC);
+		buf[2] = PT_WIRE_VERSION;
+		pt_be32_put(buf + 4, (uint32_t)body);
+		assert_int_equal(pt_record_decode(buf, w.len, &r, &used, NULL),
+				 variant == 0 ? 0 : -EBADMSG);
+	}
+}
 
 static void test_record_roundtrip_random(void **state)
 {
@@ -853,6 +986,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_roundtrip_random),
+		cmocka_unit_test(test_context_flags_match_attributes),
 		cmocka_unit_test(test_record_encode_never_overflows),
 		cmocka_unit_test(test_record_truncations_refused),
 		cmocka_unit_test(test_record_limits),

@@ -12,8 +12,12 @@
 static unsigned char buf[sizeof(struct pt_k_exec) + PT_K_DATA_MAX];
 
 
+/* the cgroup part of the next exec_rec(): components leaf first */
+static const char *cg_part = "";
+static size_t cg_len;
+
 /* parts: path components leaf first, cwd components leaf first, argv, fname; each given as
- * bytes with their NULs */
+ * bytes with their NULs; then cg_part */
 static size_t exec_rec(struct pt_k_exec *e, const char *path, size_t pl, const char *cwd,
 		       size_t cl, const char *argv, size_t al, const char *fname, size_t fl)
 {
@@ -24,12 +28,14 @@ static size_t exec_rec(struct pt_k_exec *e, const char *path, size_t pl, const c
 	e->cwd_len = (__u16)cl;
 	e->argv_len = (__u16)al;
 	e->fname_len = (__u16)fl;
+	e->cgroup_len = (__u16)cg_len;
 	memcpy(buf, e, sizeof(*e));
 	memcpy(d, path, pl);
 	memcpy(d + pl, cwd, cl);
 	memcpy(d + pl + cl, argv, al);
 	memcpy(d + pl + cl + al, fname, fl);
-	return sizeof(*e) + pl + cl + al + fl;
+	memcpy(d + pl + cl + al + fl, cg_part, cg_len);
+	return sizeof(*e) + pl + cl + al + fl + cg_len;
 }
 
 static struct pt_k_exec base(void)
@@ -56,6 +62,10 @@ static struct pt_k_exec base(void)
 	e.uid = e.euid = e.gid = e.egid = 1000;
 	e.argc = 2;
 	memcpy(e.comm, "ls", 3);
+	e.pgid = e.sid = 4000;
+	e.pgid_start = e.sid_start = 120000000000ull;
+	e.loginuid = e.sessionid = 0xffffffffu;
+	e.vpid = 4242;
 	return e;
 }
 
@@ -105,6 +115,37 @@ int main(int argc, char **argv)
 		e.kflags = PT_K_F_ARGV_TRUNC | PT_K_F_SCRIPT;
 		n = exec_rec(&e, comps, cl, comps, cl, many, sizeof(many), comps, cl);
 		save(dir, "exec_all_at_max", buf, n);
+	}
+
+	/* context: a docker container's cgroup, a terminal, a login uid, a pid namespace */
+	{
+		static const char cg[] = "docker-0123456789abcdef0123456789abcdef0123456789abcdef"
+					 "0123456789abcdef.scope\0system.slice";
+
+		cg_part = cg;
+		cg_len = sizeof(cg);
+		e = base();
+		e.tty = (136u << 20) | 2;
+		e.loginuid = 1000;
+		e.sessionid = 3;
+		e.vpid = 2;
+		e.sid_start = 0;   /* the session leader has exited */
+		n = exec_rec(&e, "ls\0bin\0usr", 11, "u\0home", 7, "ls\0-l\0", 6, "", 0);
+		save(dir, "exec_context_docker", buf, n);
+		cg_part = "";
+		cg_len = 0;
+	}
+	{
+		struct pt_k_fork f;
+
+		memset(&f, 0, sizeof(f));
+		f.h.type = PT_K_FORK;
+		f.h.tgid = 4243;
+		f.h.time_boot_ns = 123456789500ull;
+		f.h.start_boottime = 123456789400ull;
+		f.ppid = 4242;
+		f.parent_start_boottime = 123456000000ull;
+		save(dir, "fork", &f, sizeof(f));
 	}
 
 	memset(&x, 0, sizeof(x));

@@ -55,6 +55,33 @@ int main(int argc, char **argv)
 		pt_record_encode(&w, &r);
 		save(rdir, i == 1 ? "exit" : "loss", buf, w.len);
 	}
+	/* the context an agent adds to an exec and an exit */
+	memset(&r, 0, sizeof(r));
+	r.type = PT_REC_PROCESS_EXEC;
+	r.u.exec = (struct pt_exec){ .time_ns = 1764060000000000000ull, .pid = 4243, .ppid = 4242,
+				     .path = { "/usr/bin/grep", 13 }, .argv = { "grep\0x\0", 7 },
+				     .args_count = 2, .hash_status = PT_HASH_GONE,
+				     .ctx_flags = PT_CTX_F_ALL, .parent_path = { "/usr/bin/dash", 13 },
+				     .parent_argv = { "sh\0-c\0ls | grep x\0", 19 },
+				     .parent_args_count = 3, .pgid = 4242, .sid = 4000, .vpid = 2,
+				     .tty_major = 136, .tty_minor = 1, .login_uid = 1000,
+				     .session_id = 3, .sid_path = { "/usr/bin/bash", 13 },
+				     .entry_path = { "/usr/bin/bash", 13 }, .entry_type = PT_ENTRY_SSHD,
+				     .user_name = { "root", 4 }, .group_name = { "root", 4 },
+				     .login_user_name = { "alice", 5 }, .container_id = { "web", 3 },
+				     .container_runtime = { "systemd-nspawn", 14 },
+				     .cgroup_path = { "/machine.slice/machine-web.scope", 32 } };
+	pt_writer_init(&w, buf, sizeof(buf));
+	pt_record_encode(&w, &r);
+	save(rdir, "exec_context", buf, w.len);
+	memset(&r, 0, sizeof(r));
+	r.type = PT_REC_PROCESS_EXIT;
+	r.u.exit = (struct pt_exit){ .time_ns = 5, .pid = 4243, .comm = { "grep", 4 },
+				     .ctx_flags = PT_EXIT_CTX_F_PRESENT | PT_EXIT_CTX_F_KNOWN,
+				     .path = { "/usr/bin/grep", 13 }, .lifetime_ns = 1000 };
+	pt_writer_init(&w, buf, sizeof(buf));
+	pt_record_encode(&w, &r);
+	save(rdir, "exit_context", buf, w.len);
 	memset(&r, 0, sizeof(r));
 	r.type = PT_REC_AGENT_STATUS;
 	r.u.status = (struct pt_agent_status){ .time_ns = 7, .queue_depth = 3, .n_counters = 2,
