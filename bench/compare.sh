@@ -15,6 +15,7 @@
 #   env: PT_AGENT_BEFORE=path  BENCH_OUT=dir (build/bench-results)  BENCH_DOC=file (docs/benchmarks.md)
 #        BENCH_ONLY="cpu loss stop hash latency ingest footprint perf" (a subset, for development)
 #        BENCH_MONS="none pt ptb" (a subset of the monitors)
+#        BENCH_RATES, BENCH_PACED_ROUNDS, BENCH_MAX_ROUNDS, BENCH_PACED_SECS, BENCH_MAX_SECS
 set -u
 cd "$(dirname "$0")/.."
 QUICK=${QUICK:-0}
@@ -39,7 +40,10 @@ else
 	LOSS_SECS=60 STOPS="10 30" HASH_BINS=200 LAT_SECS=10 INGEST_RUNS=2 INGEST_EVENTS=300000
 	INGEST_CONFIGS="1:1000:8 100:500:4 1000:100:2" LIVE=10000 PERF_SECS=20
 fi
-
+# single settings may be overridden (a longer before/after, say)
+RATES=${BENCH_RATES:-$RATES} PACED_ROUNDS=${BENCH_PACED_ROUNDS:-$PACED_ROUNDS}
+MAX_ROUNDS=${BENCH_MAX_ROUNDS:-$MAX_ROUNDS} PACED_SECS=${BENCH_PACED_SECS:-$PACED_SECS}
+MAX_SECS=${BENCH_MAX_SECS:-$MAX_SECS}
 mkdir -p "$OUT"
 T=$(mktemp -d /tmp/pt-compare.XXXXXX)
 chmod 755 "$T"
