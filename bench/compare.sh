@@ -266,6 +266,8 @@ snap() { # tag -> SNAP[tag,pid]
 	pids=$(mon_pids | tr '\n' ' ')
 	for p in $pids; do SNAP[$1,$p]=$(proc_ns "$p"); done
 	SNAP[$1,pids]=$pids
+	# the agent's main thread alone (the sensor: ring, decoding, output), without its hash workers
+	SNAP[$1,main]=$(awk '{ print $1 }' "/proc/$MPID/task/$MPID/schedstat" 2>/dev/null || echo 0)
 	SNAP[$1,kaudit]=$( [ -n "$KAUDITD" ] && cat "/proc/$KAUDITD/schedstat" | awk '{ print $1 }' || echo 0)
 	SNAP[$1,bpf]=$(bpf_ns)
 	SNAP[$1,procs]=$(awk '$1 == "processes" { print $2 }' /proc/stat)
@@ -292,7 +294,9 @@ mon_delta() { # a b -> "mon_ns kaudit_ns bpf_ns procs steal_pct"
 	local k=0
 	case $MON in araw | aenr | laurel) k=$((SNAP[$b,kaudit] - SNAP[$a,kaudit])) ;; esac
 	read -r ta sa <<<"${SNAP[$a,cpu]}"; read -r tb sb <<<"${SNAP[$b,cpu]}"
-	echo "mon_ns=$ns kaudit_ns=$k bpf_ns=$((SNAP[$b,bpf] - SNAP[$a,bpf])) host_procs=$((SNAP[$b,procs] - SNAP[$a,procs])) steal_pct=$(awk -v a="$((tb - ta))" -v s="$((sb - sa))" 'BEGIN { printf "%.2f", a ? 100 * s / a : 0 }') wall_ns=$((SNAP[$b,t] - SNAP[$a,t]))"
+	local main=0
+	case $MON in pt | ptb | ptc) main=$((${SNAP[$b,main]:-0} - ${SNAP[$a,main]:-0})) ;; esac
+	echo "mon_ns=$ns main_ns=$main kaudit_ns=$k bpf_ns=$((SNAP[$b,bpf] - SNAP[$a,bpf])) host_procs=$((SNAP[$b,procs] - SNAP[$a,procs])) steal_pct=$(awk -v a="$((tb - ta))" -v s="$((sb - sa))" 'BEGIN { printf "%.2f", a ? 100 * s / a : 0 }') wall_ns=$((SNAP[$b,t] - SNAP[$a,t]))"
 }
 
 mem() { # pid -> "rss_kb=N pss_kb=N"

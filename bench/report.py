@@ -146,7 +146,11 @@ def main():
         parts = []
         for k in ("mon_ns", "bpf_ns", "kaudit_ns"):
             parts.append(fmt(med([f(r, k) / f(r, "host_procs") / 1e3 for r in rs if f(r, "host_procs") > 0])))
-        L.append(f"* {LABEL.get(m, m)}: " + " / ".join(parts))
+        extra = ""
+        if m in ("pt", "ptb", "ptc") and any("main_ns" in r for r in rs):
+            extra = (" (of the processes, the agent's main thread, without its hash workers: "
+                     + fmt(med([f(r, "main_ns") / f(r, "host_procs") / 1e3 for r in rs if f(r, "host_procs") > 0])) + ")")
+        L.append(f"* {LABEL.get(m, m)}: " + " / ".join(parts) + extra)
     L += [""]
 
     # achieved rate, exec cost
