@@ -159,6 +159,8 @@ audit_start() { # conf dir, laurel
 
 audit_stop() {
 	auditctl -d always,exit -F arch=b64 -S execve -k ptbench >/dev/null 2>&1
+	# the other monitors' rounds run with auditing as it was before the run
+	[ -n "$AUDIT_ENABLED0" ] && auditctl -e "$AUDIT_ENABLED0" >/dev/null 2>&1
 	if [ -n "$MPID" ]; then
 		kill -TERM "$MPID" 2>/dev/null
 		for _ in $(seq 100); do kill -0 "$MPID" 2>/dev/null || break; sleep 0.05; done
