@@ -6,7 +6,9 @@
 #   make fuzz                libFuzzer harnesses into build/fuzz/
 #   make reliability         the long fault/attack/fuzz/analysis suite (an hour or more)
 #   make run                 local deployment under ./var: collector on SQLite + a local agent
-#   make bench               benchmark programs into build/bench/
+#   make bench               proctrail against its peers (auditd, laurel, the bare-eBPF floor),
+#                            every figure into docs/benchmarks.md (< 30 min; QUICK=1: < 5 min)
+#   make bench-build         only the benchmark programs, into build/bench/
 #   make SANITIZE=address,undefined   instrumented tree in build-san/
 #   make V=1                 show the commands
 #
@@ -82,7 +84,7 @@ BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 FUZZERS  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 ALL_ARCHIVES := $(AGENT_A) $(SERVER_A) $(CLI_A) $(LIB_A)
 
-.PHONY: all test unit fuzz run bench clean deps vmlinux reliability
+.PHONY: all test unit fuzz run bench bench-build clean deps vmlinux reliability
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS) $(UNITS) $(BENCHES)
@@ -163,7 +165,15 @@ build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(SERVER_SRC) $(FUZZ_AGENT_SRC) $(wildca
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(SERVER_SRC) $(FUZZ_AGENT_SRC) $(LDLIBS)
 
-bench: $(BENCHES) $(PROGRAMS)
+bench-build: $(BENCHES) $(PROGRAMS)
+
+# Installs the peers, builds, then measures everything side by side (docs/benchmarks.md, the
+# generated section; root). QUICK=1: the short form.
+QUICK ?=
+bench:
+	$(Q)bash scripts/install-deps.sh bench
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) bench-build
+	$(Q)QUICK=$(if $(QUICK),1,0) bash bench/compare.sh
 
 deps:
 	$(Q)bash scripts/install-deps.sh

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 RATE=${1:-1600} SECS=${2:-20} ROUNDS=${3:-3} AGENT=${PT_AGENT:-build/proctrail-agent}
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 1; }
 for b in build/proctrail build/proctrail-server "$AGENT" build/bench/exec_spawn; do
-	[ -x "$b" ] || { echo "missing $b: make bench"; exit 1; }
+	[ -x "$b" ] || { echo "missing $b: make bench-build"; exit 1; }
 done
 T=$(mktemp -d /tmp/pt-bench-delivery.XXXXXX)
 chmod 755 "$T"

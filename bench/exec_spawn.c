@@ -2,7 +2,10 @@
  * run PATH (default /bin/true) with posix_spawn and wait for it, for S seconds, either as fast
  * as they can or paced to a total rate. Prints one line:
  *
- *   execs=N seconds=S rate=R failed=F
+ *   execs=N seconds=S rate=R failed=F cpu_us_per_exec=C
+ *
+ * C is the CPU (user+system) of the spawners and of every process they ran, per exec: the
+ * cost an exec pays, including what a monitor adds inside the exec's own syscalls.
  *
  * usage: exec_spawn [-p procs] [-s seconds] [-r total_rate_per_s] [path]
  */
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,6 +69,7 @@ int main(int argc, char **argv)
 	double seconds = 5, rate = 0, start, took;
 	const char *path = "/bin/true";
 	struct shared *sh;
+	struct rusage ru;
 
 	while ((c = getopt(argc, argv, "p:s:r:")) != -1) {
 		switch (c) {
@@ -97,7 +102,11 @@ int main(int argc, char **argv)
 	while (wait(NULL) > 0)
 		;
 	took = pt_mono_s() - start;
-	printf("execs=%llu seconds=%.3f rate=%.1f failed=%llu\n", (unsigned long long)sh->execs, took,
-	       (double)sh->execs / took, (unsigned long long)sh->failed);
+	getrusage(RUSAGE_CHILDREN, &ru);
+	printf("execs=%llu seconds=%.3f rate=%.1f failed=%llu cpu_us_per_exec=%.2f\n",
+	       (unsigned long long)sh->execs, took, (double)sh->execs / took,
+	       (unsigned long long)sh->failed,
+	       sh->execs ? ((double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec) * 1e6 / (double)sh->execs +
+	       ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / (double)sh->execs : 0.0);
 	return sh->failed ? 1 : 0;
 }

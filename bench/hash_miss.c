@@ -3,7 +3,10 @@
  * The file is in the page cache, as a binary that was just executed is. Prints the median
  * and the 90th percentile over N runs.
  *
- * usage: hash_miss [bytes] [runs]
+ * usage: hash_miss [bytes|/path/of/a/file] [runs]
+ *
+ * With a path (it must start with '/'), that file is hashed and kept, so the same file can be
+ * timed with sha256sum beside it (bench/compare.sh).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,9 +29,10 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	size_t bytes = argc > 1 ? strtoull(argv[1], NULL, 10) : (1u << 20);
+	const char *given = argc > 1 && argv[1][0] == '/' ? argv[1] : NULL;
+	size_t bytes = argc > 1 && !given ? strtoull(argv[1], NULL, 10) : (1u << 20);
 	int runs = argc > 2 ? atoi(argv[2]) : 200;
-	char path[] = "/tmp/pt-hash-miss-XXXXXX";
+	char path[4096] = "/tmp/pt-hash-miss-XXXXXX";
 	struct pt_file_id id;
 	struct stat st;
 	uint8_t sha[32];
@@ -39,16 +43,26 @@ int main(int argc, char **argv)
 
 	if (runs < 1 || runs > 100000 || bytes > (1u << 30))
 		return 2;
-	fd = mkstemp(path);
-	buf = malloc(bytes);
 	t = calloc((size_t)runs, sizeof(*t));
-	if (fd < 0 || !buf || !t)
+	if (given) {
+		if (strlen(given) >= sizeof(path) || stat(given, &st))
+			return 1;
+		memcpy(path, given, strlen(given) + 1);
+		bytes = (size_t)st.st_size;
+		buf = NULL;
+	} else {
+		fd = mkstemp(path);
+		buf = malloc(bytes);
+		if (fd < 0 || !buf || !t)
+			return 1;
+		for (size_t i = 0; i < bytes; i++)
+			buf[i] = (char)(i * 131 + (i >> 9));
+		if (write(fd, buf, bytes) != (ssize_t)bytes || fstat(fd, &st))
+			return 1;
+		close(fd);
+	}
+	if (!t)
 		return 1;
-	for (size_t i = 0; i < bytes; i++)
-		buf[i] = (char)(i * 131 + (i >> 9));
-	if (write(fd, buf, bytes) != (ssize_t)bytes || fstat(fd, &st))
-		return 1;
-	close(fd);
 	id = (struct pt_file_id){ st.st_dev, st.st_ino, (uint64_t)st.st_size,
 		(uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec,
 		(uint64_t)st.st_ctim.tv_sec * 1000000000ull + (uint64_t)st.st_ctim.tv_nsec };
@@ -59,7 +73,8 @@ int main(int argc, char **argv)
 			return 1;
 		t[i] = (double)(pt_mono_ns() - t0) / 1e3;
 	}
-	unlink(path);
+	if (!given)
+		unlink(path);
 	qsort(t, (size_t)runs, sizeof(*t), cmp);
 	printf("bytes=%zu runs=%d median_us=%.1f p90_us=%.1f\n", bytes, runs, t[runs / 2],
 	       t[runs * 9 / 10]);

@@ -35,8 +35,12 @@ if [ "$(id -u)" -eq 0 ]; then
 	USER_FLAG=(--user nobody)
 fi
 
-# connections:batch:window
-CONFIGS=("1:1000:8" "100:500:4" "1000:100:2")
+# connections:batch:window (CONFIGS="1:1000:8 100:500:4" in the environment: a subset)
+if [ -n "${CONFIGS:-}" ]; then
+	read -r -a CONFIGS <<<"$CONFIGS"
+else
+	CONFIGS=("1:1000:8" "100:500:4" "1000:100:2")
+fi
 
 run_one() { # conns batch window
 	rm -f "$D"/proctrail.db*

@@ -22,7 +22,7 @@ APID=
 trap 'agent_stop 2>/dev/null; audit_stop 2>/dev/null; rm -rf "$TMP"' EXIT
 
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 1; }
-[ -x "$AGENT" ] && [ -x "$SPAWN" ] || { echo "run make bench first"; exit 1; }
+[ -x "$AGENT" ] && [ -x "$SPAWN" ] || { echo "run make bench-build first"; exit 1; }
 
 agent_start() {
 	local bin=${RUN_AGENT:-$AGENT}

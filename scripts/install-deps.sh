@@ -18,6 +18,17 @@ PACKAGES=(
 if [ "${1:-}" = "reliability" ]; then
 	PACKAGES+=(valgrind cppcheck clang-tidy stress-ng)
 fi
+# `install-deps.sh bench`: the peers make bench compares with, its plots and the profiler
+if [ "${1:-}" = "bench" ]; then
+	PACKAGES+=(auditd bpftrace libbpf-tools gnuplot-nox linux-perf)
+fi
+
+# laurel is optional: make bench compares with it when Debian's package installs
+if [ "${1:-}" = "bench" ] && [ "$(id -u)" -eq 0 ] &&
+	! dpkg-query -W -f='${Status}' laurel 2>/dev/null | grep -q 'install ok installed'; then
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends laurel ||
+		echo "install-deps: laurel did not install; make bench goes on without it" >&2
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -251,7 +251,10 @@ static void format_exec(struct pt_json *j, const struct pt_exec *x, const struct
 	pt_json_ku64_str(j, "device", x->dev);
 	pt_json_ktime(j, "mtime", x->mtime_ns);
 	pt_json_ktime(j, "ctime", x->ctime_ns);
-	snprintf(mode, sizeof(mode), "%04o", x->mode & 07777);
+	/* "%04o" of 12 bits, without snprintf (once per exec; it showed in the agent's profile) */
+	for (int i = 0; i < 4; i++)
+		mode[i] = (char)('0' + ((x->mode >> (9 - 3 * i)) & 7));
+	mode[4] = '\0';
 	pt_json_kcstr(j, "mode", mode);
 	if (x->hash_status == PT_HASH_OK) {
 		pt_json_open(j, "hash", '{');
