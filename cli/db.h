@@ -11,5 +11,7 @@
 /* Opens HOME/db/proctrail.db, else HOME/proctrail.db, read-only; NULL (and a message naming
  * the first) when neither can be opened. */
 sqlite3 *cli_db_open(const struct cli_env *env);
+/* The same, read-write: for policy changes (the database's owner, root, only). */
+sqlite3 *cli_db_open_rw(const struct cli_env *env);
 
 #endif

@@ -19,6 +19,8 @@ static const struct {
 				"  revoke --serial HEX     revoke one certificate" },
 	{ "events", cmd_events, "events --json [--sha256 HEX] [--agent NAME] [--limit N]" },
 	{ "agents", cmd_agents, "agents --json           agents with their health, losses and gaps" },
+	{ "policy", cmd_policy, "policy block SHA256 --reason TEXT [--agent NAME|--all] [--audit]\n"
+	  "                          policy unblock SHA256 [--agent NAME]; policy list [--json]" },
 };
 
 static void usage(FILE *f)
