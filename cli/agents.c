@@ -141,7 +141,7 @@ int cmd_agents(const struct cli_env *env, int argc, char **argv)
 	if (!db)
 		goto out;
 	if (sqlite3_prepare_v2(db,
-			       "SELECT id, name, hostname, version, address, mode, stream_id, last_seq,"
+			       "SELECT agents.id, name, hostname, agents.version, address, mode, stream_id, last_seq,"
 			       " first_seen_ns, last_seen_ns, last_pong_ns, health, connected,"
 			       " queue_depth, spool_bytes, agent_next_seq, agent_acked_seq, events,"
 			       " duplicates, policy_version,"
