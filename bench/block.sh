@@ -55,8 +55,16 @@ BIN=$TMP/true-copy
 cp /bin/true "$BIN"
 printf 'block bench %s\n' "$$" >>"$BIN"
 
-# 10,000 hashes none of which is run (random), the same list for both enforcers
-python3 -c "import os; [print(os.urandom(32).hex()) for _ in range($NHASH)]" >"$TMP/hashes"
+# 10,000 hashes, the same list for both enforcers: random ones and, last, the hash of a copy
+# the setup checks each enforcer refuses (so both really enforce the list they were given)
+BLK=$TMP/listed-copy
+cp /bin/true "$BLK"
+printf 'block bench listed %s\n' "$$" >>"$BLK"
+python3 -c "import os; [print(os.urandom(32).hex()) for _ in range($NHASH - 1)]" >"$TMP/hashes"
+sha256sum "$BLK" | cut -d' ' -f1 >>"$TMP/hashes"
+refuses() { # NAME: the listed copy must not run
+	if timeout 10 "$BLK" 2>/dev/null; then echo "$1 does not refuse a listed hash: stopping"; exit 1; fi
+}
 
 # ---- the collector with a 10,000-rule policy (written in one transaction)
 "$PT" --home "$H" pki init >/dev/null && "$PT" --home "$H" enroll bench-agent >/dev/null || exit 1
@@ -83,6 +91,7 @@ agent_start() { # [--allow-policy yes]
 	[ $# -gt 0 ] && want="policy version 1 applied"
 	for _ in $(seq 600); do grep -q "$want" "$TMP/agent.log" && break; sleep 0.1; done
 	grep -q "$want" "$TMP/agent.log" || { tail "$TMP/agent.log"; echo "agent did not start"; exit 1; }
+	[ $# -gt 0 ] && refuses proctrail-agent
 	sleep 0.5
 }
 
@@ -125,6 +134,7 @@ fapo_start() {
 	grep -qi "starting to listen" "$TMP/fapo.log" || { tail "$TMP/fapo.log"; fapo_stop; return 1; }
 	# it must allow what is not listed, or stop here
 	timeout 10 "$BIN" || { echo "fapolicyd refuses an unlisted exec: stopping"; fapo_stop; exit 1; }
+	refuses fapolicyd
 	sleep 0.5
 }
 
