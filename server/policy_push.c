@@ -114,6 +114,9 @@ int srv_policy_start(struct server *srv)
 		srv_policy_stop(srv);
 		return -EIO;
 	}
+	/* before confinement: afterwards /bin/sh and /proc/1/exe are out of reach */
+	if (pt_policy_guardrail_init() < 0)
+		log_warnx("policy: guardrail: no protected file could be hashed");
 	srv->policy.poll_ev = event_new(srv->base, -1, EV_PERSIST, poll_cb, srv);
 	if (!srv->policy.poll_ev || event_add(srv->policy.poll_ev, &tv) < 0) {
 		srv_policy_stop(srv);

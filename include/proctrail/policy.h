@@ -34,6 +34,10 @@ int pt_policy_parse_sha256(const char *hex, uint8_t out[PT_SHA256_LEN], char *er
  * manager), init, /bin/sh, and the proctrail programs beside the calling one. Agents apply
  * the same guardrail on their side. */
 int pt_policy_guardrail(const uint8_t sha[PT_SHA256_LEN], char *err, size_t errlen);
+/* Hashes those files now, for a process that cannot read them later (the confined collector);
+ * pt_policy_guardrail() then compares with these. Call once, before threads start. -ENOENT
+ * when none could be read. */
+int pt_policy_guardrail_init(void);
 
 struct pt_policy_change {
 	const char *sha256_hex;

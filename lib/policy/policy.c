@@ -66,6 +66,16 @@ out:
 	return rc;
 }
 
+/* The protected files, hashed once by pt_policy_guardrail_init() in a process that is
+ * confined afterwards (the collector cannot read /bin/sh once Landlock is on). */
+#define PROTECTED_MAX 80
+static struct protected {
+	uint8_t sha[PT_SHA256_LEN];
+	char what[96], shown[256];
+} protected_tab[PROTECTED_MAX];
+static unsigned protected_n;
+static bool protected_ready, collecting;
+
 static int refuse_if(const uint8_t sha[PT_SHA256_LEN], const char *path, const char *what,
 		     char *err, size_t errlen)
 {
@@ -73,20 +83,64 @@ static int refuse_if(const uint8_t sha[PT_SHA256_LEN], const char *path, const c
 	char shown[256];
 	ssize_t n;
 
-	if (hash_file(path, h) || memcmp(h, sha, PT_SHA256_LEN))
+	if (hash_file(path, h))
 		return 0;
 	n = readlink(path, shown, sizeof(shown) - 1);
 	if (n > 0)
 		shown[n] = 0;
 	else
 		snprintf(shown, sizeof(shown), "%s", path);
+	if (collecting) {
+		if (protected_n < PROTECTED_MAX) {
+			struct protected *p = &protected_tab[protected_n++];
+			memcpy(p->sha, h, PT_SHA256_LEN);
+			snprintf(p->what, sizeof(p->what), "%s", what);
+			snprintf(p->shown, sizeof(p->shown), "%s", shown);
+		}
+		return 0;
+	}
+	if (memcmp(h, sha, PT_SHA256_LEN))
+		return 0;
 	struct pt_esc e;
 	snprintf(err, errlen, "refused: this hash is %s (%s); blocking it could stop the machine "
 		 "or the agent", what, pt_esc(&e, shown, strlen(shown)));
 	return -EPERM;
 }
 
+static int guardrail_walk(const uint8_t sha[PT_SHA256_LEN], char *err, size_t errlen);
+
+int pt_policy_guardrail_init(void)
+{
+	uint8_t none[PT_SHA256_LEN] = { 0 };
+	char err[8];
+
+	collecting = true;
+	protected_n = 0;
+	guardrail_walk(none, err, sizeof(err));
+	collecting = false;
+	protected_ready = true;
+	return protected_n ? 0 : -ENOENT;
+}
+
 int pt_policy_guardrail(const uint8_t sha[PT_SHA256_LEN], char *err, size_t errlen)
+{
+	if (protected_ready) {
+		for (unsigned i = 0; i < protected_n; i++) {
+			const struct protected *p = &protected_tab[i];
+			struct pt_esc e;
+			if (memcmp(p->sha, sha, PT_SHA256_LEN))
+				continue;
+			snprintf(err, errlen, "refused: this hash is %s (%s); blocking it could stop "
+				 "the machine or the agent", p->what,
+				 pt_esc(&e, p->shown, strlen(p->shown)));
+			return -EPERM;
+		}
+		return 0;
+	}
+	return guardrail_walk(sha, err, errlen);
+}
+
+static int guardrail_walk(const uint8_t sha[PT_SHA256_LEN], char *err, size_t errlen)
 {
 	char link[64], self[4096], path[4200];
 	unsigned pid = (unsigned)getpid();
