@@ -8,6 +8,7 @@
 #include "collector_mode.h"
 #include "config.h"
 #include "enforce.h"
+#include "policy_file.h"
 #include "queue.h"
 #include "ring_id.h"
 #include "sensor.h"
@@ -142,6 +143,19 @@ int pt_collector_mode_main(int argc, char **argv)
 		}
 	}
 	cfg.uplink.enforcer = cfg.uplink.allow_policy ? c.enf : NULL;
+	/* The last policy applied, before the first exec is seen: enforced while no collector
+	 * is reachable (the collector's current version replaces it at connection). */
+	char policy_path[4200], msg[PT_MESSAGE_MAX];
+	if (cfg.uplink.enforcer &&
+	    snprintf(policy_path, sizeof(policy_path), "%s/" PT_POLICY_FILE_NAME, cfg.spool_dir) <
+		    (int)sizeof(policy_path)) {
+		cfg.uplink.policy_file = policy_path;
+		rc = pt_policy_file_load(policy_path, c.enf, msg, sizeof(msg));
+		if (rc == 0)
+			log_info("policy: saved %s applied", msg);
+		else if (rc != -ENOENT)
+			log_warnx("policy: saved policy not applied: %s", msg[0] ? msg : strerror(-rc));
+	}
 	if ((rc = pt_uplink_new(&cfg.uplink, sp, c.q, &c.up)) < 0) {
 		log_warnx("uplink: %s", strerror(-rc));
 		goto cleanup;

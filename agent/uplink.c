@@ -18,6 +18,7 @@
 #include "proctrail/tls.h"
 #include "proctrail/version.h"
 #include "enforce.h"
+#include "policy_file.h"
 #include "ring_id.h"
 #include "uplink.h"
 #include "uplink_io.h"
@@ -246,6 +247,13 @@ static int on_policy(struct pt_uplink *u, const struct pt_frame *f, const struct
 	while (i < n && (rc = pt_policy_next_rule(&it, &rules[i])) == 1)
 		i++;
 	rc = pt_enforcer_apply(u->o.enforcer, pm->version, rules, i, msg, sizeof(msg));
+	if (rc == 0 && u->o.policy_file) {
+		int src = pt_policy_file_save(u->o.policy_file, pm->version, rules, i);
+		if (src < 0)
+			log_warnx("policy version %llu applied but not saved (%s): a restart "
+				  "without the collector would not enforce it",
+				  (unsigned long long)pm->version, strerror(-src));
+	}
 	free(rules);
 	if (rc < 0) {
 		log_warnx("policy version %llu refused: %s", (unsigned long long)pm->version, msg);

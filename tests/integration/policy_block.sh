@@ -211,6 +211,15 @@ expect_eq "after SIGCONT it blocks again" "$(try "$BIN")" EPERM
 kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true; AGENT_PID=
 expect_eq "killed agent: nothing blocked (group closed)" "$(try "$BIN")" ok
 
+# ---- restarted while the collector is down: the saved policy is enforced at once
+stop_server
+start_agent
+wait_log "$T/agent.log" "policy: saved version $V, 3 rule\\(s\\) applied"
+expect_eq "restarted without a collector: still blocked" "$(try "$BIN")" EPERM
+stop_agent
+start_server --ping-interval 1
+A_PORT_CHANGED=1
+
 # ---- a change made while the agent is offline reaches it when it returns
 "$PT" --home "$H" policy unblock "$SHA" >/dev/null
 V3=$(q "SELECT max(version) FROM policy_versions")
