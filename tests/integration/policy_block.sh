@@ -34,7 +34,7 @@ GUARD_PID=
 start_agent() {
 	"$AGENT" --collector "127.0.0.1:$PORT" --ca "$A/ca.crt" --cert "$A/agent.crt" \
 		--key "$A/agent.key" --spool-dir "$T/spool" --pin-dir "$PIN" --allow-policy yes \
-		--policy-decide-ms 500 >>"$T/agent.log" 2>&1 &
+		--policy-decide-ms 500 "$@" >>"$T/agent.log" 2>&1 &
 	AGENT_PID=$!
 }
 stop_agent() {
@@ -228,5 +228,14 @@ wait_log "$T/agent.log" "policy version $V3 applied"
 expect_eq "unblocked after the agent came back" "$(try "$BIN")" ok
 expect_eq "other rules still there" "$("$PT" --home "$H" policy list --json | jq -r .sha256 | sort | tr '\n' ' ')" \
 	"$(printf '%s\n' "$AUD_SHA" "$SLEEP_SHA" | sort | tr '\n' ' ')"
+stop_agent
+
+# ---- a policy the agent cannot apply (over its policy-max-rules) is reported, not half-applied
+start_agent --policy-max-rules 1
+for _ in $(seq 300); do [ "$(agent_field .policy_result_code)" = 4 ] && break; sleep 0.1; done
+expect_eq "too large: reported" "$(agent_field '[.policy_result_version, .policy_result_code] | join(",")')" "$V3,4"
+agent_field .policy_result_message | grep -q "over this agent's limit of 1" ||
+	fail "too large: message $(agent_field .policy_result_message)"
+expect_eq "too large: no rule applied (the sleeper runs)" "$(try "$SLEEPER" 0)" ok
 stop_agent
 stop_server
