@@ -7,6 +7,8 @@
 #include "proctrail/log.h"
 #include "collector_mode.h"
 #include "config.h"
+#include "enforce.h"
+#include "policy_file.h"
 #include "queue.h"
 #include "ring_id.h"
 #include "sensor.h"
@@ -18,14 +20,51 @@ struct ctx {
 	uint64_t ring_offset;          /* added to the sensor's ring positions (see ring_id.h) */
 	struct pt_queue *q;
 	struct pt_uplink *up;
+	struct pt_enforcer *enf;
 };
+
+/* A blocked hash that ran anyway (an exec no permission event covers, such as a memfd's, or
+ * one that raced a policy change): reported as exec_blocked "not stopped". */
+static void report_not_stopped(struct ctx *c, const struct pt_exec *x)
+{
+	struct pt_policy_rule rule;
+	uint64_t version;
+	struct pt_record r = { .type = PT_REC_EXEC_BLOCKED };
+	struct pt_exec_blocked *b = &r.u.blocked;
+
+	if (!pt_enforcer_match(c->enf, x->sha256, &rule, &version) ||
+	    (rule.flags & PT_RULE_F_AUDIT))
+		return;
+	b->time_ns = x->time_ns;
+	b->pid = x->pid;
+	b->ppid = x->ppid;
+	b->uid = x->uid;
+	b->path = x->path;
+	b->comm = x->comm;
+	memcpy(b->sha256, x->sha256, PT_SHA256_LEN);
+	memcpy(b->entity_id, x->entity_id, PT_ENTITY_ID_LEN);
+	b->size = x->size;
+	b->policy_version = version;
+	b->rule_id = rule.rule_id;
+	b->action = PT_BLOCKED_NOT_STOPPED;
+	pt_queue_push(c->q, &r, 0);
+}
 
 static int emit(void *arg, const struct pt_record *rec, uint64_t ring_pos)
 {
 	struct ctx *c = arg;
 	/* A refused record is counted by the queue and reported; the sensor goes on. */
 	pt_queue_push(c->q, rec, ring_pos ? ring_pos + c->ring_offset : 0);
+	if (c->enf && rec->type == PT_REC_PROCESS_EXEC && rec->u.exec.hash_status == PT_HASH_OK)
+		report_not_stopped(c, &rec->u.exec);
 	return 0;
+}
+
+/* exec_blocked records, from the enforcer thread (after the exec was answered). */
+static void emit_blocked(void *arg, const struct pt_record *rec)
+{
+	struct ctx *c = arg;
+	pt_queue_push(c->q, rec, 0);
 }
 
 static void on_commit(void *arg, uint64_t ring_pos)
@@ -98,6 +137,28 @@ int pt_collector_mode_main(int argc, char **argv)
 		log_warnx("queue: %s", strerror(-rc));
 		goto cleanup;
 	}
+	/* The enforcer exists when policies or memfd hashing are on; without rules it has no
+	 * permission mark on the exec path (enforce.h). */
+	if (cfg.uplink.allow_policy || cfg.enforce.hash_memfd) {
+		if ((rc = pt_enforcer_new(&cfg.enforce, emit_blocked, &c, &c.enf)) < 0) {
+			log_warnx("enforcer: %s", strerror(-rc));
+			goto cleanup;
+		}
+	}
+	cfg.uplink.enforcer = cfg.uplink.allow_policy ? c.enf : NULL;
+	/* The last policy applied, before the first exec is seen: enforced while no collector
+	 * is reachable (the collector's current version replaces it at connection). */
+	char policy_path[4200], msg[PT_MESSAGE_MAX];
+	if (cfg.uplink.enforcer &&
+	    snprintf(policy_path, sizeof(policy_path), "%s/" PT_POLICY_FILE_NAME, cfg.spool_dir) <
+		    (int)sizeof(policy_path)) {
+		cfg.uplink.policy_file = policy_path;
+		rc = pt_policy_file_load(policy_path, c.enf, msg, sizeof(msg));
+		if (rc == 0)
+			log_info("policy: saved %s applied", msg);
+		else if (rc != -ENOENT)
+			log_warnx("policy: saved policy not applied: %s", msg[0] ? msg : strerror(-rc));
+	}
 	if ((rc = pt_uplink_new(&cfg.uplink, sp, c.q, &c.up)) < 0) {
 		log_warnx("uplink: %s", strerror(-rc));
 		goto cleanup;
@@ -145,6 +206,8 @@ cleanup:
 		log_summary(c.sensor, c.q, sp);
 	pt_uplink_free(c.up);
 	c.up = NULL;
+	pt_enforcer_free(c.enf);      /* after the uplink, which borrows it */
+	c.enf = NULL;
 	pt_queue_free(c.q);
 	pt_sensor_free(c.sensor);
 	pt_spool_close(sp);

@@ -40,7 +40,16 @@ static const struct setting settings[] = {
 	  "longest an acknowledged cursor waits to be saved; a crash resends at most that (1000)" },
 	{ "allow-collect", K_BOOL, OFF(uplink.allow_collect), 0, 0, "obey COLLECT (yes)" },
 	{ "allow-ping", K_BOOL, OFF(uplink.allow_ping), 0, 0, "answer PING with health (yes)" },
-	{ "allow-policy", K_BOOL, OFF(uplink.allow_policy), 0, 0, "accept POLICY (no)" },
+	{ "allow-policy", K_BOOL, OFF(uplink.allow_policy), 0, 0,
+	  "accept POLICY: block execs by SHA-256 with fanotify (no)" },
+	{ "policy-max-rules", K_U32, OFF(enforce.max_rules), 1, PT_POLICY_HASHES_MAX,
+	  "a larger policy is refused whole and reported (65536)" },
+	{ "policy-decide-ms", K_U32, OFF(enforce.decide_ms), 10, 60000,
+	  "an exec undecided this long is allowed by the fail-open watchdog (1000)" },
+	{ "policy-hash-max-bytes", K_U64, OFF(enforce.hash_max_bytes), 1, UINT64_MAX,
+	  "larger executables are allowed unchecked under a policy, counted (268435456)" },
+	{ "hash-memfd", K_BOOL, OFF(enforce.hash_memfd), 0, 0,
+	  "hash memfd execs before they run, with a fanotify mark on memfds only (yes)" },
 	{ "compress", K_CODEC, OFF(uplink.codec), 0, 0, "zstd (default) or none" },
 	{ "batch-records", K_U32, OFF(uplink.batch_records), 1, PT_BATCH_RECORDS_MAX,
 	  "records per batch (2048)" },
@@ -150,6 +159,7 @@ int pt_agent_config_load(struct pt_agent_config *c, int argc, char **argv)
 	c->uplink.codec = PT_CODEC_ZSTD;
 	c->uplink.allow_collect = true;
 	c->uplink.allow_ping = true;
+	c->enforce.hash_memfd = true;
 	c->spool_dir = PT_AGENT_SPOOL_DIR_DEFAULT;
 
 	/* First pass: --config, --help and verbosity, so the file loads before flags apply. */

@@ -14,6 +14,7 @@
 #include "queue.h"
 #include "sensor.h"
 #include "uplink.h"
+#include "enforce.h"
 
 struct pt_agent_config {
 	struct pt_conf conf;
@@ -22,6 +23,7 @@ struct pt_agent_config {
 	struct pt_queue_opts queue;
 	struct pt_uplink_opts uplink;
 	struct pt_sensor_config sensor;
+	struct pt_enforce_opts enforce;
 	int verbose;
 };
 

@@ -8,6 +8,7 @@
 
 #include <openssl/evp.h>
 
+#include "enforce.h"
 #include "hash.h"
 
 #define READ_CHUNK (256u << 10)
@@ -173,8 +174,9 @@ int pt_hash_executed(const struct pt_file_id *id, const char *path, uint32_t pid
 		fd = open_matching(exe, true, id, &st);
 		err_exe = fd;
 		if (fd < 0) {
+			/* hashed before it ran by the enforcer's memfd mark, when it has one */
 			if (memfd)
-				return PT_HASH_MEMFD;
+				return pt_memfd_hash_get(id, sha256) ? PT_HASH_OK : PT_HASH_MEMFD;
 			/* report the most telling failure: a changed file beats a vanished one */
 			if (err_path == -ESTALE || err_exe == -ESTALE)
 				return PT_HASH_CHANGED;

@@ -17,6 +17,8 @@
 #include "proctrail/log.h"
 #include "proctrail/tls.h"
 #include "proctrail/version.h"
+#include "enforce.h"
+#include "policy_file.h"
 #include "ring_id.h"
 #include "uplink.h"
 #include "uplink_io.h"
@@ -216,6 +218,53 @@ static int on_ack(struct pt_uplink *u, const struct pt_ack *a)
 	return 0;
 }
 
+static int send_policy_result(struct pt_uplink *u, uint64_t version, uint32_t code,
+			      const char *msg)
+{
+	uint8_t buf[PT_MESSAGE_MAX + 64];
+	struct pt_writer w;
+	size_t len = strlen(msg);
+	struct pt_policy_result r = { .version = version, .code = code,
+				      .message = { msg, (uint32_t)(len > PT_MESSAGE_MAX ?
+								   PT_MESSAGE_MAX : len) } };
+	pt_writer_init(&w, buf, sizeof(buf));
+	int rc = pt_policy_result_encode(&w, &r);
+	return rc < 0 ? rc : send_frame(u, buf, w.len);
+}
+
+/* A policy is applied whole or not at all; either way the collector hears which. */
+static int on_policy(struct pt_uplink *u, const struct pt_frame *f, const struct pt_policy *pm)
+{
+	uint32_t n = pm->n_hashes + pm->n_rules, i = 0;
+	struct pt_policy_rule *rules = n ? malloc((size_t)n * sizeof(*rules)) : NULL;
+	struct pt_policy_iter it;
+	char msg[PT_MESSAGE_MAX];
+	int rc;
+
+	if (n && !rules)
+		return send_policy_result(u, pm->version, PT_ERR_INTERNAL, "out of memory");
+	pt_policy_iter_init(&it, f);
+	while (i < n && (rc = pt_policy_next_rule(&it, &rules[i])) == 1)
+		i++;
+	rc = pt_enforcer_apply(u->o.enforcer, pm->version, rules, i, msg, sizeof(msg));
+	if (rc == 0 && u->o.policy_file) {
+		int src = pt_policy_file_save(u->o.policy_file, pm->version, rules, i);
+		if (src < 0)
+			log_warnx("policy version %llu applied but not saved (%s): a restart "
+				  "without the collector would not enforce it",
+				  (unsigned long long)pm->version, strerror(-src));
+	}
+	free(rules);
+	if (rc < 0) {
+		log_warnx("policy version %llu refused: %s", (unsigned long long)pm->version, msg);
+		return send_policy_result(u, pm->version,
+					  rc == -E2BIG ? PT_ERR_LIMIT : PT_ERR_POLICY, msg);
+	}
+	snprintf(msg, sizeof(msg), "%u rule(s) enforced", i);
+	log_info("policy version %llu applied: %s", (unsigned long long)pm->version, msg);
+	return send_policy_result(u, pm->version, 0, msg);
+}
+
 static int on_frame(struct pt_uplink *u, const struct pt_frame *f)
 {
 	struct pt_decode_stats st = { 0 };
@@ -250,10 +299,15 @@ static int on_frame(struct pt_uplink *u, const struct pt_frame *f)
 			 (unsigned long long)u->collect_until);
 		return 0;
 	}
-	case PT_FRAME_POLICY:
-		return send_error(u, PT_ERR_DISABLED, f->type,
-				  u->o.allow_policy ? "this agent does not enforce policies yet"
-						    : "POLICY disabled by configuration");
+	case PT_FRAME_POLICY: {
+		struct pt_policy pm;
+		if ((rc = pt_policy_decode(f, &pm, &st)) < 0)
+			break;
+		if (!u->o.allow_policy || !u->o.enforcer)
+			return send_error(u, PT_ERR_DISABLED, f->type,
+					  "POLICY disabled by configuration");
+		return on_policy(u, f, &pm);
+	}
 	case PT_FRAME_ERROR: {
 		struct pt_error e;
 		struct pt_esc shown;
@@ -306,6 +360,8 @@ static int hello(struct pt_uplink *u)
 	h.first_seq = pt_spool_first_held(u->sp);
 	h.next_seq = pt_spool_next_seq(u->sp) + pt_queue_depth(u->q);
 	h.mode = u->o.mode;
+	if (u->o.enforcer)
+		h.policy_version = pt_enforcer_version(u->o.enforcer, NULL);
 	pt_writer_init(&w, buf, sizeof(buf));
 	if ((rc = pt_hello_encode(&w, &h)) < 0 || (rc = send_frame(u, buf, w.len)) < 0)
 		return rc;

@@ -21,6 +21,8 @@
 #include "proctrail/wire.h"
 #include "queue.h"
 
+struct pt_enforcer;
+
 #define PT_UPLINK_COLLECTORS_MAX 16u
 
 struct pt_uplink_opts {
@@ -29,6 +31,8 @@ struct pt_uplink_opts {
 	const char *ca, *cert, *key;
 	uint8_t mode;                /* PT_MODE_STREAM or PT_MODE_PULL */
 	bool allow_collect, allow_ping, allow_policy;
+	struct pt_enforcer *enforcer;   /* borrowed; NULL: POLICY refused (DISABLED) */
+	const char *policy_file;        /* where an applied policy is saved; NULL: nowhere */
 	uint8_t codec;               /* PT_CODEC_ZSTD or PT_CODEC_NONE */
 	unsigned batch_records;      /* 0: 2048 */
 	unsigned batch_bytes;        /* 0: 1 MiB of records */

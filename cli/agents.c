@@ -142,6 +142,7 @@ static int legacy_agent(const struct pt_jr *d, int ag, struct pt_buf *o)
 	static const char *const same[] = { "address", "mode", "health", "connected", "stream_id",
 		"last_seq", "first_seen", "last_seen", "last_pong", "queue_depth", "spool_bytes",
 		"agent_next_seq", "agent_acked_seq", "events", "duplicates", "policy_version",
+		"policy_since", "policy_result_version", "policy_result_code", "policy_result_message",
 		"sequence_regressions" };
 	int name = field(d, ag, "name", "agent.name"), c, rep, g;
 	bool comma = false, inner;

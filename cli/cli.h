@@ -22,5 +22,6 @@ int cli_operator(const struct cli_env *env, int argc, char **argv);
 int cmd_agents(const struct cli_env *env, int argc, char **argv);
 int cmd_tree(const struct cli_env *env, int argc, char **argv);
 int cmd_binaries(const struct cli_env *env, int argc, char **argv);
+int cmd_policy(const struct cli_env *env, int argc, char **argv);
 
 #endif

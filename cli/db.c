@@ -9,7 +9,7 @@
  * older deployments and a bare `proctrail-server --home` keep it. */
 static const char *const DB_PLACES[] = { CLI_DB_DIR "/proctrail.db", "proctrail.db" };
 
-sqlite3 *cli_db_open(const struct cli_env *env)
+static sqlite3 *open_flags(const struct cli_env *env, int flags)
 {
 	char path[CLI_PATH_MAX];
 	sqlite3 *db = NULL;
@@ -29,7 +29,7 @@ sqlite3 *cli_db_open(const struct cli_env *env)
 		log_warnx("path too long");
 		return NULL;
 	}
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
 		log_warnx("%s: %s (is the collector deployed there? `sudo make run` creates it)",
 			  path, db ? sqlite3_errmsg(db) : "cannot open");
 		sqlite3_close(db);
@@ -37,4 +37,14 @@ sqlite3 *cli_db_open(const struct cli_env *env)
 	}
 	sqlite3_busy_timeout(db, 5000);
 	return db;
+}
+
+sqlite3 *cli_db_open(const struct cli_env *env)
+{
+	return open_flags(env, SQLITE_OPEN_READONLY);
+}
+
+sqlite3 *cli_db_open_rw(const struct cli_env *env)
+{
+	return open_flags(env, SQLITE_OPEN_READWRITE);
 }

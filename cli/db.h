@@ -11,6 +11,8 @@
 /* Opens HOME/db/proctrail.db, else HOME/proctrail.db, read-only; NULL (and a message naming
  * the first) when neither can be opened. */
 sqlite3 *cli_db_open(const struct cli_env *env);
+/* The same, read-write: for policy changes (the database's owner, root, only). */
+sqlite3 *cli_db_open_rw(const struct cli_env *env);
 
 /* events --json and agents --json read from the database when no API is configured. */
 int cli_local_events(const struct cli_env *env, int argc, char **argv);

@@ -141,12 +141,15 @@ int cli_local_agents(const struct cli_env *env, int argc, char **argv)
 	if (!db)
 		goto out;
 	if (sqlite3_prepare_v2(db,
-			       "SELECT id, name, hostname, version, address, mode, stream_id, last_seq,"
+			       "SELECT agents.id, name, hostname, agents.version, address, mode, stream_id, last_seq,"
 			       " first_seen_ns, last_seen_ns, last_pong_ns, health, connected,"
 			       " queue_depth, spool_bytes, agent_next_seq, agent_acked_seq, events,"
 			       " duplicates, policy_version,"
-			       " (SELECT count(*) FROM regressions r WHERE r.agent = agents.id)"
-			       " FROM agents ORDER BY name",
+			       " (SELECT count(*) FROM regressions r WHERE r.agent = agents.id),"
+			       " p.version, p.since_ns, p.result_version, p.result_code,"
+			       " p.result_message"
+			       " FROM agents LEFT JOIN agent_policy p ON p.agent = agents.name"
+			       " ORDER BY name",
 			       -1, &st, NULL) != SQLITE_OK) {
 		log_warnx("query: %s", sqlite3_errmsg(db));
 		goto out;
@@ -176,7 +179,12 @@ int cli_local_agents(const struct cli_env *env, int argc, char **argv)
 		kcol_u64(&j, "agent_acked_seq", st, 16);
 		kcol_u64(&j, "events", st, 17);
 		kcol_u64(&j, "duplicates", st, 18);
-		kcol_u64(&j, "policy_version", st, 19);
+		/* the version the agent acknowledged enforcing (POLICY_RESULT), else its HELLO's */
+		kcol_u64(&j, "policy_version", st, sqlite3_column_type(st, 21) != SQLITE_NULL ? 21 : 19);
+		kcol_time(&j, "policy_since", st, 22);
+		kcol_u64(&j, "policy_result_version", st, 23);
+		kcol_u64(&j, "policy_result_code", st, 24);
+		kcol_str(&j, "policy_result_message", st, 25);
 		/* HELLOs whose stream was behind what is stored (an old snapshot of the spool) */
 		kcol_u64(&j, "sequence_regressions", st, 20);
 		if (counters(db, &j, id) || collector_counters(db, &j, id) || gaps(db, &j, id)) {

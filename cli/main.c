@@ -26,6 +26,8 @@ static const struct {
 	{ "binaries", cmd_binaries, "binaries [--json] [--max-hosts N] [--since T]   rarest binaries\n"
 				    "  binaries [--json] SHA256   the hosts that ran one binary" },
 	{ "agents", cmd_agents, "agents [--json]         agents with their health, losses and gaps" },
+	{ "policy", cmd_policy, "policy block SHA256 --reason TEXT [--agent NAME|--all] [--audit]\n"
+	  "                          policy unblock SHA256 [--agent NAME]; policy list [--json]" },
 };
 
 static void usage(FILE *f)

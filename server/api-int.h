@@ -93,6 +93,11 @@ void api_tree(struct pt_api *a, struct evhttp_request *req, const char *entity);
 void api_binaries(struct pt_api *a, struct evhttp_request *req);
 void api_binary_one(struct pt_api *a, struct evhttp_request *req, const char *sha);
 void api_agents(struct pt_api *a, struct evhttp_request *req);
+/* /api/v1/policy and /api/v1/policy/{block,unblock} (path is the whole path). */
+void api_policy(struct pt_api *a, struct evhttp_request *req, const struct api_who *who,
+		const char *path);
+/* The string member key of a flat JSON object (no escapes): 0, -ENOENT, -EINVAL, -EMSGSIZE. */
+int api_json_member(const char *body, size_t len, const char *key, char *out, size_t outlen);
 
 /* One stored event as ECS JSON (the agent's --stdout object plus who sent it and the row id)
  * appended to out. Columns of st from col: id, time_ns, record, stream_id, seq, agent name,

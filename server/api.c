@@ -250,9 +250,9 @@ static void operators_list(struct pt_api *a, struct evhttp_request *req)
 	pt_buf_free(&out);
 }
 
-/* Pulls "key":"value" out of a small flat JSON object; only the two string members the
- * session endpoint takes, without escapes (names and tokens have none). */
-static int json_member(const char *body, size_t len, const char *key, char *out, size_t outlen)
+/* Pulls "key":"value" out of a small flat JSON object: the string members the session and
+ * policy endpoints take, without escapes (a value with a backslash is refused). */
+int api_json_member(const char *body, size_t len, const char *key, char *out, size_t outlen)
 {
 	char pat[32];
 	const char *p, *e, *end = body + len;
@@ -299,8 +299,8 @@ static void session_create(struct pt_api *a, struct evhttp_request *req)
 	}
 	evbuffer_copyout(in, body, len);
 	body[len] = 0;
-	if (json_member(body, len, "operator", name, sizeof(name)) ||
-	    json_member(body, len, "token", token, sizeof(token))) {
+	if (api_json_member(body, len, "operator", name, sizeof(name)) ||
+	    api_json_member(body, len, "token", token, sizeof(token))) {
 		api_error(req, 400, "body: {\"operator\":NAME,\"token\":TOKEN}");
 		return;
 	}
@@ -398,6 +398,10 @@ static void route(struct pt_api *a, struct evhttp_request *req, const char *path
 			session_delete(a, req);
 		else
 			api_error(req, 405, "POST or DELETE");
+		return;
+	}
+	if (!strncmp(path, "/api/v1/policy", 14) && (!path[14] || path[14] == '/')) {
+		api_policy(a, req, &who, path);
 		return;
 	}
 	if (m != EVHTTP_REQ_GET) {

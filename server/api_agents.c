@@ -99,10 +99,13 @@ void api_agents(struct pt_api *a, struct evhttp_request *req)
 	pt_buf_reset(&a->out);
 	if (api_begin(a) ||
 	    sqlite3_prepare_v2(a->db,
-			       "SELECT id, name, hostname, version, connected, last_seen_ns, health,"
-			       " queue_depth, spool_bytes, policy_version, events, duplicates, mode,"
-			       " address, first_seen_ns, last_pong_ns"
-			       " FROM agents ORDER BY name", -1, &st, NULL) != SQLITE_OK ||
+			       "SELECT agents.id, name, hostname, agents.version, connected, last_seen_ns,"
+			       " health, queue_depth, spool_bytes,"
+			       " coalesce(p.version, agents.policy_version), events, duplicates, mode,"
+			       " address, first_seen_ns, last_pong_ns, p.since_ns, p.result_version,"
+			       " p.result_code, p.result_message"
+			       " FROM agents LEFT JOIN agent_policy p ON p.agent = agents.name"
+			       " ORDER BY name", -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(a->db, "SELECT counter, total, reported FROM agent_counters"
 				      " WHERE agent = ? ORDER BY counter", -1, &c, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(a->db, "SELECT (SELECT count(*) FROM gaps WHERE agent = ?1),"
@@ -135,9 +138,18 @@ void api_agents(struct pt_api *a, struct evhttp_request *req)
 			goto out;
 		}
 		col_u64_or_null(&j, "policy_version", st, 9);
-		/* when the policy in force was acknowledged: not recorded yet */
-		pt_json_key(&j, "policy_since");
-		pt_json_raw(&j, "null");
+		/* since when the agent acknowledged (POLICY_RESULT) the version it enforces, and its
+		 * last answer (a refusal keeps the version it enforced before) */
+		if (sqlite3_column_type(st, 16) != SQLITE_NULL) {
+			pt_json_ktime(&j, "policy_since", (uint64_t)sqlite3_column_int64(st, 16));
+		} else {
+			pt_json_key(&j, "policy_since");
+			pt_json_raw(&j, "null");
+		}
+		col_u64_or_null(&j, "policy_result_version", st, 17);
+		col_u64_or_null(&j, "policy_result_code", st, 18);
+		if (sqlite3_column_type(st, 19) != SQLITE_NULL)
+			col_str(&j, "policy_result_message", st, 19);
 		pt_json_ku64(&j, "events", (uint64_t)sqlite3_column_int64(st, 10));
 		pt_json_ku64(&j, "duplicates", (uint64_t)sqlite3_column_int64(st, 11));
 		pt_json_kcstr(&j, "mode", sqlite3_column_int(st, 12) == PT_MODE_PULL ? "pull" : "stream");

@@ -227,9 +227,23 @@ static void op_submit(void *ctx, struct pt_job *job)
 	pt_writer_submit(srv->writer, job);
 }
 
+static void op_ready(void *io)
+{
+	struct conn *c = io;
+
+	srv_policy_send(c->srv, c);
+}
+
+static void op_policy_result(void *io, uint64_t version, uint32_t code, const char *message)
+{
+	struct conn *c = io;
+
+	srv_policy_result(c->srv, c, version, code, message);
+}
+
 static const struct pt_session_ops conn_ops = {
 	.send = op_send, .close = op_close, .pause = op_pause, .resume = op_resume,
-	.submit = op_submit,
+	.submit = op_submit, .ready = op_ready, .policy_result = op_policy_result,
 };
 
 static void process_input(struct conn *c)

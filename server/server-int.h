@@ -69,6 +69,15 @@ struct hs_pool {
 };
 
 struct server;
+struct sqlite3;
+
+/* Block policies (policy_push.c): the loop's own connection to the database, the version last
+ * pushed to every agent. */
+struct srv_policy {
+	struct sqlite3 *db;
+	uint64_t version;
+	struct event *poll_ev;
+};
 
 struct conn {
 	struct server *srv;
@@ -112,6 +121,7 @@ struct server {
 	uint64_t stop_started_ns;
 	size_t queued_bytes;          /* job bytes between submit and done */
 	unsigned nstarved;
+	struct srv_policy policy;
 	struct srv_crl_state {        /* revocation: server.c, pt_server_crl_admit() */
 		struct event *poll_ev;
 		char err[512];            /* why the CRL is unusable, while it is */
@@ -168,5 +178,13 @@ void pt_conn_resume(struct conn *c);
  * connections it revokes). 0 to go on; -EPERM while no valid CRL is readable, the refusal
  * counted and logged (rate-limited): the collector fails closed. */
 int pt_server_crl_admit(struct server *srv);
+
+/* Opens the policy connection and starts polling for new versions (every second). */
+int srv_policy_start(struct server *srv);
+void srv_policy_stop(struct server *srv);
+/* Sends c's agent the rules of the current version (nothing before any version exists). */
+void srv_policy_send(struct server *srv, struct conn *c);
+void srv_policy_result(struct server *srv, struct conn *c, uint64_t version, uint32_t code,
+		       const char *message);
 
 #endif

@@ -496,6 +496,30 @@ static int on_pong(struct pt_session *s, const struct pt_frame *f, uint64_t now_
 	return 0;
 }
 
+static int on_policy_result(struct pt_session *s, const struct pt_frame *f)
+{
+	struct pt_policy_result r;
+	char msg[PT_MESSAGE_MAX + 1];
+
+	if (pt_policy_result_decode(f, &r, &s->stats)) {
+		pt_session_fail(s, PT_ERR_PROTOCOL, f->type, "malformed POLICY_RESULT");
+		return -EBADMSG;
+	}
+	memcpy(msg, r.message.ptr, r.message.len);
+	msg[r.message.len] = 0;
+	if (s->ops->policy_result)
+		s->ops->policy_result(s->io, r.version, r.code, msg);
+	return 0;
+}
+
+bool pt_session_send(struct pt_session *s, const uint8_t *frame, size_t len)
+{
+	if (s->state != PT_SESS_READY || !s->io)
+		return false;
+	s->ops->send(s->io, frame, len);
+	return true;
+}
+
 static int on_error(struct pt_session *s, const struct pt_frame *f)
 {
 	struct pt_error e;
@@ -511,8 +535,12 @@ static int on_error(struct pt_session *s, const struct pt_frame *f)
 		log_warnx("agent %s (%s): ERROR %u: %s", s->agent_id, s->address, e.code,
 			  pt_esc(&shown, e.message.ptr, e.message.len));
 	}
-	if (e.code == PT_ERR_DISABLED)
+	if (e.code == PT_ERR_DISABLED) {
+		if (e.frame_type == PT_FRAME_POLICY && s->ops->policy_result)
+			s->ops->policy_result(s->io, 0, PT_ERR_DISABLED,
+					      "POLICY disabled by the agent's configuration");
 		return 0;
+	}
 	close_session(s);
 	return -ECONNABORTED;
 }
@@ -544,7 +572,7 @@ static int dispatch(struct pt_session *s, const uint8_t *frame, size_t len, uint
 	case PT_FRAME_ERROR:
 		return on_error(s, &f);
 	case PT_FRAME_POLICY_RESULT:
-		return 0;
+		return on_policy_result(s, &f);
 	case PT_FRAME_HELLO:
 	case PT_FRAME_WELCOME:
 	case PT_FRAME_ACK:
@@ -627,6 +655,8 @@ static void hello_done(struct pt_session *s, struct pt_job *job)
 			  (unsigned long long)job->hello_res.acked_seq,
 			  (unsigned long long)job->hello_res.acked_seq);
 	s->welcomed = true;
+	if (s->ops->ready)
+		s->ops->ready(s->io);
 	log_info("agent %s (%s) connected: stream %llu, %s mode, collector holds up to %llu",
 		 s->agent_id, s->address, (unsigned long long)s->stream_id,
 		 s->mode == PT_MODE_PULL ? "pull" : "stream",

@@ -56,6 +56,11 @@ struct pt_session_ops {
 	void (*pause)(void *io, uint64_t ms);   /* rate limit: read nothing for ms */
 	void (*resume)(void *io);               /* input may be processed again */
 	void (*submit)(void *ctx, struct pt_job *job);
+	/* Optional (NULL: none). ready: WELCOME was sent (the collector pushes its policy then).
+	 * policy_result: the agent answered a POLICY (code 0 applied; PT_ERR_DISABLED when it
+	 * refused the command); message is NUL-terminated, escaped for logs by the callee. */
+	void (*ready)(void *io);
+	void (*policy_result)(void *io, uint64_t version, uint32_t code, const char *message);
 };
 
 enum pt_session_state { PT_SESS_HELLO, PT_SESS_WELCOME_WAIT, PT_SESS_READY, PT_SESS_CLOSED };
@@ -118,6 +123,8 @@ int pt_session_frame_take(struct pt_session *s, uint8_t *frame, size_t len, uint
 void pt_session_job_done(struct pt_job *job);
 /* Timers. */
 void pt_session_ping(struct pt_session *s, uint64_t now_ns);
+/* Sends a frame the caller built (POLICY) once the session is READY; false otherwise. */
+bool pt_session_send(struct pt_session *s, const uint8_t *frame, size_t len);
 void pt_session_collect(struct pt_session *s, uint64_t now_ns);
 /* The transport is gone: no more ops on io; records the disconnection. */
 void pt_session_detach(struct pt_session *s, uint64_t now_ns);

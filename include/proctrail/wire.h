@@ -236,7 +236,13 @@ enum pt_blocked_attr {
 	PT_BLOCKED_SHA256 = 5,         /* 32 bytes */
 	PT_BLOCKED_POLICY_VERSION = 6, /* u64 */
 	PT_BLOCKED_ENTITY_ID = 7,      /* 16 bytes, of the process that tried */
-	PT_BLOCKED_ATTR_MAX = 7,
+	PT_BLOCKED_PPID = 8,           /* u32 parent of the process that tried */
+	PT_BLOCKED_SIZE = 9,           /* u64 size of the file */
+	PT_BLOCKED_RULE_ID = 10,       /* u64 the rule that matched (0: none named) */
+	PT_BLOCKED_ACTION = 11,        /* u8 pt_blocked_action */
+	PT_BLOCKED_COMM = 12,          /* string: comm of the process that tried */
+	PT_BLOCKED_PARENT_PATH = 13,   /* string: executable of the parent */
+	PT_BLOCKED_ATTR_MAX = 13,
 };
 
 enum pt_loss_attr {
@@ -308,9 +314,18 @@ struct pt_exit {
 	uint64_t lifetime_ns;      /* PT_EXIT_CTX_F_PRESENT */
 };
 
+enum pt_blocked_action {
+	PT_BLOCKED_DENIED = 1,         /* the exec was refused (EPERM) */
+	PT_BLOCKED_AUDIT = 2,          /* audit rule: would have blocked, allowed */
+	PT_BLOCKED_NOT_STOPPED = 3,    /* a blocked hash ran: no permission event covered that exec
+					* (memfd); seen by the sensor after the fact */
+};
+
 struct pt_exec_blocked {
-	uint64_t time_ns, policy_version;
-	uint32_t pid, uid;
+	uint64_t time_ns, policy_version, size, rule_id;
+	uint32_t pid, uid, ppid;
+	uint8_t action;                /* pt_blocked_action; 0 (absent) reads as denied */
+	struct pt_str comm, parent_path;
 	uint8_t entity_id[PT_ENTITY_ID_LEN];
 	struct pt_str path;
 	uint8_t sha256[PT_SHA256_LEN];
@@ -486,7 +501,18 @@ enum pt_collect_attr {
 };
 enum pt_policy_attr {
 	PT_POLICY_VERSION = 1,     /* u64 */
-	PT_POLICY_SHA256 = 2,      /* repeated 32 bytes */
+	PT_POLICY_SHA256 = 2,      /* repeated 32 bytes: a block rule without id (rule 0) */
+	PT_POLICY_RULE = 3,        /* repeated 41 bytes: SHA-256, u64 rule id, u8 PT_RULE_F_* */
+};
+#define PT_POLICY_RULE_LEN     41u
+enum pt_rule_flag {
+	PT_RULE_F_AUDIT = 1u << 0,   /* report "would have blocked", allow the exec */
+};
+/* One rule of a POLICY frame. */
+struct pt_policy_rule {
+	uint8_t sha256[PT_SHA256_LEN];
+	uint64_t rule_id;
+	uint8_t flags;
 };
 enum pt_policy_result_attr {
 	PT_POLICY_RESULT_VERSION = 1,  /* u64 */
@@ -570,7 +596,8 @@ struct pt_collect {
 };
 struct pt_policy {
 	uint64_t version;
-	uint32_t n_hashes;
+	uint32_t n_hashes;          /* SHA256 attributes */
+	uint32_t n_rules;           /* RULE attributes; n_hashes + n_rules <= PT_POLICY_HASHES_MAX */
 };
 struct pt_policy_result {
 	uint64_t version;
@@ -610,6 +637,10 @@ struct pt_policy_iter {
 };
 void pt_policy_iter_init(struct pt_policy_iter *it, const struct pt_frame *f);
 int pt_policy_next_hash(struct pt_policy_iter *it, uint8_t out[PT_SHA256_LEN]);
+/* Rules: both kinds of entry, SHA256 ones as rule 0 without flags, in frame order. */
+int pt_policy_rules_encode(struct pt_writer *w, uint64_t version,
+			   const struct pt_policy_rule *rules, uint32_t n);
+int pt_policy_next_rule(struct pt_policy_iter *it, struct pt_policy_rule *out);
 
 /* BATCH. Encoding: records[] are already-encoded records (concatenated, `count` of them);
  * codec ZSTD compresses them when that is smaller. scratch must hold ZSTD_compressBound(len). */

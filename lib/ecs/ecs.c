@@ -348,11 +348,17 @@ static void format_exit(struct pt_json *j, const struct pt_exit *x, const struct
 static void format_blocked(struct pt_json *j, const struct pt_exec_blocked *x,
 			   const struct pt_ecs_context *ctx)
 {
+	bool audit = x->action == PT_BLOCKED_AUDIT, missed = x->action == PT_BLOCKED_NOT_STOPPED;
+
 	pt_json_ktime(j, "@timestamp", x->time_ns);
-	event(j, ctx, "event", "exec_blocked", "process", "denied");
+	/* ECS: an audit rule's match is "allowed" and says it would have been denied. */
+	event(j, ctx, "event", "exec_blocked", "process", audit || missed ? "allowed" : "denied");
 	pt_json_open(j, "process", '{');
 	pt_json_ku64(j, "pid", x->pid);
-	entity(j, "entity_id", x->entity_id);
+	if (memcmp(x->entity_id, (uint8_t[PT_ENTITY_ID_LEN]){ 0 }, PT_ENTITY_ID_LEN))
+		entity(j, "entity_id", x->entity_id);
+	if (x->comm.len)
+		pstr(j, "name", x->comm);
 	pstr(j, "executable", x->path);
 	pt_json_open(j, "hash", '{');
 	pt_json_khex(j, "sha256", x->sha256, PT_SHA256_LEN);
@@ -360,10 +366,26 @@ static void format_blocked(struct pt_json *j, const struct pt_exec_blocked *x,
 	pt_json_open(j, "user", '{');
 	pt_json_ku64_str(j, "id", x->uid);
 	pt_json_close(j, '}');
+	if (x->ppid || x->parent_path.len) {
+		pt_json_open(j, "parent", '{');
+		pt_json_ku64(j, "pid", x->ppid);
+		if (x->parent_path.len)
+			pstr(j, "executable", x->parent_path);
+		pt_json_close(j, '}');
+	}
+	pt_json_close(j, '}');
+	pt_json_open(j, "file", '{');
+	pstr(j, "path", x->path);
+	pt_json_ku64(j, "size", x->size);
+	pt_json_open(j, "hash", '{');
+	pt_json_khex(j, "sha256", x->sha256, PT_SHA256_LEN);
+	pt_json_close(j, '}');
 	pt_json_close(j, '}');
 	pt_json_open(j, "proctrail", '{');
 	stream(j, ctx);
 	pt_json_ku64(j, "policy_version", x->policy_version);
+	pt_json_ku64(j, "rule_id", x->rule_id);
+	pt_json_kcstr(j, "decision", audit ? "would_have_blocked" : missed ? "not_stopped" : "blocked");
 	pt_json_close(j, '}');
 }
 

@@ -81,7 +81,9 @@ static int list_dir(struct pt_spool *s)
 	while ((de = readdir(d))) {
 		uint64_t id;
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    !strcmp(de->d_name, META_NAME))
+		    !strcmp(de->d_name, META_NAME) ||
+		    /* the agent's saved block policy (agent/policy_file.h) and its temporary */
+		    !strcmp(de->d_name, "policy.frame") || !strcmp(de->d_name, "policy.frame.tmp"))
 			continue;
 		if (!strcmp(de->d_name, META_TMP)) {
 			unlinkat(s->dirfd, META_TMP, 0);   /* an interrupted cursor update */

@@ -370,7 +370,49 @@ static const struct pt_field policy_fields[] = {
 	PT_FIELD(PT_POLICY_VERSION, PT_F_U64, struct pt_policy, version),
 	PT_FIELD_REPEAT(PT_POLICY_SHA256, PT_F_COUNT_ONLY, PT_SHA256_LEN, struct pt_policy, n_hashes,
 			n_hashes, PT_POLICY_HASHES_MAX),
+	PT_FIELD_REPEAT(PT_POLICY_RULE, PT_F_COUNT_ONLY, PT_POLICY_RULE_LEN, struct pt_policy,
+			n_rules, n_rules, PT_POLICY_HASHES_MAX),
 };
+
+int pt_policy_rules_encode(struct pt_writer *w, uint64_t version,
+			   const struct pt_policy_rule *rules, uint32_t n)
+{
+	struct pt_frame_builder fb;
+	uint8_t v[PT_POLICY_RULE_LEN];
+
+	if (n > PT_POLICY_HASHES_MAX)
+		return -EMSGSIZE;
+	pt_frame_begin(&fb, w, PT_FRAME_POLICY);
+	pt_put_u64(w, PT_POLICY_VERSION, version);
+	for (uint32_t i = 0; i < n; i++) {
+		memcpy(v, rules[i].sha256, PT_SHA256_LEN);
+		pt_be64_put(v + PT_SHA256_LEN, rules[i].rule_id);
+		v[PT_SHA256_LEN + 8] = rules[i].flags;
+		pt_put_bytes(w, PT_POLICY_RULE, v, sizeof(v));
+	}
+	return pt_frame_end(&fb);
+}
+
+int pt_policy_next_rule(struct pt_policy_iter *it, struct pt_policy_rule *out)
+{
+	struct pt_attr a;
+	int rc;
+
+	while ((rc = pt_cursor_next_attr(&it->c, &a)) > 0) {
+		if (a.type == PT_POLICY_SHA256 && a.len == PT_SHA256_LEN) {
+			memset(out, 0, sizeof(*out));
+			memcpy(out->sha256, a.val, PT_SHA256_LEN);
+			return 1;
+		}
+		if (a.type == PT_POLICY_RULE && a.len == PT_POLICY_RULE_LEN) {
+			memcpy(out->sha256, a.val, PT_SHA256_LEN);
+			out->rule_id = pt_be64_get(a.val + PT_SHA256_LEN);
+			out->flags = a.val[PT_SHA256_LEN + 8];
+			return 1;
+		}
+	}
+	return rc;
+}
 
 int pt_policy_decode(const struct pt_frame *f, struct pt_policy *m, struct pt_decode_stats *st)
 {
@@ -380,6 +422,8 @@ int pt_policy_decode(const struct pt_frame *f, struct pt_policy *m, struct pt_de
 	memset(m, 0, sizeof(*m));
 	if ((err = FRAME_DECODE(f, PT_FRAME_POLICY, policy_fields, m, &seen, st)))
 		return err;
+	if ((uint64_t)m->n_hashes + m->n_rules > PT_POLICY_HASHES_MAX)
+		return -EMSGSIZE;
 	return HAS(seen, PT_POLICY_VERSION) ? 0 : -EBADMSG;
 }
 

@@ -150,6 +150,12 @@ static const struct pt_field blocked_fields[] = {
 	PT_FIELD_FIXED(PT_BLOCKED_SHA256, struct pt_exec_blocked, sha256, PT_SHA256_LEN),
 	F(PT_BLOCKED_POLICY_VERSION, PT_F_U64, policy_version),
 	PT_FIELD_FIXED(PT_BLOCKED_ENTITY_ID, struct pt_exec_blocked, entity_id, PT_ENTITY_ID_LEN),
+	F(PT_BLOCKED_PPID, PT_F_U32, ppid),
+	F(PT_BLOCKED_SIZE, PT_F_U64, size),
+	F(PT_BLOCKED_RULE_ID, PT_F_U64, rule_id),
+	F(PT_BLOCKED_ACTION, PT_F_U8, action),
+	PT_FIELD_STR(PT_BLOCKED_COMM, struct pt_exec_blocked, comm, PT_COMM_MAX),
+	PT_FIELD_STR(PT_BLOCKED_PARENT_PATH, struct pt_exec_blocked, parent_path, PT_PATH_MAX),
 };
 #undef F
 

@@ -111,6 +111,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				n++;
 			if (n != m.n_hashes)
 				abort();
+			/* rules: both kinds of entry, each walked once */
+			struct pt_policy_rule r;
+			n = 0;
+			pt_policy_iter_init(&it, &f);
+			while (pt_policy_next_rule(&it, &r) == 1)
+				n++;
+			if (n != m.n_hashes + m.n_rules)
+				abort();
 		}
 		break;
 	}
