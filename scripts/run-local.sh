@@ -80,12 +80,12 @@ done
 
 # The CA key and the agents' keys: every file and directory root's, none writable by others,
 # no links; otherwise the next `enroll` could use a substitute CA.
-# pki/operators.tsv alone is the service user's (0600): the collector re-reads it when an
-# operator is added or revoked; it holds token hashes only.
+# pki/operators.tsv is root's too, readable by the service user's group (0640): the collector
+# re-reads it when an operator is added or revoked, but the service user cannot add one.
 for d in pki agents operators; do
 	[ -e "$H/$d" ] || continue
 	[ -d "$H/$d" ] || refuse "$H/$d is not a directory"
-	bad=$(find "$H/$d" ! -path "$H/pki/operators.tsv" \( -type l -o ! -user 0 -o -perm /022 \) -print -quit)
+	bad=$(find "$H/$d" \( -type l -o ! -user 0 -o -perm /022 \) -print -quit)
 	[ -z "$bad" ] || refuse "$bad is a link, not root's, or writable by others: was $H/$d replaced?"
 done
 if [ ! -f "$H/pki/ca.crt" ]; then
@@ -106,7 +106,9 @@ if [ ! -s "$H/operators/local.token" ]; then
 	"$B/proctrail" --home "$H" pki operator local --role admin \
 		--token-file "$H/operators/local.token" >/dev/null
 fi
-chmod 600 -- "$H/operators/local.token" "$OPS"
+chmod 600 -- "$H/operators/local.token"
+chown -h "root:$(id -gn "$SERVICE_USER")" -- "$OPS"
+chmod 640 -- "$OPS"
 echo "https://$API" >"$H/api.url"
 
 # The database directory: the only thing the service user gets. A database an older layout
@@ -141,7 +143,6 @@ if [ "${#old[@]}" -gt 0 ]; then
 	echo "run-local: moved the database (${old[*]}) from $H into $DB_DIR"
 fi
 chown -h "$SERVICE_USER": -- "$DB_DIR"
-chown -h "$SERVICE_USER": -- "$OPS"
 
 # The agent's spool (root's, 0700; the agent checks it again when it opens it).
 if [ -e "$H/spool" ]; then

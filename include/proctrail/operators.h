@@ -1,6 +1,7 @@
 /* Operators of the HTTP API: bearer tokens and their roles, kept as SHA-256 only.
  *
- * HOME/pki/operators.tsv, mode 0600, one operator a line: NAME TAB ROLE TAB SHA256-HEX.
+ * HOME/pki/operators.tsv, root's, mode 0600 (0640 with the collector's service group when it
+ * runs unprivileged: pt_operators_save() keeps that group), one operator a line: NAME TAB ROLE TAB SHA256-HEX.
  * Names are [A-Za-z0-9._-], 1..64 bytes; roles "read" or "admin". A token is "pt_" and 43
  * base64url characters of 32 random bytes; only the SHA-256 of the whole token is stored.
  *

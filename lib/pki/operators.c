@@ -150,6 +150,7 @@ int pt_operators_load(struct pt_operators *ops, const char *path, size_t *bad_li
 int pt_operators_save(const struct pt_operators *ops, const char *path)
 {
 	char tmp[4096], hex[65];
+	struct stat old;
 	FILE *f = NULL;
 	size_t i;
 	int fd, ret = 0;
@@ -160,6 +161,15 @@ int pt_operators_save(const struct pt_operators *ops, const char *path)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
+	/* The file keeps the group it had: the collector, running as its service user, reads it
+	 * through that group (0640, root's), so that user can read the operators but never add one. */
+	if (!lstat(path, &old) && S_ISREG(old.st_mode) && (old.st_mode & 0040) &&
+	    (fchown(fd, (uid_t)-1, old.st_gid) || fchmod(fd, 0640))) {
+		ret = -errno;
+		close(fd);
+		unlink(tmp);
+		return ret;
+	}
 	if (!(f = fdopen(fd, "w"))) {
 		ret = -errno;
 		close(fd);
