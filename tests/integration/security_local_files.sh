@@ -82,6 +82,10 @@ expect_eq "spool owner/mode" "$(owner "$RL/spool") $(mode "$RL/spool")" "root 70
 expect_eq "db owner/mode" "$(owner "$RL/db") $(mode "$RL/db")" "nobody 700"
 bad=$(find "$RL" -path "$RL/db" -prune -o \( ! -user 0 -o -perm /022 \) -print)
 expect_eq "root's and not writable by others, outside db/" "$bad" ""
+# the collector re-reads the API's operators as its user, through the group: it can never add one
+expect_eq "operators.tsv: root's, 0640" "$(owner "$RL/pki/operators.tsv") $(mode "$RL/pki/operators.tsv")" "root 640"
+as_nobody sh -c "echo x >>'$RL/pki/operators.tsv'" 2>/dev/null && fail "nobody added to operators.tsv"
+expect_eq "local operator's token: root's, 0600" "$(owner "$RL/operators/local.token") $(mode "$RL/operators/local.token")" "root 600"
 # In this layout the service user can do none of the attacks.
 as_nobody ln -s /etc/passwd "$RL/server.log" 2>/dev/null && fail "nobody planted a link in home"
 as_nobody mv "$RL/pki" "$RL/pki.x" 2>/dev/null && fail "nobody renamed pki"
