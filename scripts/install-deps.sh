@@ -8,6 +8,8 @@ PACKAGES=(
 	libbpf-dev bpftool libelf-dev zlib1g-dev
 	libssl-dev openssl libevent-dev libsqlite3-dev sqlite3 libzstd-dev
 	libcmocka-dev
+	# detection: Sigma rules (YAML) and their regular expressions
+	libyaml-dev libpcre2-dev
 	iproute2 util-linux procps jq python3 ca-certificates
 )
 # `install-deps.sh reliability`: also what the long suite runs (make reliability)
