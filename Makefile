@@ -150,7 +150,7 @@ $(BUILD)/bench/%: $(call obj,bench/%.c) $(ALL_ARCHIVES)
 FUZZ_CFLAGS := $(CFLAGS_BASE) -Ibuild/bpf -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 fuzz: $(FUZZERS)
 # The sensor's record decoding is pure (no skeleton, no kernel): it is fuzzed like the library.
-FUZZ_AGENT_SRC := agent/sensor_decode.c
+FUZZ_AGENT_SRC := agent/sensor_decode.c agent/container.c agent/users.c
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(SERVER_SRC) $(FUZZ_AGENT_SRC) $(wildcard include/proctrail/*.h)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZ    $@")

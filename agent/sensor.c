@@ -17,6 +17,7 @@
 #include "ring.h"
 #include "ring_id.h"
 #include "sensor-int.h"
+#include "sensor_context.h"
 #include "sensor_decode.h"
 
 #define INFLIGHT_MAX 4096u
@@ -30,7 +31,8 @@ struct slot {
 	bool hashing;              /* job submitted; wait for job->done */
 	struct pt_hash_job *job;   /* NULL: no hash could be asked for (reason: unreadable) */
 	uint64_t deadline_ns;      /* CLOCK_MONOTONIC: give up on the hash after this */
-	struct pt_sensor_decoded d;   /* d.rec's strings point into d */
+	struct pt_sensor_decoded d;   /* d.rec's strings point into d and into hold */
+	struct pt_context_hold hold;
 };
 
 struct pt_sensor {
@@ -44,6 +46,7 @@ struct pt_sensor {
 	int wake_fd, epoll_fd;
 	volatile sig_atomic_t stop;
 	struct pt_sensor_decoder dec;
+	struct pt_context *context;
 	uint64_t skip_until;
 	uint64_t commit_target;    /* atomic: highest position the consumer committed */
 	struct slot *slots;
@@ -69,6 +72,7 @@ static struct slot *queue_push(struct pt_sensor *s)
 	sl = &s->slots[(s->head + s->count) % s->cfg.max_inflight];
 	s->count++;
 	memset(&sl->d.rec, 0, sizeof(sl->d.rec));
+	memset(sl->hold.img, 0, sizeof(sl->hold.img));
 	sl->hashing = false;
 	sl->job = NULL;
 	return sl;
@@ -139,17 +143,26 @@ static unsigned read_ring(struct pt_sensor *s)
 	uint64_t pos;
 	unsigned n = 0;
 
+	uint64_t now = pt_mono_ns();
+
 	while (s->count < s->cfg.max_inflight && pt_ring_next(s->ring, &data, &len, &pos) == 1) {
 		struct slot *sl;
 
 		n++;
-		if (pos <= s->skip_until)
-			continue;
 		sl = queue_push(s);   /* the loop condition left room */
 		if (pt_sensor_decode(&s->dec, data, len, &sl->d)) {
 			/* not what our BPF program writes: counted, and the slot given back */
 			s->count--;
-			count_user_loss(s, PT_LOSS_KERNEL_ERROR);
+			if (pos > s->skip_until)
+				count_user_loss(s, PT_LOSS_KERNEL_ERROR);
+			continue;
+		}
+		/* in kernel order, records taken before a restart included: they tell the table
+		 * about processes that still run */
+		pt_context_apply(s->context, &sl->d, &sl->hold, now);
+		if (sl->d.is_fork || pos <= s->skip_until) {
+			pt_context_release(&sl->hold);
+			s->count--;
 			continue;
 		}
 		sl->ring_pos = pos;
@@ -217,6 +230,7 @@ static int emit_ready(struct pt_sensor *s)
 		free(sl->job);
 		sl->job = NULL;
 		sl->hashing = false;
+		pt_context_release(&sl->hold);
 		s->unflushed = true;
 		s->n_exec += sl->d.rec.type == PT_REC_PROCESS_EXEC;
 		s->n_exit += sl->d.rec.type == PT_REC_PROCESS_EXIT;
@@ -388,6 +402,10 @@ int pt_sensor_open(const struct pt_sensor_config *cfg, pt_sensor_emit_fn emit, v
 	err = pt_sensor_decoder_init(&s->dec, boot_id);
 	if (err)
 		goto cleanup;
+	/* seeded before the first record is read: the ring's backlog then corrects it in order */
+	err = pt_context_new(s->cfg.proc_table_max, NULL, NULL, &s->context);
+	if (err)
+		goto cleanup;
 	update_clock(s);
 	s->slots = calloc(s->cfg.max_inflight, sizeof(*s->slots));
 	if (!s->slots) {
@@ -443,8 +461,12 @@ void pt_sensor_stats(struct pt_sensor *s, struct pt_sensor_stats *st)
 	struct pt_hash_stats h;
 
 	pt_hasher_stats(s->hasher, &h);
+	struct pt_context_stats c;
+
+	pt_context_stats(s->context, &c);
 	*st = (struct pt_sensor_stats){ s->n_exec, s->n_exit, h.hits, h.misses, h.hashed_bytes,
-					s->hash_timeouts };
+					s->hash_timeouts, c.table.live, c.table.seeded,
+					c.table.evicted, c.parent_unknown };
 }
 
 void pt_sensor_free(struct pt_sensor *s)
@@ -453,8 +475,10 @@ void pt_sensor_free(struct pt_sensor *s)
 		return;
 	/* the workers may still hold queued jobs: join them (they finish every job) first */
 	pt_hasher_free(s->hasher);
-	for (unsigned i = 0; s->slots && i < s->count; i++)
+	for (unsigned i = 0; s->slots && i < s->count; i++) {
 		free(s->slots[(s->head + i) % s->cfg.max_inflight].job);
+		pt_context_release(&s->slots[(s->head + i) % s->cfg.max_inflight].hold);
+	}
 	if (s->ring)
 		pt_ring_release(s->ring, __atomic_load_n(&s->commit_target, __ATOMIC_ACQUIRE));
 	pt_ring_close(s->ring);
@@ -464,6 +488,7 @@ void pt_sensor_free(struct pt_sensor *s)
 	if (s->epoll_fd >= 0)
 		close(s->epoll_fd);
 	free(s->slots);
+	pt_context_free(s->context);
 	pt_sensor_decoder_fini(&s->dec);
 	free(s);
 }

@@ -40,6 +40,7 @@ struct pt_sensor_config {
 	unsigned max_inflight;     /* 0: 128 records read but not yet emitted */
 	unsigned hash_timeout_ms;  /* 0: 10000; an exec waits this long for its hash at most */
 	pt_sensor_flush_fn flush;  /* NULL: none */
+	unsigned proc_table_max;   /* 0: 65536 live processes in the context table */
 };
 
 struct pt_sensor;
@@ -62,6 +63,9 @@ struct pt_sensor_stats {
 	uint64_t hash_hits, hash_misses;    /* cache lookups */
 	uint64_t hashed_bytes;
 	uint64_t hash_timeouts;             /* execs sent without a hash after hash_timeout_ms */
+	uint64_t proc_live, proc_seeded;    /* the context table now */
+	uint64_t proc_evicted;              /* entries its bound pushed out */
+	uint64_t parent_unknown;            /* execs whose parent it did not know */
 };
 void pt_sensor_stats(struct pt_sensor *s, struct pt_sensor_stats *st);
 void pt_sensor_free(struct pt_sensor *s);

@@ -7,12 +7,13 @@
 #include <openssl/evp.h>
 
 #include "proctrail/hex.h"
+#include "container.h"
 #include "sensor_decode.h"
 
 /* a kernel argv, with the terminator added when it was cut, always fits the wire */
 _Static_assert(PT_K_ARGV_MAX + 1 <= PT_ARGV_MAX, "argv fits the wire");
 /* the BPF program clamps the whole data area to this; lengths above it were never written */
-_Static_assert(2 * PT_K_PATH_MAX + PT_K_ARGV_MAX + PT_K_PATH_MAX <= PT_K_DATA_MAX,
+_Static_assert(2 * PT_K_PATH_MAX + PT_K_ARGV_MAX + 2 * PT_K_PATH_MAX <= PT_K_DATA_MAX,
 	       "data area holds every part at its maximum");
 
 int pt_boot_id_parse(const char *text, size_t len, uint8_t out[PT_BOOT_ID_LEN])
@@ -192,6 +193,53 @@ static size_t copy_comm(char *dst, const char src[16])
 	return n;
 }
 
+/* Leaders, terminal, login uid, pid namespace, cgroup and container: facts of the kernel.
+ * What the process table adds (parent, session leader's executable, entry leader, names) is
+ * the sensor's (sensor_context.c). */
+static void decode_context(struct pt_sensor_decoder *d, const struct pt_k_exec *e,
+			   const char *cg, struct pt_sensor_decoded *out)
+{
+	struct pt_exec *x = &out->rec.u.exec;
+	struct pt_container c;
+	bool trunc = false;
+	size_t n;
+
+	x->ctx_flags = PT_CTX_F_PRESENT;
+	x->pgid = e->pgid;
+	x->sid = e->sid;
+	x->vpid = e->vpid;
+	if (e->pgid_start) {
+		entity_id(d, e->pgid, e->pgid_start, x->pgid_entity_id);
+		x->ctx_flags |= PT_CTX_F_PGID_LEADER;
+	}
+	out->sid_start_ns = e->sid_start;
+	if (e->sid_start) {
+		entity_id(d, e->sid, e->sid_start, x->sid_entity_id);
+		x->ctx_flags |= PT_CTX_F_SID_LEADER;
+	}
+	if (e->tty) {
+		x->tty_major = e->tty >> 20;
+		x->tty_minor = e->tty & 0xfffff;
+		x->ctx_flags |= PT_CTX_F_TTY;
+	}
+	if (e->loginuid != UINT32_MAX) {
+		x->login_uid = e->loginuid;
+		x->ctx_flags |= PT_CTX_F_LOGIN_UID;
+	}
+	if (e->sessionid != UINT32_MAX) {
+		x->session_id = e->sessionid;
+		x->ctx_flags |= PT_CTX_F_SESSION_ID;
+	}
+	n = join_components(cg, e->cgroup_len, false, e->kflags & PT_K_F_CGROUP_TRUNC, out->cgroup,
+			    sizeof(out->cgroup), &trunc);
+	x->cgroup_path = str_of(out->cgroup, n);
+	if (pt_container_from_cgroup(out->cgroup, n, &c)) {
+		x->container_id = str_of(c.id, c.id_len);
+		x->container_runtime = str_of(c.runtime, strlen(c.runtime));
+		x->ctx_flags |= PT_CTX_F_CONTAINER;
+	}
+}
+
 static int decode_exec(struct pt_sensor_decoder *d, const uint8_t *rec, size_t len,
 		       struct pt_sensor_decoded *out)
 {
@@ -206,10 +254,11 @@ static int decode_exec(struct pt_sensor_decoder *d, const uint8_t *rec, size_t l
 		return -EBADMSG;
 	/* ring records are 8-aligned, fuzzer input is not: copy rather than cast */
 	memcpy(&e, rec, sizeof(e));
-	if ((uint64_t)e.path_len + e.cwd_len + e.argv_len + e.fname_len > len - sizeof(e) ||
-	    (uint64_t)e.path_len + e.cwd_len + e.argv_len + e.fname_len > PT_K_DATA_MAX ||
+	if ((uint64_t)e.path_len + e.cwd_len + e.argv_len + e.fname_len + e.cgroup_len > len - sizeof(e) ||
+	    (uint64_t)e.path_len + e.cwd_len + e.argv_len + e.fname_len + e.cgroup_len > PT_K_DATA_MAX ||
 	    e.argv_len > PT_K_ARGV_MAX || e.fname_len > PT_K_PATH_MAX ||
-	    check_components(data, e.path_len) || check_components(data + e.path_len, e.cwd_len))
+	    check_components(data, e.path_len) || check_components(data + e.path_len, e.cwd_len) ||
+	    check_components(data + e.path_len + e.cwd_len + e.argv_len + e.fname_len, e.cgroup_len))
 		return -EBADMSG;
 
 	out->rec.type = out->rec.wire_type = PT_REC_PROCESS_EXEC;
@@ -226,6 +275,7 @@ static int decode_exec(struct pt_sensor_decoder *d, const uint8_t *rec, size_t l
 	x->egid = e.egid;
 	entity_id(d, e.h.tgid, e.h.start_boottime, x->entity_id);
 	entity_id(d, e.ppid, e.parent_start_boottime, x->parent_entity_id);
+	out->parent_start_ns = e.parent_start_boottime;
 
 	plen = join_components(data, e.path_len, e.kflags & PT_K_F_INTERNAL_MNT,
 			       e.kflags & PT_K_F_PATH_TRUNC, out->path, sizeof(out->path), &trunc);
@@ -297,6 +347,8 @@ static int decode_exec(struct pt_sensor_decoder *d, const uint8_t *rec, size_t l
 			drop_dot_components(out->script);
 		x->script_path = str_of(out->script, strlen(out->script));
 	}
+	off += e.fname_len;
+	decode_context(d, &e, data + off, out);
 	out->hash_path = !(e.kflags & PT_K_F_INTERNAL_MNT);
 	return 0;
 }
@@ -319,6 +371,28 @@ static int decode_exit(struct pt_sensor_decoder *d, const uint8_t *rec, size_t l
 	x->code = x->signal ? 0 : (e.exit_status >> 8) & 0xff;
 	entity_id(d, e.h.tgid, e.h.start_boottime, x->entity_id);
 	x->comm = str_of(out->comm, copy_comm(out->comm, e.comm));
+	x->ctx_flags = PT_EXIT_CTX_F_PRESENT;
+	x->lifetime_ns = e.h.time_boot_ns > e.h.start_boottime ? e.h.time_boot_ns - e.h.start_boottime : 0;
+	return 0;
+}
+
+static int decode_fork(struct pt_sensor_decoder *d, const uint8_t *rec, size_t len,
+		       struct pt_sensor_decoded *out)
+{
+	struct pt_k_fork e;
+	struct pt_sensor_fork *f = &out->fork;
+
+	if (len < sizeof(e))
+		return -EBADMSG;
+	memcpy(&e, rec, sizeof(e));
+	out->rec.type = out->rec.wire_type = PT_REC_UNKNOWN;
+	out->is_fork = true;
+	f->tgid = e.h.tgid;
+	f->ppid = e.ppid;
+	f->start_ns = e.h.start_boottime;
+	f->parent_start_ns = e.parent_start_boottime;
+	entity_id(d, f->tgid, f->start_ns, f->eid);
+	entity_id(d, f->ppid, f->parent_start_ns, f->parent_eid);
 	return 0;
 }
 
@@ -329,6 +403,7 @@ int pt_sensor_decode(struct pt_sensor_decoder *d, const void *data, size_t len,
 
 	memset(&out->rec, 0, sizeof(out->rec));
 	out->hash_path = false;
+	out->is_fork = false;
 	out->script[0] = '\0';
 	if (len < sizeof(h))
 		return -EBADMSG;
@@ -337,5 +412,7 @@ int pt_sensor_decode(struct pt_sensor_decoder *d, const void *data, size_t len,
 		return decode_exec(d, data, len, out);
 	if (h.type == PT_K_EXIT)
 		return decode_exit(d, data, len, out);
+	if (h.type == PT_K_FORK)
+		return decode_fork(d, data, len, out);
 	return -EBADMSG;
 }

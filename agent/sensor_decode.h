@@ -39,15 +39,29 @@ struct pt_sensor_decoder {
 int pt_sensor_decoder_init(struct pt_sensor_decoder *d, const uint8_t boot_id[PT_BOOT_ID_LEN]);
 void pt_sensor_decoder_fini(struct pt_sensor_decoder *d);
 
-/* A decoded record and the storage its strings point into. */
+/* A fork: not a record of its own, it feeds the agent's process table. */
+struct pt_sensor_fork {
+	uint32_t tgid, ppid;
+	uint64_t start_ns, parent_start_ns;
+	uint8_t eid[PT_ENTITY_ID_LEN], parent_eid[PT_ENTITY_ID_LEN];
+};
+
+/* A decoded record and the storage its strings point into. rec.type is PT_REC_UNKNOWN for a
+ * fork (is_fork). */
 struct pt_sensor_decoded {
 	struct pt_record rec;
 	bool hash_path;            /* exec: path names a file to hash (not an internal mount) */
+	bool is_fork;
+	struct pt_sensor_fork fork;
+	/* exec: start times (ns since boot) of the parent and the session leader, to find them
+	 * in the process table (0: the session leader is gone) */
+	uint64_t parent_start_ns, sid_start_ns;
 	char path[PT_PATH_MAX + 1];
 	char cwd[PT_PATH_MAX + 1];
 	char script[PT_PATH_MAX + 1];
 	char argv[PT_K_ARGV_MAX + 1];
 	char comm[PT_COMM_MAX + 1];
+	char cgroup[PT_PATH_MAX + 1];
 };
 
 /* One ring record (data, len as the ring gave them; no alignment assumed). Returns 0, or

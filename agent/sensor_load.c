@@ -29,7 +29,9 @@ _Static_assert(PT_K_LOSS_REPORTED_BASE + PT_LOSS_COUNTER_MAX < PT_K_LOSS_LAYOUT_
 #define PIN_LINK_EXEC "link_exec"
 #define PIN_LINK_EXIT "link_exit"
 /* Links before maps: the programs stop writing before their ring goes. */
-static const char *const pins_links_first[] = { PIN_LINK_EXIT, PIN_LINK_EXEC, PIN_LOSS, PIN_EVENTS };
+#define PIN_LINK_FORK "link_fork"
+static const char *const pins_links_first[] = { PIN_LINK_FORK, PIN_LINK_EXIT, PIN_LINK_EXEC,
+						PIN_LOSS, PIN_EVENTS };
 
 static int pin_path(char *out, size_t cap, const char *dir, const char *name)
 {
@@ -117,7 +119,7 @@ static void close_fd(int *fd)
 int pt_sensor_kernel_open(const char *pin_dir, uint64_t ring_bytes, struct pt_sensor_kernel *k)
 {
 	struct proctrail_bpf *skel = NULL;
-	int links[2] = { -1, -1 };
+	int links[3] = { -1, -1, -1 };
 	int err;
 
 	k->ring_fd = k->loss_fd = k->lock_fd = -1;
@@ -138,6 +140,7 @@ int pt_sensor_kernel_open(const char *pin_dir, uint64_t ring_bytes, struct pt_se
 	k->loss_fd = obj_get(pin_dir, PIN_LOSS);
 	links[0] = obj_get(pin_dir, PIN_LINK_EXEC);
 	links[1] = obj_get(pin_dir, PIN_LINK_EXIT);
+	links[2] = obj_get(pin_dir, PIN_LINK_FORK);
 	if (k->loss_fd >= 0) {
 		uint64_t layout = 0;
 
@@ -152,6 +155,7 @@ int pt_sensor_kernel_open(const char *pin_dir, uint64_t ring_bytes, struct pt_se
 			close_fd(&k->loss_fd);
 			close_fd(&links[0]);
 			close_fd(&links[1]);
+			close_fd(&links[2]);
 			err = pt_sensor_uninstall(pin_dir);
 			if (!err)
 				err = ensure_bpffs(pin_dir);
@@ -163,19 +167,20 @@ int pt_sensor_kernel_open(const char *pin_dir, uint64_t ring_bytes, struct pt_se
 			}
 		}
 	}
-	if (k->ring_fd >= 0 && k->loss_fd >= 0 && links[0] >= 0 && links[1] >= 0) {
+	if (k->ring_fd >= 0 && k->loss_fd >= 0 && links[0] >= 0 && links[1] >= 0 && links[2] >= 0) {
 		/* the programs of the previous run are attached and have kept writing into the
 		 * pinned ring: keep them, so nothing produced between the two runs is missed */
 		k->reused = 1;
 		err = 0;
 		goto cleanup;
 	}
-	if (links[0] >= 0 || links[1] >= 0 || k->ring_fd >= 0 || k->loss_fd >= 0)
+	if (links[0] >= 0 || links[1] >= 0 || links[2] >= 0 || k->ring_fd >= 0 || k->loss_fd >= 0)
 		log_warnx("%s holds an incomplete set of pins; reloading", pin_dir);
 	/* a partial set (a crash during install): start over, keeping the ring if it is there */
 	close_fd(&links[0]);
 	close_fd(&links[1]);
-	for (unsigned i = 0; i < 2; i++) {
+	close_fd(&links[2]);
+	for (unsigned i = 0; i < 3; i++) {
 		char p[PATH_MAX];
 
 		if (!pin_path(p, sizeof(p), pin_dir, pins_links_first[i]))
@@ -190,6 +195,9 @@ int pt_sensor_kernel_open(const char *pin_dir, uint64_t ring_bytes, struct pt_se
 	}
 	skel->rodata->wakeup_bytes = ring_bytes / 4;
 	err = bpf_map__set_max_entries(skel->maps.events, (uint32_t)ring_bytes);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.scratch_map,
+					       (uint32_t)libbpf_num_possible_cpus());
 	if (!err && k->ring_fd >= 0)
 		err = bpf_map__reuse_fd(skel->maps.events, k->ring_fd);
 	if (!err && k->loss_fd >= 0)
@@ -225,6 +233,8 @@ int pt_sensor_kernel_open(const char *pin_dir, uint64_t ring_bytes, struct pt_se
 		err = pin_fd(bpf_link__fd(skel->links.pt_exec), pin_dir, PIN_LINK_EXEC);
 	if (!err)
 		err = pin_fd(bpf_link__fd(skel->links.pt_exit), pin_dir, PIN_LINK_EXIT);
+	if (!err)
+		err = pin_fd(bpf_link__fd(skel->links.pt_fork), pin_dir, PIN_LINK_FORK);
 	if (err) {
 		log_warnx("pin under %s: %s", pin_dir, strerror(-err));
 		goto cleanup;
@@ -239,6 +249,7 @@ int pt_sensor_kernel_open(const char *pin_dir, uint64_t ring_bytes, struct pt_se
 cleanup:
 	close_fd(&links[0]);
 	close_fd(&links[1]);
+	close_fd(&links[2]);
 	proctrail_bpf__destroy(skel);
 	if (err) {
 		close_fd(&k->ring_fd);

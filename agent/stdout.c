@@ -91,12 +91,15 @@ static void log_summary(struct pt_sensor *s)
 	pt_sensor_stats(s, &st);
 	pt_sensor_counters(s, loss);
 	log_info("summary: execs %llu exits %llu ring_full %llu kernel_error %llu hash_queue %llu "
-		 "hash_hits %llu hash_misses %llu hashed_bytes %llu hash_timeouts %llu",
+		 "hash_hits %llu hash_misses %llu hashed_bytes %llu hash_timeouts %llu "
+		 "proc_live %llu proc_seeded %llu proc_evicted %llu parent_unknown %llu",
 		 (unsigned long long)st.execs, (unsigned long long)st.exits,
 		 (unsigned long long)loss[PT_LOSS_RING_FULL], (unsigned long long)loss[PT_LOSS_KERNEL_ERROR],
 		 (unsigned long long)loss[PT_LOSS_HASH_QUEUE], (unsigned long long)st.hash_hits,
 		 (unsigned long long)st.hash_misses, (unsigned long long)st.hashed_bytes,
-		 (unsigned long long)st.hash_timeouts);
+		 (unsigned long long)st.hash_timeouts, (unsigned long long)st.proc_live,
+		 (unsigned long long)st.proc_seeded, (unsigned long long)st.proc_evicted,
+		 (unsigned long long)st.parent_unknown);
 }
 
 int pt_stdout_main(const struct pt_sensor_config *cfg)

@@ -38,12 +38,22 @@ struct scratch {
 	unsigned char data[PT_K_DATA_MAX + PT_K_PATH_MAX];   /* slack: masked offset + max read */
 };
 
+/* One slot per CPU, indexed by the CPU: a per-CPU array value is limited to 32 KiB, which this
+ * is over. The program runs with migration disabled and does not nest on a CPU. The loader
+ * sets max_entries to the number of possible CPUs. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
+
+static __always_inline struct scratch *scratch(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(&scratch_map, &cpu);
+}
 
 static __always_inline void count_loss(__u32 which)
 {
@@ -111,8 +121,7 @@ static __always_inline int put_name(struct walk *w, struct scratch *s, struct de
 static long walk_step(__u32 i, void *ctx)
 {
 	struct walk *w = ctx;
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	struct scratch *s = scratch();
 	struct dentry *d, *parent;
 	struct vfsmount *vm;
 	struct mount *m, *mp;
@@ -165,11 +174,94 @@ static __always_inline __u32 walk_path(struct walk *w, struct dentry *d, struct 
 	return w->pos - w->start;
 }
 
+/* One step of the cgroup walk: kernfs node names up to the root of the hierarchy (whose own
+ * name is not part of a path). */
+static long cgroup_step(__u32 i, void *ctx)
+{
+	struct walk *w = ctx;
+	struct scratch *s = scratch();
+	struct kernfs_node *kn, *parent;
+	long n;
+
+	if (!s || !w->dentry)
+		return 1;
+	kn = bpf_rdonly_cast((void *)w->dentry, bpf_core_type_id_kernel(struct kernfs_node));
+	parent = kn->__parent;
+	if (!parent) {
+		w->dentry = 0;
+		return 1;
+	}
+	if (w->pos - w->start + PT_K_NAME_MAX > PT_K_PATH_MAX) {
+		w->flags |= w->trunc_flag;
+		return 1;
+	}
+	n = bpf_probe_read_kernel_str(&s->data[w->pos & DATA_MASK], PT_K_NAME_MAX, kn->name);
+	if (n <= 0) {
+		w->err = 1;
+		return 1;
+	}
+	w->pos += n;
+	w->dentry = (unsigned long)parent;
+	return 0;
+}
+
+/* The start time of the process whose tgid is the number of this struct pid (a process group's
+ * or a session's id), 0 when that process is gone: the first task on the pid's TGID list is
+ * the thread-group leader of that number, if it still lives. */
+static __always_inline __u64 leader_start(struct pid *pid)
+{
+	struct hlist_node *first;
+	struct task_struct *t;
+	unsigned long off = bpf_core_field_offset(struct task_struct, pid_links) +
+			    PIDTYPE_TGID * sizeof(struct hlist_node);
+
+	if (!pid)
+		return 0;
+	first = pid->tasks[PIDTYPE_TGID].first;
+	if (!first)
+		return 0;
+	t = bpf_rdonly_cast((void *)((unsigned long)first - off),
+			    bpf_core_type_id_kernel(struct task_struct));
+	return t->start_boottime;
+}
+
+static __always_inline void context(struct pt_k_exec *e, struct task_struct *task)
+{
+	struct signal_struct *sig = task->signal;
+	struct pid *pg = sig->pids[PIDTYPE_PGID], *sid = sig->pids[PIDTYPE_SID];
+	struct pid *tp = task->thread_pid;
+	struct tty_struct *tty = sig->tty;
+	unsigned long addr;
+	unsigned int level;
+	int nr = 0;
+
+	e->pgid = pg ? pg->numbers[0].nr : 0;
+	e->pgid_start = leader_start(pg);
+	e->sid = sid ? sid->numbers[0].nr : 0;
+	e->sid_start = leader_start(sid);
+	e->tty = 0;
+	if (tty) {
+		struct tty_driver *drv = tty->driver;
+
+		if (drv)
+			e->tty = ((__u32)drv->major << 20) | (__u32)(drv->minor_start + tty->index);
+	}
+	e->loginuid = task->loginuid.val;
+	e->sessionid = task->sessionid;
+	e->vpid = task->tgid;
+	if (tp) {
+		level = tp->level;
+		addr = (unsigned long)tp + bpf_core_field_offset(struct pid, numbers) +
+		       (level & 31) * sizeof(struct upid);
+		if (bpf_probe_read_kernel(&nr, sizeof(nr), (void *)addr) == 0)
+			e->vpid = nr;
+	}
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(pt_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	struct scratch *s = scratch();
 	struct pt_k_exec *e;
 	struct walk w = {};
 	struct file *file;
@@ -262,6 +354,17 @@ int BPF_PROG(pt_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 				w.flags |= PT_K_F_FNAME_TRUNC;
 		}
 	}
+	/* the cgroup path, for the container the process runs in */
+	w.start = w.pos;
+	w.trunc_flag = PT_K_F_CGROUP_TRUNC;
+	w.err = 0;
+	w.dentry = (unsigned long)task->cgroups->dfl_cgrp->kn;
+	if (bpf_loop(PT_K_DEPTH_MAX, cgroup_step, &w, 0) == PT_K_DEPTH_MAX && w.dentry)
+		w.flags |= PT_K_F_CGROUP_TRUNC;
+	if (w.err)
+		count_loss(PT_K_LOSS_KERNEL_ERROR);
+	e->cgroup_len = w.pos - w.start;
+	context(e, task);
 	e->kflags |= w.flags;
 
 	/* 64-bit and clamped right at the call: the verifier must see the bound on the very
@@ -308,6 +411,33 @@ int BPF_PROG(pt_exit, struct task_struct *task)
 		status = sig->group_exit_code;
 	e->exit_status = status;
 	copy_comm(e->comm, task);
+	bpf_ringbuf_submit(e, ring_flags());
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(pt_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct pt_k_fork *e;
+	struct task_struct *rp;
+
+	/* a new thread is not a new process; kernel threads are not followed */
+	if (child->pid != child->tgid || (child->flags & PF_KTHREAD))
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_loss(PT_K_LOSS_RING_FULL);
+		return 0;
+	}
+	e->h.type = PT_K_FORK;
+	e->h.tgid = child->tgid;
+	e->h.time_boot_ns = bpf_ktime_get_boot_ns();
+	e->h.start_boottime = child->start_boottime;
+	/* CLONE_PARENT makes the caller's parent the child's: ask the child */
+	rp = child->real_parent;
+	e->ppid = rp->tgid;
+	e->parent_start_boottime = rp->group_leader->start_boottime;
+	e->pad = 0;
 	bpf_ringbuf_submit(e, ring_flags());
 	return 0;
 }

@@ -62,6 +62,9 @@
 #define PT_ARGS_MAX            1024u           /* argv entries */
 #define PT_COMM_MAX            16u
 #define PT_NAME_MAX            255u            /* host name, agent name, version strings */
+#define PT_USER_NAME_MAX       255u            /* user and group names */
+#define PT_CONTAINER_ID_MAX    255u            /* a container id or machine name */
+#define PT_RUNTIME_MAX         32u             /* a container runtime's name */
 #define PT_MESSAGE_MAX         1024u           /* ERROR text */
 #define PT_COUNTERS_MAX        64u             /* counters in one status/PONG */
 #define PT_POLICY_HASHES_MAX   65536u          /* SHA-256 entries in one POLICY */
@@ -135,8 +138,65 @@ enum pt_exec_attr {
 	PT_EXEC_SCRIPT_HASH_STATUS = 27,/* u8 */
 	PT_EXEC_START_NS = 28,          /* u64 process start, ns since boot */
 	PT_EXEC_MODE = 29,              /* u32 st_mode of the executable */
-	PT_EXEC_ATTR_MAX = 29,
+	/* context, from the agent's table of live processes and the kernel (docs/wire-format.md) */
+	PT_EXEC_PARENT_PATH = 30,       /* string: the parent's executable */
+	PT_EXEC_PARENT_ARGV = 31,       /* bytes: the parent's arguments, as ARGV */
+	PT_EXEC_PARENT_ARGS_COUNT = 32, /* u32 */
+	PT_EXEC_CONTEXT = 33,           /* u32: PT_CTX_F_*, what of the context is known */
+	PT_EXEC_PGID = 34,              /* u32 process group id (its leader's tgid) */
+	PT_EXEC_PGID_ENTITY_ID = 35,    /* 16 bytes: the group leader's entity id */
+	PT_EXEC_SID = 36,               /* u32 session id (its leader's tgid) */
+	PT_EXEC_SID_ENTITY_ID = 37,     /* 16 bytes */
+	PT_EXEC_SID_PATH = 38,          /* string: the session leader's executable */
+	PT_EXEC_ENTRY_ENTITY_ID = 39,   /* 16 bytes: the entry leader's */
+	PT_EXEC_ENTRY_PATH = 40,        /* string */
+	PT_EXEC_ENTRY_TYPE = 41,        /* u8 pt_entry_type */
+	PT_EXEC_TTY_MAJOR = 42,         /* u32 controlling terminal */
+	PT_EXEC_TTY_MINOR = 43,         /* u32 */
+	PT_EXEC_VPID = 44,              /* u32 pid inside the process's pid namespace */
+	PT_EXEC_LOGIN_UID = 45,         /* u32 the kernel's login uid (absent: not set) */
+	PT_EXEC_SESSION_ID = 46,        /* u32 the kernel's audit session id (absent: none) */
+	PT_EXEC_USER_NAME = 47,         /* string: name of EUID */
+	PT_EXEC_REAL_USER_NAME = 48,    /* string: name of UID */
+	PT_EXEC_GROUP_NAME = 49,        /* string: name of EGID */
+	PT_EXEC_REAL_GROUP_NAME = 50,   /* string: name of GID */
+	PT_EXEC_LOGIN_USER_NAME = 51,   /* string: name of LOGIN_UID */
+	PT_EXEC_CONTAINER_ID = 52,      /* string */
+	PT_EXEC_CONTAINER_RUNTIME = 53, /* string: docker, containerd, cri-o, podman, systemd-nspawn */
+	PT_EXEC_CGROUP_PATH = 54,       /* string: cgroup v2 path, from the hierarchy's root */
+	PT_EXEC_ATTR_MAX = 54,
 };
+
+/* PT_EXEC_CONTEXT: which parts of the context the agent knew. Absent attribute: a record made
+ * without context (an agent older than the context). */
+enum pt_ctx_flag {
+	PT_CTX_F_PRESENT        = 1u << 0,   /* the record carries context */
+	PT_CTX_F_PARENT_KNOWN   = 1u << 1,   /* PARENT_PATH/ARGV/ARGS_COUNT are the parent's */
+	PT_CTX_F_PARENT_SEEDED  = 1u << 2,   /* ... read from /proc when the agent started */
+	PT_CTX_F_PARENT_ARGV_TRUNCATED = 1u << 3,
+	PT_CTX_F_PGID_LEADER    = 1u << 4,   /* PGID_ENTITY_ID present (the leader lives) */
+	PT_CTX_F_SID_LEADER     = 1u << 5,   /* SID_ENTITY_ID present */
+	PT_CTX_F_SID_KNOWN      = 1u << 6,   /* SID_PATH present */
+	PT_CTX_F_ENTRY_KNOWN    = 1u << 7,   /* ENTRY_PATH/TYPE present */
+	PT_CTX_F_TTY            = 1u << 8,   /* TTY_MAJOR/MINOR present */
+	PT_CTX_F_LOGIN_UID      = 1u << 9,   /* LOGIN_UID present */
+	PT_CTX_F_SESSION_ID     = 1u << 10,  /* SESSION_ID present */
+	PT_CTX_F_CONTAINER      = 1u << 11,  /* CONTAINER_ID/RUNTIME present */
+	PT_CTX_F_ENTRY_LEADER   = 1u << 12,  /* ENTRY_ENTITY_ID present (with ENTRY_KNOWN) */
+	PT_CTX_F_ALL            = (1u << 13) - 1,
+};
+
+/* How the session of the entry leader entered the machine (ECS entry_leader.entry_meta.type). */
+enum pt_entry_type {
+	PT_ENTRY_UNKNOWN   = 0,
+	PT_ENTRY_INIT      = 1,   /* started by init (a systemd unit, a daemon) */
+	PT_ENTRY_SSHD      = 2,
+	PT_ENTRY_TERMINAL  = 3,   /* login, getty: a console or serial terminal */
+	PT_ENTRY_CRON      = 4,   /* cron, atd */
+	PT_ENTRY_CONTAINER = 5,   /* a container runtime's shim or init */
+	PT_ENTRY_TYPE_MAX  = 5,
+};
+const char *pt_entry_type_name(unsigned type);   /* "init", ...; NULL if unknown */
 
 enum pt_exec_flag {
 	PT_EXEC_F_PATH_TRUNCATED = 1u << 0,
@@ -156,7 +216,16 @@ enum pt_exit_attr {
 	PT_EXIT_SIGNAL = 5,        /* u32: terminating signal, 0 if none */
 	PT_EXIT_COMM = 6,          /* string */
 	PT_EXIT_START_NS = 7,      /* u64 */
-	PT_EXIT_ATTR_MAX = 7,
+	PT_EXIT_PATH = 8,          /* string: the executable, from the agent's process table */
+	PT_EXIT_LIFETIME_NS = 9,   /* u64: from the process's start to its exit */
+	PT_EXIT_CONTEXT = 10,      /* u32: PT_EXIT_CTX_F_* */
+	PT_EXIT_ATTR_MAX = 10,
+};
+
+enum pt_exit_ctx_flag {
+	PT_EXIT_CTX_F_PRESENT = 1u << 0,   /* LIFETIME_NS present */
+	PT_EXIT_CTX_F_KNOWN   = 1u << 1,   /* PATH present */
+	PT_EXIT_CTX_F_SEEDED  = 1u << 2,   /* ... from /proc at the agent's start */
 };
 
 enum pt_blocked_attr {
@@ -216,6 +285,17 @@ struct pt_exec {
 	struct pt_str script_path; /* len 0: not a script */
 	uint8_t script_sha256[PT_SHA256_LEN];
 	uint8_t script_hash_status;
+	/* context: ctx_flags (PT_CTX_F_*) says which of these are meaningful */
+	uint32_t ctx_flags;
+	struct pt_str parent_path, parent_argv;
+	uint32_t parent_args_count;
+	uint32_t pgid, sid, vpid, login_uid, session_id, tty_major, tty_minor;
+	uint8_t pgid_entity_id[PT_ENTITY_ID_LEN], sid_entity_id[PT_ENTITY_ID_LEN];
+	uint8_t entry_entity_id[PT_ENTITY_ID_LEN];
+	struct pt_str sid_path, entry_path;
+	uint8_t entry_type;        /* pt_entry_type */
+	struct pt_str user_name, real_user_name, group_name, real_group_name, login_user_name;
+	struct pt_str container_id, container_runtime, cgroup_path;
 };
 
 struct pt_exit {
@@ -223,6 +303,9 @@ struct pt_exit {
 	uint32_t pid, code, signal;
 	uint8_t entity_id[PT_ENTITY_ID_LEN];
 	struct pt_str comm;
+	uint32_t ctx_flags;        /* PT_EXIT_CTX_F_* */
+	struct pt_str path;        /* PT_EXIT_CTX_F_KNOWN */
+	uint64_t lifetime_ns;      /* PT_EXIT_CTX_F_PRESENT */
 };
 
 struct pt_exec_blocked {

@@ -104,6 +104,86 @@ static void args(struct pt_json *j, struct pt_str argv)
 	pt_json_close(j, ']');
 }
 
+/* process.command_line: the arguments joined with single spaces, nothing quoted or escaped
+ * (docs/ecs.md). Rules match on it as text; the args array keeps the exact boundaries. */
+static void command_line(struct pt_json *j, const char *key, struct pt_str argv)
+{
+	char stack[PT_ARGV_MAX];
+	size_t n = argv.ptr ? argv.len : 0;
+
+	if (n > sizeof(stack))
+		n = sizeof(stack);
+	if (n)
+		memcpy(stack, argv.ptr, n);
+	/* entries end in NUL: each inner NUL becomes a space, the last one goes */
+	if (n && stack[n - 1] == '\0')
+		n--;
+	for (size_t i = 0; i < n; i++)
+		if (stack[i] == '\0')
+			stack[i] = ' ';
+	pt_json_kstr(j, key, stack, n);
+}
+
+static void names(struct pt_json *j, const char *key, const char *id_key, uint64_t id,
+		  struct pt_str name)
+{
+	pt_json_open(j, key, '{');
+	pt_json_ku64_str(j, id_key, id);
+	if (name.ptr && name.len)
+		pstr(j, "name", name);
+	pt_json_close(j, '}');
+}
+
+/* The context an agent added (PT_EXEC_CONTEXT): parent, leaders, terminal, namespace. */
+static void exec_context_process(struct pt_json *j, const struct pt_exec *x)
+{
+	const char *name;
+	size_t name_len;
+
+	if (!(x->ctx_flags & PT_CTX_F_PRESENT))
+		return;
+	pt_json_ku64(j, "vpid", x->vpid);
+	pt_json_kbool(j, "interactive", x->ctx_flags & PT_CTX_F_TTY);
+	if (x->ctx_flags & PT_CTX_F_TTY) {
+		pt_json_open(j, "tty", '{');
+		pt_json_open(j, "char_device", '{');
+		pt_json_ku64(j, "major", x->tty_major);
+		pt_json_ku64(j, "minor", x->tty_minor);
+		pt_json_close(j, '}');
+		pt_json_close(j, '}');
+	}
+	pt_json_open(j, "group_leader", '{');
+	pt_json_ku64(j, "pid", x->pgid);
+	if (x->ctx_flags & PT_CTX_F_PGID_LEADER)
+		entity(j, "entity_id", x->pgid_entity_id);
+	pt_json_close(j, '}');
+	pt_json_open(j, "session_leader", '{');
+	pt_json_ku64(j, "pid", x->sid);
+	if (x->ctx_flags & PT_CTX_F_SID_LEADER)
+		entity(j, "entity_id", x->sid_entity_id);
+	if (x->ctx_flags & PT_CTX_F_SID_KNOWN) {
+		name_len = base_name(x->sid_path, &name);
+		pstr(j, "executable", x->sid_path);
+		pt_json_kstr(j, "name", name, name_len);
+	}
+	pt_json_close(j, '}');
+	if (x->ctx_flags & PT_CTX_F_ENTRY_KNOWN) {
+		const char *type = pt_entry_type_name(x->entry_type);
+
+		pt_json_open(j, "entry_leader", '{');
+		if (x->ctx_flags & PT_CTX_F_ENTRY_LEADER)
+			entity(j, "entity_id", x->entry_entity_id);
+		pstr(j, "executable", x->entry_path);
+		pt_json_open(j, "entry_meta", '{');
+		if (type)
+			pt_json_kcstr(j, "type", type);
+		else
+			pt_json_ku64_str(j, "type", x->entry_type);
+		pt_json_close(j, '}');
+		pt_json_close(j, '}');
+	}
+}
+
 static void format_exec(struct pt_json *j, const struct pt_exec *x, const struct pt_ecs_context *ctx)
 {
 	const char *name;
@@ -119,6 +199,7 @@ static void format_exec(struct pt_json *j, const struct pt_exec *x, const struct
 	pstr(j, "executable", x->path);
 	args(j, x->argv);
 	pt_json_ku64(j, "args_count", x->args_count);
+	command_line(j, "command_line", x->argv);
 	pstr(j, "working_directory", x->cwd);
 	if (x->hash_status == PT_HASH_OK) {
 		pt_json_open(j, "hash", '{');
@@ -131,21 +212,34 @@ static void format_exec(struct pt_json *j, const struct pt_exec *x, const struct
 	pt_json_open(j, "parent", '{');
 	pt_json_ku64(j, "pid", x->ppid);
 	entity(j, "entity_id", x->parent_entity_id);
+	if (x->ctx_flags & PT_CTX_F_PARENT_KNOWN) {
+		const char *pname;
+		size_t pname_len = base_name(x->parent_path, &pname);
+
+		pstr(j, "executable", x->parent_path);
+		pt_json_kstr(j, "name", pname, pname_len);
+		args(j, x->parent_argv);
+		pt_json_ku64(j, "args_count", x->parent_args_count);
+		command_line(j, "command_line", x->parent_argv);
+	}
 	pt_json_close(j, '}');
+	exec_context_process(j, x);
 	/* ECS: process.user is the effective user, real_user the real one */
-	pt_json_open(j, "user", '{');
-	pt_json_ku64_str(j, "id", x->euid);
+	names(j, "user", "id", x->euid, x->user_name);
+	names(j, "real_user", "id", x->uid, x->real_user_name);
+	names(j, "group", "id", x->egid, x->group_name);
+	names(j, "real_group", "id", x->gid, x->real_group_name);
 	pt_json_close(j, '}');
-	pt_json_open(j, "real_user", '{');
-	pt_json_ku64_str(j, "id", x->uid);
-	pt_json_close(j, '}');
-	pt_json_open(j, "group", '{');
-	pt_json_ku64_str(j, "id", x->egid);
-	pt_json_close(j, '}');
-	pt_json_open(j, "real_group", '{');
-	pt_json_ku64_str(j, "id", x->gid);
-	pt_json_close(j, '}');
-	pt_json_close(j, '}');
+
+	/* the user and group of the event: the process's effective ones */
+	names(j, "user", "id", x->euid, x->user_name);
+	names(j, "group", "id", x->egid, x->group_name);
+	if (x->ctx_flags & PT_CTX_F_CONTAINER) {
+		pt_json_open(j, "container", '{');
+		pstr(j, "id", x->container_id);
+		pstr(j, "runtime", x->container_runtime);
+		pt_json_close(j, '}');
+	}
 
 	pt_json_open(j, "file", '{');
 	pstr(j, "path", x->path);
@@ -177,6 +271,26 @@ static void format_exec(struct pt_json *j, const struct pt_exec *x, const struct
 	pt_json_kbool(j, "args_truncated", x->flags & PT_EXEC_F_ARGV_TRUNCATED);
 	pt_json_kbool(j, "path_truncated", x->flags & PT_EXEC_F_PATH_TRUNCATED);
 	pt_json_kbool(j, "cwd_truncated", x->flags & PT_EXEC_F_CWD_TRUNCATED);
+	if (x->ctx_flags & PT_CTX_F_PRESENT) {
+		/* an unknown parent is said so, never guessed */
+		pt_json_open(j, "parent", '{');
+		pt_json_kbool(j, "known", x->ctx_flags & PT_CTX_F_PARENT_KNOWN);
+		pt_json_kbool(j, "seeded", x->ctx_flags & PT_CTX_F_PARENT_SEEDED);
+		if (x->ctx_flags & PT_CTX_F_PARENT_KNOWN)
+			pt_json_kbool(j, "args_truncated", x->ctx_flags & PT_CTX_F_PARENT_ARGV_TRUNCATED);
+		pt_json_close(j, '}');
+		if (x->ctx_flags & PT_CTX_F_LOGIN_UID) {
+			pt_json_open(j, "login_user", '{');
+			pt_json_ku64_str(j, "id", x->login_uid);
+			if (x->login_user_name.ptr && x->login_user_name.len)
+				pstr(j, "name", x->login_user_name);
+			pt_json_close(j, '}');
+		}
+		if (x->ctx_flags & PT_CTX_F_SESSION_ID)
+			pt_json_ku64(j, "audit_session_id", x->session_id);
+	}
+	if (x->cgroup_path.ptr && x->cgroup_path.len)
+		pstr(j, "cgroup_path", x->cgroup_path);
 	if (x->script_path.ptr && x->script_path.len) {
 		pt_json_open(j, "script", '{');
 		pstr(j, "path", x->script_path);
@@ -195,9 +309,21 @@ static void format_exit(struct pt_json *j, const struct pt_exit *x, const struct
 	pt_json_open(j, "process", '{');
 	pt_json_ku64(j, "pid", x->pid);
 	entity(j, "entity_id", x->entity_id);
-	pstr(j, "name", x->comm);
+	if (x->ctx_flags & PT_EXIT_CTX_F_KNOWN) {
+		const char *name;
+		size_t name_len = base_name(x->path, &name);
+
+		pt_json_kstr(j, "name", name, name_len);
+		pstr(j, "executable", x->path);
+	} else {
+		pstr(j, "name", x->comm);
+	}
 	/* a signalled process has no exit status; 128 + signal is what a shell reports */
 	pt_json_ku64(j, "exit_code", x->signal ? 128u + x->signal : x->code);
+	if (x->ctx_flags & PT_EXIT_CTX_F_PRESENT) {
+		pt_json_ktime(j, "start", x->time_ns - x->lifetime_ns);
+		pt_json_ku64(j, "uptime", x->lifetime_ns / 1000000000u);
+	}
 	pt_json_ktime(j, "end", x->time_ns);
 	pt_json_close(j, '}');
 	pt_json_open(j, "proctrail", '{');
@@ -205,6 +331,12 @@ static void format_exit(struct pt_json *j, const struct pt_exit *x, const struct
 	pt_json_ku64(j, "signal", x->signal);
 	pt_json_kbool(j, "signaled", x->signal != 0);
 	pt_json_ku64(j, "start_boot_ns", x->start_ns);
+	pstr(j, "comm", x->comm);
+	if (x->ctx_flags & PT_EXIT_CTX_F_PRESENT) {
+		pt_json_ku64(j, "lifetime_ns", x->lifetime_ns);
+		pt_json_kbool(j, "executable_known", x->ctx_flags & PT_EXIT_CTX_F_KNOWN);
+		pt_json_kbool(j, "seeded", x->ctx_flags & PT_EXIT_CTX_F_SEEDED);
+	}
 	pt_json_close(j, '}');
 }
 

@@ -18,6 +18,20 @@ const char *pt_hash_status_name(unsigned status)
 	return status < sizeof(names) / sizeof(names[0]) ? names[status] : NULL;
 }
 
+const char *pt_entry_type_name(unsigned type)
+{
+	static const char *const names[] = {
+		[PT_ENTRY_UNKNOWN] = "unknown",
+		[PT_ENTRY_INIT] = "init",
+		[PT_ENTRY_SSHD] = "sshd",
+		[PT_ENTRY_TERMINAL] = "terminal",
+		[PT_ENTRY_CRON] = "cron",
+		[PT_ENTRY_CONTAINER] = "container",
+	};
+
+	return type < sizeof(names) / sizeof(names[0]) ? names[type] : NULL;
+}
+
 const char *pt_loss_counter_name(unsigned counter)
 {
 	static const char *const names[] = {

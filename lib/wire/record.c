@@ -23,8 +23,44 @@ static bool no_script_status(const void *in)
 }
 static bool no_range(const void *in) { return !((const struct pt_loss *)in)->has_seq_range; }
 
+/* Context attributes are written when PT_EXEC_CONTEXT says they are known (names: when they
+ * could be resolved). */
+#define EXEC_OMIT_UNLESS(fn, flag) \
+	static bool fn(const void *in) { return !(((const struct pt_exec *)in)->ctx_flags & (flag)); }
+#define EXEC_OMIT_EMPTY(fn, member) \
+	static bool fn(const void *in) { return !((const struct pt_exec *)in)->member.len; }
+EXEC_OMIT_UNLESS(no_ctx, PT_CTX_F_PRESENT)
+EXEC_OMIT_UNLESS(no_parent, PT_CTX_F_PARENT_KNOWN)
+EXEC_OMIT_UNLESS(no_pgid_leader, PT_CTX_F_PGID_LEADER)
+EXEC_OMIT_UNLESS(no_sid_leader, PT_CTX_F_SID_LEADER)
+EXEC_OMIT_UNLESS(no_sid_path, PT_CTX_F_SID_KNOWN)
+EXEC_OMIT_UNLESS(no_entry, PT_CTX_F_ENTRY_KNOWN)
+EXEC_OMIT_UNLESS(no_entry_leader, PT_CTX_F_ENTRY_LEADER)
+EXEC_OMIT_UNLESS(no_tty, PT_CTX_F_TTY)
+EXEC_OMIT_UNLESS(no_login_uid, PT_CTX_F_LOGIN_UID)
+EXEC_OMIT_UNLESS(no_session_id, PT_CTX_F_SESSION_ID)
+EXEC_OMIT_UNLESS(no_container, PT_CTX_F_CONTAINER)
+EXEC_OMIT_EMPTY(no_user_name, user_name)
+EXEC_OMIT_EMPTY(no_real_user_name, real_user_name)
+EXEC_OMIT_EMPTY(no_group_name, group_name)
+EXEC_OMIT_EMPTY(no_real_group_name, real_group_name)
+EXEC_OMIT_EMPTY(no_login_user_name, login_user_name)
+EXEC_OMIT_EMPTY(no_cgroup_path, cgroup_path)
+static bool no_exit_ctx(const void *in) { return !((const struct pt_exit *)in)->ctx_flags; }
+static bool no_exit_path(const void *in)
+{
+	return !(((const struct pt_exit *)in)->ctx_flags & PT_EXIT_CTX_F_KNOWN);
+}
+static bool no_exit_lifetime(const void *in)
+{
+	return !(((const struct pt_exit *)in)->ctx_flags & PT_EXIT_CTX_F_PRESENT);
+}
+
 #define HAS(seen, type) (((seen) >> (type)) & 1)
 #define F(t, k, m) PT_FIELD(t, k, struct pt_exec, m)
+#define FI(t, k, m, omit) PT_FIELD_IF(t, k, struct pt_exec, m, omit)
+#define FS(t, m, max, omit) PT_FIELD_STR_IF(t, struct pt_exec, m, max, omit)
+#define FX(t, m, omit) PT_FIELD_FIXED_IF(t, struct pt_exec, m, PT_ENTITY_ID_LEN, omit)
 
 static const struct pt_field exec_fields[] = {
 	F(PT_EXEC_TIME_NS, PT_F_U64, time_ns),
@@ -59,8 +95,36 @@ static const struct pt_field exec_fields[] = {
 			  no_script_hash),
 	PT_FIELD_IF(PT_EXEC_SCRIPT_HASH_STATUS, PT_F_U8, struct pt_exec, script_hash_status,
 		    no_script_status),
+	FI(PT_EXEC_CONTEXT, PT_F_U32, ctx_flags, no_ctx),
+	FS(PT_EXEC_PARENT_PATH, parent_path, PT_PATH_MAX, no_parent),
+	FI(PT_EXEC_PARENT_ARGV, PT_F_ARGV, parent_argv, no_parent),
+	FI(PT_EXEC_PARENT_ARGS_COUNT, PT_F_U32, parent_args_count, no_parent),
+	FI(PT_EXEC_PGID, PT_F_U32, pgid, no_ctx),
+	FX(PT_EXEC_PGID_ENTITY_ID, pgid_entity_id, no_pgid_leader),
+	FI(PT_EXEC_SID, PT_F_U32, sid, no_ctx),
+	FX(PT_EXEC_SID_ENTITY_ID, sid_entity_id, no_sid_leader),
+	FS(PT_EXEC_SID_PATH, sid_path, PT_PATH_MAX, no_sid_path),
+	FX(PT_EXEC_ENTRY_ENTITY_ID, entry_entity_id, no_entry_leader),
+	FS(PT_EXEC_ENTRY_PATH, entry_path, PT_PATH_MAX, no_entry),
+	FI(PT_EXEC_ENTRY_TYPE, PT_F_U8, entry_type, no_entry),
+	FI(PT_EXEC_TTY_MAJOR, PT_F_U32, tty_major, no_tty),
+	FI(PT_EXEC_TTY_MINOR, PT_F_U32, tty_minor, no_tty),
+	FI(PT_EXEC_VPID, PT_F_U32, vpid, no_ctx),
+	FI(PT_EXEC_LOGIN_UID, PT_F_U32, login_uid, no_login_uid),
+	FI(PT_EXEC_SESSION_ID, PT_F_U32, session_id, no_session_id),
+	FS(PT_EXEC_USER_NAME, user_name, PT_USER_NAME_MAX, no_user_name),
+	FS(PT_EXEC_REAL_USER_NAME, real_user_name, PT_USER_NAME_MAX, no_real_user_name),
+	FS(PT_EXEC_GROUP_NAME, group_name, PT_USER_NAME_MAX, no_group_name),
+	FS(PT_EXEC_REAL_GROUP_NAME, real_group_name, PT_USER_NAME_MAX, no_real_group_name),
+	FS(PT_EXEC_LOGIN_USER_NAME, login_user_name, PT_USER_NAME_MAX, no_login_user_name),
+	FS(PT_EXEC_CONTAINER_ID, container_id, PT_CONTAINER_ID_MAX, no_container),
+	FS(PT_EXEC_CONTAINER_RUNTIME, container_runtime, PT_RUNTIME_MAX, no_container),
+	FS(PT_EXEC_CGROUP_PATH, cgroup_path, PT_PATH_MAX, no_cgroup_path),
 };
 #undef F
+#undef FI
+#undef FS
+#undef FX
 
 #define F(t, k, m) PT_FIELD(t, k, struct pt_exit, m)
 static const struct pt_field exit_fields[] = {
@@ -71,6 +135,9 @@ static const struct pt_field exit_fields[] = {
 	F(PT_EXIT_CODE, PT_F_U32, code),
 	F(PT_EXIT_SIGNAL, PT_F_U32, signal),
 	PT_FIELD_STR(PT_EXIT_COMM, struct pt_exit, comm, PT_COMM_MAX),
+	PT_FIELD_IF(PT_EXIT_CONTEXT, PT_F_U32, struct pt_exit, ctx_flags, no_exit_ctx),
+	PT_FIELD_STR_IF(PT_EXIT_PATH, struct pt_exit, path, PT_PATH_MAX, no_exit_path),
+	PT_FIELD_IF(PT_EXIT_LIFETIME_NS, PT_F_U64, struct pt_exit, lifetime_ns, no_exit_lifetime),
 };
 #undef F
 
@@ -179,6 +246,33 @@ static int check_hash_pair(uint64_t seen, uint16_t hash_attr, uint16_t status_at
 	return 0;
 }
 
+/* The context flags and the attributes they announce agree, both ways: a flag without its
+ * attribute would show zeros as facts, an attribute without its flag a value nobody vouched for. */
+static const struct { uint32_t flag; uint16_t attr; } ctx_attrs[] = {
+	{ PT_CTX_F_PRESENT, PT_EXEC_PGID }, { PT_CTX_F_PRESENT, PT_EXEC_SID },
+	{ PT_CTX_F_PRESENT, PT_EXEC_VPID },
+	{ PT_CTX_F_PARENT_KNOWN, PT_EXEC_PARENT_PATH }, { PT_CTX_F_PARENT_KNOWN, PT_EXEC_PARENT_ARGV },
+	{ PT_CTX_F_PARENT_KNOWN, PT_EXEC_PARENT_ARGS_COUNT },
+	{ PT_CTX_F_PGID_LEADER, PT_EXEC_PGID_ENTITY_ID }, { PT_CTX_F_SID_LEADER, PT_EXEC_SID_ENTITY_ID },
+	{ PT_CTX_F_SID_KNOWN, PT_EXEC_SID_PATH },
+	{ PT_CTX_F_ENTRY_LEADER, PT_EXEC_ENTRY_ENTITY_ID }, { PT_CTX_F_ENTRY_KNOWN, PT_EXEC_ENTRY_PATH },
+	{ PT_CTX_F_ENTRY_KNOWN, PT_EXEC_ENTRY_TYPE },
+	{ PT_CTX_F_TTY, PT_EXEC_TTY_MAJOR }, { PT_CTX_F_TTY, PT_EXEC_TTY_MINOR },
+	{ PT_CTX_F_LOGIN_UID, PT_EXEC_LOGIN_UID }, { PT_CTX_F_SESSION_ID, PT_EXEC_SESSION_ID },
+	{ PT_CTX_F_CONTAINER, PT_EXEC_CONTAINER_ID }, { PT_CTX_F_CONTAINER, PT_EXEC_CONTAINER_RUNTIME },
+};
+
+static int check_context(uint64_t seen, uint32_t flags)
+{
+	if ((flags & ~(uint32_t)PT_CTX_F_ALL) || (flags && !(flags & PT_CTX_F_PRESENT)) ||
+	    ((flags & PT_CTX_F_ENTRY_LEADER) && !(flags & PT_CTX_F_ENTRY_KNOWN)))
+		return -EBADMSG;
+	for (size_t i = 0; i < sizeof(ctx_attrs) / sizeof(ctx_attrs[0]); i++)
+		if (HAS(seen, ctx_attrs[i].attr) != !!(flags & ctx_attrs[i].flag))
+			return -EBADMSG;
+	return 0;
+}
+
 static int decode_exec(struct pt_cursor *c, struct pt_exec *e, struct pt_decode_stats *st)
 {
 	const uint64_t required = PT_BIT(PT_EXEC_TIME_NS) | PT_BIT(PT_EXEC_PID) |
@@ -191,6 +285,8 @@ static int decode_exec(struct pt_cursor *c, struct pt_exec *e, struct pt_decode_
 	if ((seen & required) != required)
 		return -EBADMSG;
 	if ((err = check_hash_pair(seen, PT_EXEC_SHA256, PT_EXEC_HASH_STATUS, e->hash_status)))
+		return err;
+	if ((err = check_context(seen, e->ctx_flags)))
 		return err;
 	if (e->script_path.len)
 		return check_hash_pair(seen, PT_EXEC_SCRIPT_SHA256, PT_EXEC_SCRIPT_HASH_STATUS,
@@ -209,6 +305,10 @@ static int decode_exit(struct pt_cursor *c, struct pt_exit *e, struct pt_decode_
 
 	if (err)
 		return err;
+	if ((e->ctx_flags & ~7u) || (e->ctx_flags && !(e->ctx_flags & PT_EXIT_CTX_F_PRESENT)) ||
+	    HAS(seen, PT_EXIT_PATH) != !!(e->ctx_flags & PT_EXIT_CTX_F_KNOWN) ||
+	    HAS(seen, PT_EXIT_LIFETIME_NS) != !!(e->ctx_flags & PT_EXIT_CTX_F_PRESENT))
+		return -EBADMSG;
 	return (seen & required) == required ? 0 : -EBADMSG;
 }
 
