@@ -23,6 +23,10 @@ void pt_server_usage(FILE *f)
 "  --crl FILE                 revocation list, reloaded when it changes and on SIGHUP\n"
 "                             (HOME/pki/crl.pem; `none` disables the check)\n"
 "  --db FILE                  SQLite database (HOME/proctrail.db)\n"
+"  --rules DIR                Sigma process_creation rules evaluated on every stored exec\n"
+"                             (docs/detection.md); reloaded on SIGHUP, each refused\n"
+"                             file logged with its reason\n"
+"  --check-rules DIR          print which rules of DIR load (Markdown) and exit\n"
 "  --user USER                drop to this user after binding when started as root\n"
 "                             (default proctrail)\n"
 "  --max-frame-bytes N        per-agent frame limit (default 4194304)\n"
@@ -54,7 +58,7 @@ void pt_server_usage(FILE *f)
 "  --version                  print the version and exit\n"
 "  -h, --help                 this text\n"
 "\n"
-"Signals: SIGHUP reloads the CA and CRL, SIGUSR1 sends COLLECT to pull-mode agents now,\n"
+"Signals: SIGHUP reloads the CA, the CRL and the rules, SIGUSR1 sends COLLECT to pull-mode agents now,\n"
 "SIGTERM/SIGINT stop after committing and acknowledging what was received.\n");
 }
 
@@ -110,6 +114,8 @@ static int apply(struct pt_server_config *c, const char *key, const char *v, cha
 		return set_path(c->crl, key, strcmp(v, "none") ? v : "", err, errlen);
 	if (!strcmp(key, "db"))
 		return set_path(c->db, key, v, err, errlen);
+	if (!strcmp(key, "rules"))
+		return set_path(c->rules, key, v, err, errlen);
 	if (!strcmp(key, "user")) {
 		if (snprintf(c->user, sizeof(c->user), "%s", v) >= (int)sizeof(c->user))
 			return snprintf(err, errlen, "user: too long"), -EINVAL;

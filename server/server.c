@@ -31,7 +31,9 @@
 #include "proctrail/store.h"
 #include "proctrail/tls.h"
 #include "checkpoint.h"
+#include "detect.h"
 #include "server.h"
+#include "detect.h"
 #include "server-int.h"
 #include "session.h"
 #include "store_wal.h"
@@ -237,6 +239,24 @@ static void crl_poll_cb(evutil_socket_t fd, short what, void *arg)
 	crl_refresh(arg, 0, "file changed");
 }
 
+/* Loads --rules DIR; the writer takes the new set before its next group. A directory that
+ * cannot be read keeps the rules in use (at start: no collector without its rules). */
+static int rules_reload(struct server *srv, const char *why)
+{
+	struct pt_sigma_set *set;
+	unsigned loaded, refused;
+	int ret = pt_detect_load(srv->cfg->rules, &set, &loaded, &refused);
+
+	if (ret) {
+		log_warnx("rules %s: %s (%s)%s", srv->cfg->rules, strerror(-ret), why,
+			  srv->writer ? "; the rules loaded before stay in use" : "");
+		return ret;
+	}
+	log_info("rules %s: %u loaded, %u refused (%s)", srv->cfg->rules, loaded, refused, why);
+	pt_writer_set_rules(srv->writer, set);
+	return 0;
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *srv = arg;
@@ -246,6 +266,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	switch (sig) {
 	case SIGHUP:
+		if (srv->cfg->rules[0])
+			rules_reload(srv, "SIGHUP");
 		if (!srv->cfg->crl[0])
 			log_info("SIGHUP: no CRL configured, nothing to reload");
 		else
@@ -410,6 +432,9 @@ static int confine(const struct pt_server_config *cfg)
 		dir_of(cfg->crl, crl_dir);
 		c.read_only[1] = crl_dir;
 	}
+	/* SIGHUP re-reads the rule directory */
+	if (cfg->rules[0])
+		c.read_only[cfg->crl[0] ? 2 : 1] = cfg->rules;
 	if ((ret = pt_confine_self(&c, &r, err, sizeof(err)))) {
 		log_warnx("%s (--confine no runs without it)", err);
 		return ret;
@@ -497,6 +522,8 @@ int pt_server_run(const struct pt_server_config *cfg)
 		pt_store_close(store);
 		goto out;
 	}
+	if (cfg->rules[0] && (ret = rules_reload(&srv, "start")))
+		goto out;
 	srv.ping_ev = event_new(srv.base, -1, EV_PERSIST, ping_cb, &srv);
 	srv.collect_ev = event_new(srv.base, -1, EV_PERSIST, collect_cb, &srv);
 	srv.stop_ev = evtimer_new(srv.base, stop_cb, &srv);
