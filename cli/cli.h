@@ -18,5 +18,6 @@ int cmd_enroll(const struct cli_env *env, int argc, char **argv);
 int cmd_revoke(const struct cli_env *env, int argc, char **argv);
 int cmd_events(const struct cli_env *env, int argc, char **argv);
 int cmd_agents(const struct cli_env *env, int argc, char **argv);
+int cmd_alerts(const struct cli_env *env, int argc, char **argv);
 
 #endif

@@ -19,6 +19,8 @@ static const struct {
 				"  revoke --serial HEX     revoke one certificate" },
 	{ "events", cmd_events, "events --json [--sha256 HEX] [--agent NAME] [--limit N]" },
 	{ "agents", cmd_agents, "agents --json           agents with their health, losses and gaps" },
+	{ "alerts", cmd_alerts, "alerts [--json] [--rule ID] [--level L] [--agent NAME] [--limit N]\n"
+				"                          Sigma matches, with the event that matched" },
 };
 
 static void usage(FILE *f)
