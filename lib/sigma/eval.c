@@ -188,13 +188,31 @@ int pt_sigma_compile(struct pt_sigma_set *s)
 	pcre2_set_match_limit(s->mctx, 1000000);
 	pcre2_set_depth_limit(s->mctx, 10000);
 	for (i = 0; i < s->n; i++) {
+		const struct sg_rule *r = &s->rules[i];
+		uint32_t a, b, c, d;
+
+		for (a = 0; a < r->nsel; a++)
+			for (b = 0; b < r->sel[a].n; b++)
+				for (c = 0; c < r->sel[a].alts[b].n; c++) {
+					const struct sg_item *it = &r->sel[a].alts[b].items[c];
+
+					s->field_used[it->field] = true;
+					for (d = 0; d < it->n; d++) {
+						if (it->v[d].lit >= 0)
+							s->field_lit[it->field] = true;
+						if (it->v[d].kind == SG_FIELDREF)
+							s->field_used[it->v[d].ref] = true;
+					}
+				}
+	}
+	for (i = 0; i < s->n; i++) {
 		struct sg_need n;
 
 		if ((ret = need_cond(&s->rules[i], s->rules[i].cond, &n))) {
 			free(n.v);
 			goto out;
 		}
-		if (n.any) {
+		if (n.any || s->no_prefilter) {
 			s->unfiltered[s->nunfiltered++] = (uint32_t)i;
 		} else {
 			for (j = 0; j < n.n; j++) {
@@ -392,7 +410,8 @@ int pt_sigma_eval(struct pt_sigma_set *s, const struct pt_sigma_event *ev, pt_si
 	for (f = 0; f < PT_SF_MAX; f++) {
 		uint32_t len = ev->f[f].len;
 
-		if (!ev->f[f].ptr)
+		/* a field no rule names is neither folded nor scanned */
+		if (!ev->f[f].ptr || !s->field_used[f])
 			continue;
 		if (len > PT_SIGMA_FIELD_MAX)
 			len = PT_SIGMA_FIELD_MAX;
@@ -407,7 +426,7 @@ int pt_sigma_eval(struct pt_sigma_set *s, const struct pt_sigma_event *ev, pt_si
 		}
 		e.len[f] = len;
 		sg_fold(s->fold[f], ev->f[f].ptr, len);
-		if (s->ac)
+		if (s->ac && s->field_lit[f])
 			sg_ac_scan(s->ac, s->fold[f], len, on_hit, &e);
 	}
 	s->st.candidates += e.ncand;

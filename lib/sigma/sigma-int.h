@@ -83,6 +83,9 @@ struct pt_sigma_set {
 	struct sg_rule *rules;
 	size_t n, cap;
 	bool compiled;
+	bool no_prefilter;
+	bool field_lit[PT_SF_MAX];   /* some value on the field has a literal: scan it */
+	bool field_used[PT_SF_MAX];  /* some value names the field: fold it */          /* every rule evaluated on every event (benchmarks) */
 	/* literals of all values, folded; a value's lit indexes these */
 	char **lits;
 	uint32_t *lit_len;
