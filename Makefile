@@ -59,7 +59,9 @@ BPF_ARCH  ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/i.86/x86/' -e 's/aa
 
 LIB_SRC    := $(sort $(wildcard lib/*/*.c))
 AGENT_SRC  := $(sort $(filter-out agent/main.c,$(wildcard agent/*.c)))
-SERVER_SRC := $(sort $(filter-out server/main.c,$(wildcard server/*.c)))
+# The web console (web/) is built into the collector as a generated table (server/console.c).
+CONSOLE_GEN := $(BUILD)/gen/console_files.c
+SERVER_SRC := $(sort $(filter-out server/main.c,$(wildcard server/*.c))) $(CONSOLE_GEN)
 CLI_SRC    := $(sort $(filter-out cli/main.c,$(wildcard cli/*.c)))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -94,6 +96,11 @@ $(BUILD)/obj/%.o: %.c
 
 # Agent code includes the BPF skeleton, so it must exist before agent objects compile.
 $(call obj,$(AGENT_SRC) agent/main.c): $(SKELS)
+
+$(CONSOLE_GEN): scripts/embed-web.py $(shell find web -type f 2>/dev/null)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  EMBED   web/")
+	$(Q)python3 scripts/embed-web.py web $@
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h)
 	@mkdir -p $(@D)

@@ -1,203 +1,275 @@
-/* proctrail agents --json: one object per agent with its health, loss counters and
- * unexplained gaps. */
+/* proctrail agents: the agents the collector knows, with their health, queue and spool,
+ * losses, gaps and how long they have been silent (/api/v1/agents). --json prints each agent
+ * object as the API wrote it, one per line. */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../lib/ecs/json.h"
+#include "api.h"
 #include "db.h"
-#include "proctrail/log.h"
-#include "proctrail/store.h"
+#include "proctrail/escape.h"
+#include "proctrail/jsonread.h"
 #include "proctrail/wire.h"
+#include "table.h"
 
-static void kcol_str(struct pt_json *j, const char *key, sqlite3_stmt *st, int col)
+#define AGENTS_TOKENS (4u << 20)
+
+static const struct cli_col AGENT_COLS[] = {
+	{ "NAME", 24, 0, 0 }, { "HOST", 24, 0, 0 }, { "VERSION", 10, 0, 0 },
+	{ "CONNECTED", 9, 0, 0 }, { "LAST SEEN", 23, 0, 0 }, { "SILENT", 8, 1, 0 },
+	{ "HEALTH", 12, 0, 0 }, { "QUEUE", 8, 1, 0 }, { "SPOOL", 7, 1, 0 },
+	{ "LOST", 10, 1, 0 }, { "GAPS", 6, 1, 0 }, { "POLICY", 6, 1, 0 },
+};
+#define NCOLS (sizeof(AGENT_COLS) / sizeof(AGENT_COLS[0]))
+
+/* The first of the keys the object has (the API's names, then the older CLI's). */
+static int field(const struct pt_jr *d, int obj, const char *a, const char *b)
 {
-	const char *s = (const char *)sqlite3_column_text(st, col);
+	int v = pt_jr_path(d, obj, a);
 
-	if (s)
-		pt_json_kstr(j, key, s, (size_t)sqlite3_column_bytes(st, col));
+	return v >= 0 || !b ? v : pt_jr_path(d, obj, b);
 }
 
-static void kcol_u64(struct pt_json *j, const char *key, sqlite3_stmt *st, int col)
+static size_t text_of(const struct pt_jr *d, int tok, char *out, size_t cap)
 {
-	if (sqlite3_column_type(st, col) != SQLITE_NULL)
-		pt_json_ku64(j, key, (uint64_t)sqlite3_column_int64(st, col));
+	int n = pt_jr_text(d, tok, out, cap);
+
+	if (n == -EMSGSIZE)
+		return strlen(out);
+	if (n < 0 || (tok >= 0 && d->tok[tok].type == PT_JR_NULL)) {
+		out[0] = '\0';
+		return 0;
+	}
+	return (size_t)n;
 }
 
-static void kcol_time(struct pt_json *j, const char *key, sqlite3_stmt *st, int col)
+/* Sum of every loss counter: {"name":n} or {"name":{"total":n,"reported":m}}. */
+static uint64_t losses(const struct pt_jr *d, int obj)
 {
-	if (sqlite3_column_type(st, col) != SQLITE_NULL)
-		pt_json_ktime(j, key, (uint64_t)sqlite3_column_int64(st, col));
-}
+	int c = field(d, obj, "counters", "loss");
+	uint64_t sum = 0, v;
 
-static int counters(sqlite3 *db, struct pt_json *j, sqlite3_int64 agent)
-{
-	sqlite3_stmt *st = NULL;
-	int rc;
+	for (int k = pt_jr_first(d, c); k >= 0 && k < (int)d->tok[c].next;
+	     k = (int)d->tok[k + 1].next) {
+		int val = k + 1;
 
-	if (sqlite3_prepare_v2(db, "SELECT counter, total, reported FROM agent_counters"
-				   " WHERE agent=? AND counter<? ORDER BY counter", -1, &st, NULL)
-	    != SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(st, 1, agent);
-	sqlite3_bind_int64(st, 2, PT_SRV_COUNTER_BASE);
-	pt_json_open(j, "loss", '{');
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = pt_loss_counter_name((unsigned)sqlite3_column_int(st, 0));
-		char num[16];
+		if (d->tok[val].type == PT_JR_OBJECT) {
+			int t = pt_jr_get(d, val, "total"), r = pt_jr_get(d, val, "reported");
+			uint64_t tv = 0, rv = 0;
 
-		if (!name) {
-			snprintf(num, sizeof(num), "%d", sqlite3_column_int(st, 0));
-			name = num;
+			pt_jr_u64(d, t, &tv);
+			pt_jr_u64(d, r, &rv);
+			sum += tv > rv ? tv : rv;
+		} else if (!pt_jr_u64(d, val, &v)) {
+			sum += v;
 		}
-		pt_json_open(j, name, '{');
-		kcol_u64(j, "total", st, 1);         /* the agent's own count (PONG) */
-		kcol_u64(j, "reported", st, 2);      /* sum of its LOSS records */
-		pt_json_close(j, '}');
 	}
-	pt_json_close(j, '}');
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return sum;
 }
 
-/* What the collector itself throttled, refused or could not interpret for this agent. */
-static int collector_counters(sqlite3 *db, struct pt_json *j, sqlite3_int64 agent)
+static int row(const struct pt_jr *d, int ag, struct cli_table *t)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
+	char name[256], host[256], ver[64], conn[8], seen_raw[64], seen[64], silent[32];
+	char health[64], queue[32], spool[32], lost[32], gaps[32], policy[32];
+	const char *vals[NCOLS] = { name, host, ver, conn, seen, silent, health, queue, spool,
+				    lost, gaps, policy };
+	uint64_t v;
+	int c, tok;
 
-	if (sqlite3_prepare_v2(db, "SELECT counter, total FROM agent_counters"
-				   " WHERE agent=? AND counter>=? ORDER BY counter", -1, &st, NULL)
-	    != SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(st, 1, agent);
-	sqlite3_bind_int64(st, 2, PT_SRV_COUNTER_BASE);
-	pt_json_open(j, "collector", '{');
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		uint32_t id = (uint32_t)sqlite3_column_int64(st, 0);
-		const char *name = pt_srv_counter_name(id);
-		char buf[40];
-
-		if (!name && id >= PT_SRV_UNKNOWN_RECORD_BASE && id <= PT_SRV_UNKNOWN_RECORD_BASE + 0xffff) {
-			if (id == PT_SRV_UNKNOWN_RECORD_BASE)
-				snprintf(buf, sizeof(buf), "unknown_record_other");
-			else
-				snprintf(buf, sizeof(buf), "unknown_record_%u", id - PT_SRV_UNKNOWN_RECORD_BASE);
-			name = buf;
-		} else if (!name) {
-			snprintf(buf, sizeof(buf), "%u", id);
-			name = buf;
-		}
-		kcol_u64(j, name, st, 1);
-	}
-	pt_json_close(j, '}');
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	text_of(d, field(d, ag, "name", "agent.name"), name, sizeof(name));
+	text_of(d, field(d, ag, "host", "host.name"), host, sizeof(host));
+	text_of(d, field(d, ag, "version", "agent.version"), ver, sizeof(ver));
+	c = pt_jr_bool(d, field(d, ag, "connected", NULL));
+	snprintf(conn, sizeof(conn), "%s", c == 1 ? "yes" : c == 0 ? "no" : "?");
+	text_of(d, field(d, ag, "last_seen", NULL), seen_raw, sizeof(seen_raw));
+	cli_local_time(seen, sizeof(seen), seen_raw);
+	silent[0] = '\0';
+	if (!pt_jr_u64(d, field(d, ag, "silent_seconds", NULL), &v))
+		snprintf(silent, sizeof(silent), "%llus", (unsigned long long)v);
+	text_of(d, field(d, ag, "health", NULL), health, sizeof(health));
+	queue[0] = spool[0] = gaps[0] = policy[0] = '\0';
+	if (!pt_jr_u64(d, field(d, ag, "queue_depth", NULL), &v))
+		cli_human(queue, sizeof(queue), v);
+	if (!pt_jr_u64(d, field(d, ag, "spool_bytes", NULL), &v))
+		cli_human(spool, sizeof(spool), v);
+	snprintf(lost, sizeof(lost), "%llu", (unsigned long long)losses(d, ag));
+	tok = field(d, ag, "gaps", NULL);
+	if (tok >= 0 && d->tok[tok].type == PT_JR_ARRAY)
+		tok = field(d, ag, "unexplained_gaps", NULL);
+	if (!pt_jr_u64(d, tok, &v))
+		snprintf(gaps, sizeof(gaps), "%llu", (unsigned long long)v);
+	if (!pt_jr_u64(d, field(d, ag, "policy_version", NULL), &v))
+		snprintf(policy, sizeof(policy), "%llu", (unsigned long long)v);
+	return cli_table_add(t, vals, NULL);
 }
 
-static int gaps(sqlite3 *db, struct pt_json *j, sqlite3_int64 agent)
+/* Appends "key": and the raw JSON of token v (already clean JSON from the API). */
+static void put_raw(struct pt_buf *o, bool *comma, const char *key, const struct pt_jr *d, int v)
 {
-	sqlite3_stmt *st = NULL;
-	uint64_t n = 0, missing = 0;
-	int rc;
+	size_t n;
+	const char *raw;
 
-	if (sqlite3_prepare_v2(db, "SELECT stream_id, first_seq, last_seq FROM gaps WHERE agent=?"
-				   " ORDER BY stream_id, first_seq", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(st, 1, agent);
-	pt_json_open(j, "gaps", '[');
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		uint64_t f = (uint64_t)sqlite3_column_int64(st, 1);
-		uint64_t l = (uint64_t)sqlite3_column_int64(st, 2);
+	if (v < 0)
+		return;
+	raw = pt_jr_raw(d, v, &n);
+	pt_buf_printf(o, "%s\"%s\":", *comma ? "," : "", key);
+	pt_buf_append(o, raw, n);
+	*comma = true;
+}
 
-		pt_json_open(j, NULL, '{');
-		pt_json_ku64(j, "stream_id", (uint64_t)sqlite3_column_int64(st, 0));
-		pt_json_ku64(j, "first_seq", f);
-		pt_json_ku64(j, "last_seq", l);
-		pt_json_close(j, '}');
-		n++;
-		missing += l - f + 1;
+static bool is_loss_counter(const struct pt_jr *d, int key)
+{
+	char name[64];
+
+	if (pt_jr_text(d, key, name, sizeof(name)) < 0)
+		return false;
+	for (unsigned i = 0; i <= PT_LOSS_COUNTER_MAX; i++) {
+		const char *n = pt_loss_counter_name(i);
+
+		if (n && !strcmp(n, name))
+			return true;
 	}
-	pt_json_close(j, ']');
-	pt_json_ku64(j, "unexplained_gaps", n);
-	pt_json_ku64(j, "unexplained_missing", missing);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return false;
+}
+
+/* The object `agents --json` has always printed, from the API's agent object: the same keys
+ * (agent.id, host.name, loss.NAME.total/reported, collector.NAME, unexplained_gaps...) plus
+ * the API's silent_seconds. The gap list and stream positions appear when the API gives them
+ * (gap_list, stream_id, last_seq, agent_next_seq, agent_acked_seq). */
+static int legacy_agent(const struct pt_jr *d, int ag, struct pt_buf *o)
+{
+	static const char *const same[] = { "address", "mode", "health", "connected", "stream_id",
+		"last_seq", "first_seen", "last_seen", "last_pong", "queue_depth", "spool_bytes",
+		"agent_next_seq", "agent_acked_seq", "events", "duplicates", "policy_version",
+		"sequence_regressions" };
+	int name = field(d, ag, "name", "agent.name"), c, rep, g;
+	bool comma = false, inner;
+
+	pt_buf_reset(o);
+	pt_buf_append_str(o, "{");
+	put_raw(o, &comma, "agent.id", d, name);
+	put_raw(o, &comma, "agent.name", d, name);
+	put_raw(o, &comma, "host.name", d, field(d, ag, "host", "host.name"));
+	put_raw(o, &comma, "agent.version", d, field(d, ag, "version", "agent.version"));
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		int v = pt_jr_get(d, ag, same[i]);
+
+		if (v >= 0 && d->tok[v].type != PT_JR_NULL)
+			put_raw(o, &comma, same[i], d, v);
+	}
+	c = pt_jr_get(d, ag, "counters");
+	rep = pt_jr_get(d, ag, "loss_reported");
+	pt_buf_append_str(o, ",\"loss\":{");
+	inner = false;
+	for (int k = pt_jr_first(d, c); k >= 0 && k < (int)d->tok[c].next; k = (int)d->tok[k + 1].next) {
+		char key[64];
+		bool kc = false;
+
+		if (!is_loss_counter(d, k) || pt_jr_text(d, k, key, sizeof(key)) < 0)
+			continue;
+		pt_buf_printf(o, "%s\"%s\":{", inner ? "," : "", key);
+		put_raw(o, &kc, "total", d, k + 1);
+		put_raw(o, &kc, "reported", d, pt_jr_get(d, rep, key));
+		pt_buf_append_str(o, "}");
+		inner = true;
+	}
+	/* a LOSS record of a counter the agent has not counted (yet) */
+	for (int k = pt_jr_first(d, rep); k >= 0 && k < (int)d->tok[rep].next;
+	     k = (int)d->tok[k + 1].next) {
+		char key[64];
+		bool kc = false;
+
+		if (pt_jr_text(d, k, key, sizeof(key)) < 0 || pt_jr_get(d, c, key) >= 0)
+			continue;
+		pt_buf_printf(o, "%s\"%s\":{", inner ? "," : "", key);
+		put_raw(o, &kc, "reported", d, k + 1);
+		pt_buf_append_str(o, "}");
+		inner = true;
+	}
+	pt_buf_append_str(o, "},\"collector\":{");
+	inner = false;
+	for (int k = pt_jr_first(d, c); k >= 0 && k < (int)d->tok[c].next; k = (int)d->tok[k + 1].next) {
+		char key[64];
+
+		if (is_loss_counter(d, k) || pt_jr_text(d, k, key, sizeof(key)) < 0)
+			continue;
+		put_raw(o, &inner, key, d, k + 1);
+	}
+	pt_buf_append_str(o, "}");
+	g = pt_jr_get(d, ag, "gap_list");
+	if (g >= 0 && d->tok[g].type == PT_JR_ARRAY)
+		put_raw(o, &comma, "gaps", d, g);
+	g = pt_jr_get(d, ag, "gaps");
+	put_raw(o, &comma, "unexplained_gaps", d,
+		g >= 0 && d->tok[g].type == PT_JR_NUMBER ? g : pt_jr_get(d, ag, "unexplained_gaps"));
+	put_raw(o, &comma, "unexplained_missing", d, pt_jr_get(d, ag, "unexplained_missing"));
+	put_raw(o, &comma, "silent_seconds", d, pt_jr_get(d, ag, "silent_seconds"));
+	return pt_buf_append_str(o, "}\n") ? -EMSGSIZE : 0;
 }
 
 int cmd_agents(const struct cli_env *env, int argc, char **argv)
 {
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	struct pt_buf out;
-	int rc, ret = 1;
+	struct cli_api_opts o = { 0 };
+	struct cli_api api;
+	struct cli_table t;
+	struct pt_buf body, line;
+	struct pt_jr d = { 0 };
+	uint64_t refused = 0;
+	int json = 0, a, st, arr, ret = 1;
 
-	(void)argv;
-	if (argc != 2 || strcmp(argv[1], "--json")) {
-		fprintf(stderr, "usage: proctrail agents --json\n");
-		return 2;
+	for (a = 1; a < argc; a++) {
+		if (!strcmp(argv[a], "--json"))
+			json = 1;
+		else if (!cli_api_opt(&o, argc, argv, &a)) {
+			fprintf(stderr, "usage: proctrail agents [--json] [--url URL] [--token-file F]"
+					" [--ca F]\n");
+			return 2;
+		}
 	}
-	pt_buf_init(&out, 16u << 20);
-	db = cli_db_open(env);
-	if (!db)
-		goto out;
-	if (sqlite3_prepare_v2(db,
-			       "SELECT id, name, hostname, version, address, mode, stream_id, last_seq,"
-			       " first_seen_ns, last_seen_ns, last_pong_ns, health, connected,"
-			       " queue_depth, spool_bytes, agent_next_seq, agent_acked_seq, events,"
-			       " duplicates, policy_version,"
-			       " (SELECT count(*) FROM regressions r WHERE r.agent = agents.id)"
-			       " FROM agents ORDER BY name",
-			       -1, &st, NULL) != SQLITE_OK) {
-		log_warnx("query: %s", sqlite3_errmsg(db));
+	if (json && !cli_api_configured(env, &o))
+		return cli_local_agents(env, argc, argv);
+	if (cli_api_open(&api, env, &o))
+		return 1;
+	pt_buf_init(&body, CLI_BODY_MAX);
+	pt_buf_init(&line, 1u << 20);
+	cli_table_init(&t, AGENT_COLS, NCOLS);
+	st = cli_api_get(&api, "/api/v1/agents", &body);
+	if (st != 200) {
+		cli_api_fail("agents", st, &body);
 		goto out;
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct pt_json j = { .out = &out };
-		sqlite3_int64 id = sqlite3_column_int64(st, 0);
+	if (pt_jr_parse(&d, (const char *)body.data, body.len, AGENTS_TOKENS) ||
+	    (arr = pt_jr_get(&d, 0, "agents")) < 0 || d.tok[arr].type != PT_JR_ARRAY) {
+		fprintf(stderr, "proctrail agents: the API's answer is not an agent list\n");
+		goto out;
+	}
+	for (int e = pt_jr_first(&d, arr); e >= 0 && e < (int)d.tok[arr].next;
+	     e = (int)d.tok[e].next) {
+		if (json) {
+			size_t n;
+			const char *raw = pt_jr_raw(&d, e, &n);
 
-		pt_buf_reset(&out);
-		pt_json_raw(&j, "{");
-		kcol_str(&j, "agent.id", st, 1);
-		kcol_str(&j, "agent.name", st, 1);
-		kcol_str(&j, "host.name", st, 2);
-		kcol_str(&j, "agent.version", st, 3);
-		kcol_str(&j, "address", st, 4);
-		pt_json_kcstr(&j, "mode", sqlite3_column_int(st, 5) == PT_MODE_PULL ? "pull" : "stream");
-		kcol_str(&j, "health", st, 11);
-		pt_json_kbool(&j, "connected", sqlite3_column_int(st, 12) != 0);
-		kcol_u64(&j, "stream_id", st, 6);
-		kcol_u64(&j, "last_seq", st, 7);
-		kcol_time(&j, "first_seen", st, 8);
-		kcol_time(&j, "last_seen", st, 9);
-		kcol_time(&j, "last_pong", st, 10);
-		kcol_u64(&j, "queue_depth", st, 13);
-		kcol_u64(&j, "spool_bytes", st, 14);
-		kcol_u64(&j, "agent_next_seq", st, 15);
-		kcol_u64(&j, "agent_acked_seq", st, 16);
-		kcol_u64(&j, "events", st, 17);
-		kcol_u64(&j, "duplicates", st, 18);
-		kcol_u64(&j, "policy_version", st, 19);
-		/* HELLOs whose stream was behind what is stored (an old snapshot of the spool) */
-		kcol_u64(&j, "sequence_regressions", st, 20);
-		if (counters(db, &j, id) || collector_counters(db, &j, id) || gaps(db, &j, id)) {
-			log_warnx("query: %s", sqlite3_errmsg(db));
+			if (!pt_str_is_clean(raw, n) || legacy_agent(&d, e, &line)) {
+				refused++;
+				continue;
+			}
+			fwrite(line.data, 1, line.len, stdout);
+		} else if (row(&d, e, &t) == -ENOMEM) {
 			goto out;
 		}
-		pt_json_raw(&j, "}\n");
-		if (j.err) {
-			log_warnx("agent record too large to print");
-			goto out;
-		}
-		fwrite(out.data, 1, out.len, stdout);
 	}
-	if (rc != SQLITE_DONE) {
-		log_warnx("query: %s", sqlite3_errmsg(db));
+	if (!json && cli_table_print(&t, stdout))
 		goto out;
-	}
+	if (refused)
+		fprintf(stderr, "proctrail agents: %llu agents not shown (not clean JSON)\n",
+			(unsigned long long)refused);
 	ret = fflush(stdout) ? 1 : 0;
 out:
-	pt_buf_free(&out);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	pt_jr_free(&d);
+	cli_table_free(&t);
+	pt_buf_free(&body);
+	pt_buf_free(&line);
+	cli_api_close(&api);
 	return ret;
 }

@@ -12,4 +12,8 @@
  * the first) when neither can be opened. */
 sqlite3 *cli_db_open(const struct cli_env *env);
 
+/* events --json and agents --json read from the database when no API is configured. */
+int cli_local_events(const struct cli_env *env, int argc, char **argv);
+int cli_local_agents(const struct cli_env *env, int argc, char **argv);
+
 #endif

@@ -11,6 +11,9 @@ PACKAGES=(
 	# detection: Sigma rules (YAML) and their regular expressions
 	libyaml-dev libpcre2-dev
 	iproute2 util-linux procps jq python3 ca-certificates
+	# the console's browser test (tests/integration/console_browser.sh): Debian's chromium,
+	# driven by playwright-core from npm (installed by the test into tests/browser/node_modules)
+	chromium nodejs npm
 )
 # `install-deps.sh reliability`: also what the long suite runs (make reliability)
 if [ "${1:-}" = "reliability" ]; then

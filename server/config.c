@@ -27,6 +27,10 @@ void pt_server_usage(FILE *f)
 "                             (docs/detection.md); reloaded on SIGHUP, each refused\n"
 "                             file logged with its reason\n"
 "  --check-rules DIR          print which rules of DIR load (Markdown) and exit\n"
+"  --api ADDR:PORT            serve the HTTP API (docs/api.md) over TLS with the collector's\n"
+"                             certificate on this address (default: off)\n"
+"  --operators FILE           the API's operators and token hashes, re-read when it\n"
+"                             changes (HOME/pki/operators.tsv; `proctrail pki operator`)\n"
 "  --user USER                drop to this user after binding when started as root\n"
 "                             (default proctrail)\n"
 "  --max-frame-bytes N        per-agent frame limit (default 4194304)\n"
@@ -80,6 +84,7 @@ static int defaults(struct pt_server_config *c, const char *home, char *err, siz
 		{ "pki/server.key", offsetof(struct pt_server_config, key) },
 		{ "pki/crl.pem", offsetof(struct pt_server_config, crl) },
 		{ "proctrail.db", offsetof(struct pt_server_config, db) },
+		{ "pki/operators.tsv", offsetof(struct pt_server_config, operators) },
 	};
 	size_t i;
 
@@ -116,6 +121,13 @@ static int apply(struct pt_server_config *c, const char *key, const char *v, cha
 		return set_path(c->db, key, v, err, errlen);
 	if (!strcmp(key, "rules"))
 		return set_path(c->rules, key, v, err, errlen);
+	if (!strcmp(key, "operators"))
+		return set_path(c->operators, key, v, err, errlen);
+	if (!strcmp(key, "api")) {
+		if (snprintf(c->api, sizeof(c->api), "%s", v) >= (int)sizeof(c->api))
+			return snprintf(err, errlen, "api: too long"), -EINVAL;
+		return 0;
+	}
 	if (!strcmp(key, "user")) {
 		if (snprintf(c->user, sizeof(c->user), "%s", v) >= (int)sizeof(c->user))
 			return snprintf(err, errlen, "user: too long"), -EINVAL;

@@ -30,10 +30,10 @@
 #include "proctrail/register.h"
 #include "proctrail/store.h"
 #include "proctrail/tls.h"
+#include "api.h"
 #include "checkpoint.h"
 #include "detect.h"
 #include "server.h"
-#include "detect.h"
 #include "server-int.h"
 #include "session.h"
 #include "store_wal.h"
@@ -421,20 +421,24 @@ static void dir_of(const char *path, char out[PT_SERVER_PATH_MAX])
 static int confine(const struct pt_server_config *cfg)
 {
 	char db_dir[PT_SERVER_PATH_MAX], ca_dir[PT_SERVER_PATH_MAX], crl_dir[PT_SERVER_PATH_MAX];
+	char ops_dir[PT_SERVER_PATH_MAX];
 	struct pt_confine c = { .read_write = { db_dir }, .read_only = { ca_dir } };
 	struct pt_confine_result r;
 	char err[512];
-	int ret;
+	int ret, ro = 1;
 
 	dir_of(cfg->db, db_dir);
 	dir_of(cfg->ca, ca_dir);
 	if (cfg->crl[0]) {
 		dir_of(cfg->crl, crl_dir);
-		c.read_only[1] = crl_dir;
+		c.read_only[ro++] = crl_dir;
 	}
-	/* SIGHUP re-reads the rule directory */
-	if (cfg->rules[0])
-		c.read_only[cfg->crl[0] ? 2 : 1] = cfg->rules;
+	if (cfg->api[0]) {   /* the API re-reads its operators file */
+		dir_of(cfg->operators, ops_dir);
+		c.read_only[ro++] = ops_dir;
+	}
+	if (cfg->rules[0])   /* SIGHUP re-reads the rule directory */
+		c.read_only[ro++] = cfg->rules;
 	if ((ret = pt_confine_self(&c, &r, err, sizeof(err)))) {
 		log_warnx("%s (--confine no runs without it)", err);
 		return ret;
@@ -504,6 +508,8 @@ int pt_server_run(const struct pt_server_config *cfg)
 		goto out;
 	}
 	evconnlistener_set_error_cb(srv.listener, accept_error_cb);
+	if (cfg->api[0] && (ret = pt_api_open(&srv.api, cfg)))
+		goto out;
 	if ((ret = drop_privileges(cfg->user)))
 		goto out;
 	if ((ret = pt_store_open(&store, cfg->db)))
@@ -523,6 +529,8 @@ int pt_server_run(const struct pt_server_config *cfg)
 		goto out;
 	}
 	if (cfg->rules[0] && (ret = rules_reload(&srv, "start")))
+		goto out;
+	if (srv.api && (ret = pt_api_start(srv.api)))
 		goto out;
 	srv.ping_ev = event_new(srv.base, -1, EV_PERSIST, ping_cb, &srv);
 	srv.collect_ev = event_new(srv.base, -1, EV_PERSIST, collect_cb, &srv);
@@ -566,6 +574,7 @@ int pt_server_run(const struct pt_server_config *cfg)
 	event_base_dispatch(srv.base);
 	ret = 0;
 out:
+	pt_api_free(srv.api);     /* its reads end before the writer's last checkpoint */
 	while (!TAILQ_EMPTY(&srv.conns))
 		pt_conn_free(TAILQ_FIRST(&srv.conns));
 	pt_writer_stop(srv.writer);    /* commits what is queued; the store is closed with it */
