@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Detection end to end: a real agent (eBPF) records what this test runs, the collector
-# evaluates 30 SigmaHQ rules on every stored exec, and each behaviour finds its alert; near
-# misses (the same tools, harmless arguments) find none.
+# evaluates 30 SigmaHQ rules on every stored exec, and each behaviour finds its alert through
+# the HTTP API (/api/v1/alerts, its filters and cursor, /api/v1/alerts/stream); near misses
+# (the same tools, harmless arguments) find none.
 #
 # The behaviours are look-alikes: copies of /bin/true named after the tool, run with the
 # arguments the rule describes (argv[0] set to the tool's name), so `auditctl -D`, a netcat
 # reverse shell or `chmod +x /tmp/x` are recorded as such and do nothing. One is real and
 # harmless: `sh -c 'echo ZWNobyBoaQ== | base64 -d | sh -s TOKEN'` (it prints "hi"). The git
 # case runs a copy of dash named git, so the rule's parent fields (process.parent.*) are real.
-. "$(dirname "$0")/collector_lib.bash"
+. "$(dirname "$0")/api_lib.bash"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "needs root (eBPF)"
@@ -21,7 +22,8 @@ RULES=$ROOT/tests/integration/sigma
 deploy det-agent
 cp -r "$RULES" "$T/rules"
 printf 'title: broken\nlogsource: [\n' >"$T/rules/zz_broken.yml"
-start_server --rules "$T/rules"
+operator ana read
+start_api --rules "$T/rules"
 grep -q "rules $T/rules: 30 loaded, 1 refused (start)" "$T/server.log" || fail "rule load line"
 grep -q "zz_broken.yml refused: YAML" "$T/server.log" || fail "refused rule not logged"
 ok "30 rules loaded, the broken file refused and logged with its reason"
@@ -114,7 +116,20 @@ cp "$(readlink -f /bin/sh)" "$BIN/git"
 (cd / && exec -a git "$BIN/git" -c "$BIN/auditctl 'sh 0<&1'; :" x -p help)
 ok "ran ${#CASES[@]} behaviours, ${#NEAR[@]} near misses, a real pipe and a git parent"
 
-alerts() { "$PT" --home "$H" alerts --json >"$T/alerts.json"; }
+# every page of /api/v1/alerts?QUERY, one alert a line, into $T/alerts.json
+alerts() {
+	local q=${1:-limit=7} cur= page=0
+	: >"$T/alerts.json"
+	while :; do
+		api ana "/api/v1/alerts?$q${cur:+&cursor=$cur}" >"$T/page.json"
+		[ "$(status)" = 200 ] || fail "alerts?$q: status $(status): $(cat "$T/page.json")"
+		jq -c '.alerts[]' "$T/page.json" >>"$T/alerts.json"
+		cur=$(jq -r '.next_cursor // empty' "$T/page.json")
+		[ -n "$cur" ] || break
+		page=$((page + 1))
+		[ "$page" -lt 1000 ] || fail "paging does not end"
+	done
+}
 # jq -e of jq 1.6 judges only the last input: "any line selected" is a non-empty output
 jany() { [ -n "$(jq -c "$@")" ]; }
 want=$(( ${#CASES[@]} + 3 ))
@@ -165,6 +180,47 @@ done
 ok "the ${#NEAR[@]} near misses are stored and made no alert"
 expect_eq "one alert per (event, rule)" \
 	"$(q "SELECT count(*) - count(DISTINCT event || ':' || rule_id) FROM alerts")" 0
+expect_eq "alert ids over the cursor pages, each once" \
+	"$(jq -r .alert_id "$T/alerts.json" | sort -u | wc -l)" "$(wc -l <"$T/alerts.json")"
+expect_eq "every alert of the table through the API" "$(wc -l <"$T/alerts.json")" \
+	"$(q "SELECT count(*) FROM alerts")"
+
+# filters
+alerts "rule=bed26dea-4525-47f4-b24a-76e30e44ffb0"
+expect_eq "rule filter" "$(jq -r .event.process.command_line "$T/alerts.json" | sort -u)" "auditctl -D"
+alerts "level=low&agent=det-agent"
+[ -s "$T/alerts.json" ] || fail "no low alert"
+expect_eq "level filter" "$(jq -r .rule.level "$T/alerts.json" | sort -u)" low
+alerts "agent=nobody"
+expect_eq "agent filter" "$(wc -l <"$T/alerts.json")" 0
+alerts "from=1h&to=2099-01-01T00:00:00Z&limit=1000"
+expect_eq "from/to" "$(wc -l <"$T/alerts.json")" "$(q "SELECT count(*) FROM alerts")"
+alerts "to=2000-01-01T00:00:00Z"
+expect_eq "to before every alert" "$(wc -l <"$T/alerts.json")" 0
+api ana "/api/v1/alerts?severity=high" >/dev/null
+expect_eq "unknown parameter" "$(status)" 400
+api - "/api/v1/alerts" >/dev/null
+expect_eq "no token" "$(status)" 401
+
+# the live stream: an alert made after it opened arrives on it
+curl -sS -N --cacert "$H/pki/ca.crt" -H "Authorization: Bearer $(cat "$T/ana.token")" \
+	"https://127.0.0.1:$APORT/api/v1/alerts/stream?rule=bed26dea-4525-47f4-b24a-76e30e44ffb0" \
+	>"$T/stream.txt" 2>/dev/null &
+CURL_PID=$!
+for _ in $(seq 100); do grep -q "proctrail alerts from" "$T/stream.txt" && break; sleep 0.1; done
+run_case "auditctl -D -k live$$"
+run_case "crontab -l"
+for _ in $(seq 300); do grep -q "live$$" "$T/stream.txt" && break; sleep 0.2; done
+kill "$CURL_PID" 2>/dev/null || true
+wait "$CURL_PID" 2>/dev/null || true
+grep -q "^event: alert" "$T/stream.txt" || fail "no alert on the stream"
+grep "^data: " "$T/stream.txt" | sed 's/^data: //' >"$T/stream.json"
+jany --arg c "auditctl -D -k live$$" 'select(.event.process.command_line == $c)' "$T/stream.json" ||
+	fail "the new alert did not arrive on the stream"
+expect_eq "the stream's rule filter" "$(jq -r .rule.id "$T/stream.json" | sort -u)" \
+	bed26dea-4525-47f4-b24a-76e30e44ffb0
+ok "/api/v1/alerts/stream delivered the alert made while it was open, filtered by rule"
+
 "$PT" --home "$H" alerts | grep -q "auditctl" || fail "alerts table output"
 ok "proctrail alerts prints the table"
 stop_agent
