@@ -182,8 +182,10 @@ expect_eq "one alert per (event, rule)" \
 	"$(q "SELECT count(*) - count(DISTINCT event || ':' || rule_id) FROM alerts")" 0
 expect_eq "alert ids over the cursor pages, each once" \
 	"$(jq -r .alert_id "$T/alerts.json" | sort -u | wc -l)" "$(wc -l <"$T/alerts.json")"
+# others' processes on this host can make alerts meanwhile: compare up to the newest seen
+upto() { jq -r '.alert_id | tonumber' "$T/alerts.json" | sort -n | tail -1; }
 expect_eq "every alert of the table through the API" "$(wc -l <"$T/alerts.json")" \
-	"$(q "SELECT count(*) FROM alerts")"
+	"$(q "SELECT count(*) FROM alerts WHERE id <= $(upto)")"
 
 # filters
 alerts "rule=bed26dea-4525-47f4-b24a-76e30e44ffb0"
@@ -194,7 +196,7 @@ expect_eq "level filter" "$(jq -r .rule.level "$T/alerts.json" | sort -u)" low
 alerts "agent=nobody"
 expect_eq "agent filter" "$(wc -l <"$T/alerts.json")" 0
 alerts "from=1h&to=2099-01-01T00:00:00Z&limit=1000"
-expect_eq "from/to" "$(wc -l <"$T/alerts.json")" "$(q "SELECT count(*) FROM alerts")"
+expect_eq "from/to" "$(wc -l <"$T/alerts.json")" "$(q "SELECT count(*) FROM alerts WHERE id <= $(upto)")"
 alerts "to=2000-01-01T00:00:00Z"
 expect_eq "to before every alert" "$(wc -l <"$T/alerts.json")" 0
 api ana "/api/v1/alerts?severity=high" >/dev/null
