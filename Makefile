@@ -47,11 +47,11 @@ LDFLAGS   += $(SANFLAGS)
 # Each program links what it uses: the CLI needs no libbpf or libevent, the collector no libbpf.
 LIB_LIBS    := -lssl -lcrypto -lzstd -lpthread
 AGENT_LIBS  := -lbpf -lelf -lz $(LIB_LIBS)
-SERVER_LIBS := -levent_openssl -levent_core -levent_extra -levent_pthreads -lsqlite3 $(LIB_LIBS)
+SERVER_LIBS := -levent_openssl -levent_core -levent_extra -levent_pthreads -lsqlite3 -lyaml -lpcre2-8 $(LIB_LIBS)
 CLI_LIBS    := -lsqlite3 $(LIB_LIBS)
 # tests, benchmarks and fuzzers may link any archive
 LDLIBS      := -lbpf -lelf -lz -levent_openssl -levent_core -levent_extra -levent_pthreads \
-	-lsqlite3 $(LIB_LIBS)
+	-lsqlite3 -lyaml -lpcre2-8 $(LIB_LIBS)
 
 # The BPF target architecture is the build machine's (CO-RE's PT_REGS and syscall wrappers
 # differ per architecture). bpf/vmlinux.h is that architecture's BTF: `make vmlinux` refreshes it.

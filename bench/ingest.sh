@@ -6,6 +6,9 @@
 #
 #   bash bench/ingest.sh [RUNS] [EVENTS]        defaults: 3 runs, 1,000,000 events per run
 #
+# RULES=DIR: every configuration runs twice per round, without and with `--rules DIR` (Sigma
+# detection on every stored exec), interleaved. CONFIGS="C:B:W ..." picks configurations.
+#
 # Per-agent rate limits are switched off: the figure is the collector's, not the policy's.
 # Each run also prints the CPU seconds (user+system) of the server and of the replay client,
 # which share the machine's cores, and the load average is printed at the start and the end.
@@ -36,18 +39,25 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 
 # connections:batch:window (CONFIGS="1:1000:8 100:500:4" in the environment: a subset)
+# connections:batch:window
 if [ -n "${CONFIGS:-}" ]; then
 	read -r -a CONFIGS <<<"$CONFIGS"
 else
 	CONFIGS=("1:1000:8" "100:500:4" "1000:100:2")
 fi
+RULES=${RULES:-}
+VARIANTS=("none")
+[ -n "$RULES" ] && VARIANTS+=("rules")
 
-run_one() { # conns batch window
+run_one() { # conns batch window variant
+	local -a rules_flag=()
+	[ "$4" = rules ] && rules_flag=(--rules "$RULES")
 	rm -f "$D"/proctrail.db*
 	: >"$D/server.log"
 	"$B/proctrail-server" --home "$D" --listen "127.0.0.1:$PORT" "${USER_FLAG[@]}" \
 		--max-records-per-sec 0 --max-bytes-per-sec 0 --max-frames-per-sec 0 --max-per-agent 0 \
-		--max-handshakes 1024 --max-handshakes-per-address 0 >>"$D/server.log" 2>&1 &
+		--max-handshakes 1024 --max-handshakes-per-address 0 "${rules_flag[@]}" \
+		>>"$D/server.log" 2>&1 &
 	SPID=$!
 	for _ in $(seq 50); do
 		grep -q listening "$D/server.log" && break
@@ -69,17 +79,21 @@ echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A rates
 for r in $(seq "$RUNS"); do
 	for c in "${CONFIGS[@]}"; do
-		IFS=: read -r conns batch window <<<"$c"
-		line=$(run_one "$conns" "$batch" "$window")
-		echo "run $r connections=$conns batch=$batch window=$window: $line"
-		rate=$(sed -n 's/.*events_per_sec=\([0-9]*\).*/\1/p' <<<"$line")
-		rates[$c]="${rates[$c]:-} ${rate:-0}"
+		for v in "${VARIANTS[@]}"; do
+			IFS=: read -r conns batch window <<<"$c"
+			line=$(run_one "$conns" "$batch" "$window" "$v")
+			echo "run $r connections=$conns batch=$batch window=$window rules=$v: $line"
+			rate=$(sed -n 's/.*events_per_sec=\([0-9]*\).*/\1/p' <<<"$line")
+			rates[$c/$v]="${rates[$c/$v]:-} ${rate:-0}"
+		done
 	done
 done
 echo
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 for c in "${CONFIGS[@]}"; do
-	IFS=: read -r conns batch window <<<"$c"
-	med=$(tr ' ' '\n' <<<"${rates[$c]}" | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-	echo "median connections=$conns batch=$batch window=$window: $med events/s (runs:${rates[$c]})"
+	for v in "${VARIANTS[@]}"; do
+		IFS=: read -r conns batch window <<<"$c"
+		med=$(tr ' ' '\n' <<<"${rates[$c/$v]}" | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+		echo "median connections=$conns batch=$batch window=$window rules=$v: $med events/s (runs:${rates[$c/$v]})"
+	done
 done

@@ -20,6 +20,7 @@ int cmd_events(const struct cli_env *env, int argc, char **argv);
 /* pki operator ...: argv[0] is "operator" */
 int cli_operator(const struct cli_env *env, int argc, char **argv);
 int cmd_agents(const struct cli_env *env, int argc, char **argv);
+int cmd_alerts(const struct cli_env *env, int argc, char **argv);
 int cmd_tree(const struct cli_env *env, int argc, char **argv);
 int cmd_binaries(const struct cli_env *env, int argc, char **argv);
 int cmd_policy(const struct cli_env *env, int argc, char **argv);

@@ -8,6 +8,8 @@ PACKAGES=(
 	libbpf-dev bpftool libelf-dev zlib1g-dev
 	libssl-dev openssl libevent-dev libsqlite3-dev sqlite3 libzstd-dev
 	libcmocka-dev
+	# detection: Sigma rules (YAML) and their regular expressions
+	libyaml-dev libpcre2-dev
 	iproute2 util-linux procps jq python3 ca-certificates
 	# the console's browser test (tests/integration/console_browser.sh): Debian's chromium,
 	# driven by playwright-core from npm (installed by the test into tests/browser/node_modules)

@@ -98,6 +98,15 @@ void api_policy(struct pt_api *a, struct evhttp_request *req, const struct api_w
 		const char *path);
 /* The string member key of a flat JSON object (no escapes): 0, -ENOENT, -EINVAL, -EMSGSIZE. */
 int api_json_member(const char *body, size_t len, const char *key, char *out, size_t outlen);
+void api_alerts(struct pt_api *a, struct evhttp_request *req);
+void api_alert_stream_open(struct pt_api *a, struct evhttp_request *req);
+
+/* Alerts (docs/detection.md): API_ALERT_SELECT's columns are alert id, rule id, title, level,
+ * rule file, event time, created, then the event's as api_event_json's (from column 7).
+ * api_alert_json appends one alert object with its event, or returns 1 when f is given and
+ * the alert does not pass its rule/level/agent filters; -errno (undecodable event -EBADMSG). */
+extern const char API_ALERT_SELECT[];
+int api_alert_json(sqlite3_stmt *st, const struct pt_api_filter *f, struct pt_buf *out);
 
 /* One stored event as ECS JSON (the agent's --stdout object plus who sent it and the row id)
  * appended to out. Columns of st from col: id, time_ns, record, stream_id, seq, agent name,

@@ -441,6 +441,10 @@ static void route(struct pt_api *a, struct evhttp_request *req, const char *path
 			api_binary_one(a, req, rest);
 	} else if (!strcmp(path, "/api/v1/agents")) {
 		api_agents(a, req);
+	} else if (!strcmp(path, "/api/v1/alerts")) {
+		api_alerts(a, req);
+	} else if (!strcmp(path, "/api/v1/alerts/stream")) {
+		api_alert_stream_open(a, req);
 	} else {
 		api_error(req, 404, "not found");
 	}

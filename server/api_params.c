@@ -179,15 +179,18 @@ struct spec {
 #define EV  (1u << PT_API_P_EVENTS | 1u << PT_API_P_STREAM)
 #define EVP (1u << PT_API_P_EVENTS)
 #define BIN (1u << PT_API_P_BINARIES)
+#define AL  (1u << PT_API_P_ALERTS | 1u << PT_API_P_ALERT_STREAM)
+#define ALP (1u << PT_API_P_ALERTS)
 
 static const struct spec SPECS[] = {
-	{ "agent", PT_F_AGENT, EV }, { "host", PT_F_HOST, EV }, { "from", PT_F_FROM, EV },
-	{ "to", PT_F_TO, EV }, { "pid", PT_F_PID, EV }, { "entity_id", PT_F_ENTITY, EV },
+	{ "agent", PT_F_AGENT, EV | AL }, { "host", PT_F_HOST, EV }, { "from", PT_F_FROM, EV | ALP },
+	{ "to", PT_F_TO, EV | ALP }, { "pid", PT_F_PID, EV }, { "entity_id", PT_F_ENTITY, EV },
 	{ "exe", PT_F_EXE, EV }, { "exe_prefix", PT_F_EXE_PREFIX, EV },
 	{ "exe_glob", PT_F_EXE_GLOB, EV }, { "name", PT_F_NAME, EV }, { "user", PT_F_USER, EV },
 	{ "action", PT_F_ACTION, EV }, { "sha256", PT_F_SHA256, EV | BIN },
-	{ "cmdline", PT_F_CMDLINE, EV }, { "limit", 0, EVP | BIN },
-	{ "cursor", PT_F_CURSOR, EVP | BIN }, { "max_hosts", PT_F_MAX_HOSTS, BIN },
+	{ "cmdline", PT_F_CMDLINE, EV }, { "limit", 0, EVP | BIN | ALP },
+	{ "cursor", PT_F_CURSOR, EVP | BIN | ALP }, { "rule", PT_F_RULE, AL },
+	{ "level", PT_F_LEVEL, AL }, { "max_hosts", PT_F_MAX_HOSTS, BIN },
 	{ "since", PT_F_SINCE, BIN },
 };
 
@@ -210,6 +213,8 @@ static int one(struct pt_api_filter *f, const struct spec *sp, const char *v, ui
 	case PT_F_EXE_PREFIX: f->exe_prefix = v; f->exe_prefix_len = n; break;
 	case PT_F_EXE_GLOB: f->exe_glob = v; break;
 	case PT_F_NAME: f->name = v; break;
+	case PT_F_RULE: f->rule = v; break;
+	case PT_F_LEVEL: f->level = v; break;
 	case PT_F_CMDLINE:
 		if (n > 1024)
 			return bad(err, errlen, sp->name, "at most 1024 bytes");

@@ -25,6 +25,8 @@ enum pt_api_params {
 	PT_API_P_STREAM,           /* filters only */
 	PT_API_P_BINARIES,         /* max_hosts, since, sha256, limit, cursor */
 	PT_API_P_NONE,             /* no parameter at all */
+	PT_API_P_ALERTS,           /* rule, level, agent, from, to, limit, cursor */
+	PT_API_P_ALERT_STREAM,     /* rule, level, agent */
 };
 
 enum pt_api_filter_bits {
@@ -32,12 +34,13 @@ enum pt_api_filter_bits {
 	PT_F_PID = 1u << 4, PT_F_ENTITY = 1u << 5, PT_F_EXE = 1u << 6, PT_F_EXE_PREFIX = 1u << 7,
 	PT_F_EXE_GLOB = 1u << 8, PT_F_NAME = 1u << 9, PT_F_USER = 1u << 10, PT_F_ACTION = 1u << 11,
 	PT_F_SHA256 = 1u << 12, PT_F_CMDLINE = 1u << 13, PT_F_CURSOR = 1u << 14,
-	PT_F_MAX_HOSTS = 1u << 15, PT_F_SINCE = 1u << 16,
+	PT_F_MAX_HOSTS = 1u << 15, PT_F_SINCE = 1u << 16, PT_F_RULE = 1u << 17, PT_F_LEVEL = 1u << 18,
 };
 
 struct pt_api_filter {
 	unsigned set;                      /* PT_F_* given */
 	const char *agent, *host, *exe, *exe_prefix, *exe_glob, *name, *user, *cmdline;
+	const char *rule, *level;          /* alerts: a rule id, a rule level */
 	size_t exe_prefix_len, cmdline_len;
 	uint64_t from_ns, to_ns, since_ns;
 	uint32_t pid, uid;

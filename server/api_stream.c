@@ -1,6 +1,7 @@
-/* /api/v1/events/stream: Server-Sent Events of new stored events with the events filters. A
- * timer reads what was committed since the last look (in id order, a bounded batch per tick)
- * and sends each stream what passes its filters. Slow readers are dropped, not buffered. */
+/* /api/v1/events/stream and /api/v1/alerts/stream: Server-Sent Events of new stored events
+ * (with the events filters) or alerts (rule, level, agent). A timer reads what was committed
+ * since the last look (in id order, a bounded batch per tick) and sends each stream what
+ * passes its filters. Slow readers are dropped, not buffered. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ struct api_stream {
 	struct pt_api_filter f;
 	uint64_t last_id;             /* sent or skipped up to here */
 	uint64_t keepalive_ns;
+	bool alerts;                  /* ids are alert ids */
 	TAILQ_ENTRY(api_stream) link;
 };
 
@@ -49,19 +51,20 @@ static void closed_cb(struct evhttp_connection *conn, void *arg)
 	stream_free(s, false);
 }
 
-static uint64_t max_id(struct pt_api *a)
+static uint64_t max_id(struct pt_api *a, bool alerts)
 {
 	sqlite3_stmt *st = NULL;
 	uint64_t v = 0;
 
-	if (sqlite3_prepare_v2(a->db, "SELECT coalesce(max(id), 0) FROM events", -1, &st, NULL) ==
+	if (sqlite3_prepare_v2(a->db, alerts ? "SELECT coalesce(max(id), 0) FROM alerts" :
+			       "SELECT coalesce(max(id), 0) FROM events", -1, &st, NULL) ==
 	    SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
 		v = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return v;
 }
 
-void api_stream_open(struct pt_api *a, struct evhttp_request *req)
+static void stream_open(struct pt_api *a, struct evhttp_request *req, bool alerts)
 {
 	struct api_stream *s;
 	const char *last;
@@ -75,19 +78,20 @@ void api_stream_open(struct pt_api *a, struct evhttp_request *req)
 		api_error(req, 500, "out of memory");
 		return;
 	}
-	if (api_query(req, &s->q, PT_API_P_STREAM, &s->f)) {
+	if (api_query(req, &s->q, alerts ? PT_API_P_ALERT_STREAM : PT_API_P_STREAM, &s->f)) {
 		evhttp_clear_headers(&s->q);
 		free(s);
 		return;
 	}
 	s->api = a;
+	s->alerts = alerts;
 	s->req = req;
 	s->conn = evhttp_request_get_connection(req);
 	last = evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
 	if (last && *last && strlen(last) <= 19 && strspn(last, "0123456789") == strlen(last))
 		s->last_id = strtoull(last, NULL, 10);
 	else
-		s->last_id = max_id(a);
+		s->last_id = max_id(a, alerts);
 	s->keepalive_ns = pt_mono_ns() + API_KEEPALIVE_S * 1000000000ull;
 	TAILQ_INSERT_TAIL(&a->streams, s, link);
 	a->nstreams++;
@@ -96,11 +100,21 @@ void api_stream_open(struct pt_api *a, struct evhttp_request *req)
 	evhttp_send_reply_start(req, 200, "OK");
 	/* a first comment line, so the client knows the stream is open */
 	if ((b = evbuffer_new())) {
-		evbuffer_add_printf(b, ": proctrail events from %llu\n\n",
+		evbuffer_add_printf(b, ": proctrail %s from %llu\n\n", alerts ? "alerts" : "events",
 				    (unsigned long long)s->last_id);
 		evhttp_send_reply_chunk(req, b);
 		evbuffer_free(b);
 	}
+}
+
+void api_stream_open(struct pt_api *a, struct evhttp_request *req)
+{
+	stream_open(a, req, false);
+}
+
+void api_alert_stream_open(struct pt_api *a, struct evhttp_request *req)
+{
+	stream_open(a, req, true);
 }
 
 static size_t pending(struct api_stream *s)
@@ -110,48 +124,68 @@ static size_t pending(struct api_stream *s)
 	return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
 }
 
-void api_stream_poll(struct pt_api *a)
+/* Sends the rows committed since the lowest last_id of the streams of one kind. */
+static void poll_kind(struct pt_api *a, struct evbuffer *b, bool alerts)
 {
-	struct api_stream *s, *next;
+	struct api_stream *s;
 	sqlite3_stmt *st = NULL;
-	uint64_t from = UINT64_MAX, now = pt_mono_ns();
-	struct evbuffer *b;
+	uint64_t from = UINT64_MAX;
+	char sql[1024];
+	bool any = false;
 	int rc;
 
-	if (TAILQ_EMPTY(&a->streams))
-		return;
 	TAILQ_FOREACH(s, &a->streams, link)
-		if (s->last_id < from)
-			from = s->last_id;
-	if (!(b = evbuffer_new()))
+		if (s->alerts == alerts) {
+			any = true;
+			if (s->last_id < from)
+				from = s->last_id;
+		}
+	if (!any)
 		return;
-	if (sqlite3_prepare_v2(a->db, "SELECT " COLS " FROM events e CROSS JOIN agents a"
-			       " ON a.id = e.agent LEFT JOIN hosts h ON h.id = e.host"
-			       " WHERE e.id > ?1 ORDER BY e.id LIMIT ?2", -1, &st, NULL) != SQLITE_OK)
-		goto out;
+	if (alerts)
+		snprintf(sql, sizeof(sql), "%s WHERE al.id > ?1 ORDER BY al.id LIMIT ?2",
+			 API_ALERT_SELECT);
+	else
+		snprintf(sql, sizeof(sql), "SELECT " COLS " FROM events e CROSS JOIN agents a"
+			 " ON a.id = e.agent LEFT JOIN hosts h ON h.id = e.host"
+			 " WHERE e.id > ?1 ORDER BY e.id LIMIT ?2");
+	if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
 	sqlite3_bind_int64(st, 2, API_STREAM_BATCH);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
 
 		TAILQ_FOREACH(s, &a->streams, link) {
-			if (id <= s->last_id)
+			if (s->alerts != alerts || id <= s->last_id)
 				continue;
 			s->last_id = id;
 			pt_buf_reset(&a->out);
-			if (api_event_json(st, 0, &s->f, &a->out))
+			if (alerts ? api_alert_json(st, &s->f, &a->out) :
+				     api_event_json(st, 0, &s->f, &a->out))
 				continue;
-			evbuffer_add_printf(b, "id: %llu\nevent: event\ndata: ",
-					    (unsigned long long)id);
+			evbuffer_add_printf(b, "id: %llu\nevent: %s\ndata: ", (unsigned long long)id,
+					    alerts ? "alert" : "event");
 			evbuffer_add(b, a->out.data, a->out.len);
 			evbuffer_add(b, "\n\n", 2);
 			evhttp_send_reply_chunk(s->req, b);
 		}
 	}
 	sqlite3_finalize(st);
-	st = NULL;
-out:
-	sqlite3_finalize(st);
+}
+
+void api_stream_poll(struct pt_api *a)
+{
+	struct api_stream *s, *next;
+	uint64_t now = pt_mono_ns();
+	struct evbuffer *b;
+
+	if (TAILQ_EMPTY(&a->streams))
+		return;
+	if (!(b = evbuffer_new()))
+		return;
+	poll_kind(a, b, false);
+	poll_kind(a, b, true);
 	api_end(a);
 	for (s = TAILQ_FIRST(&a->streams); s; s = next) {
 		next = TAILQ_NEXT(s, link);

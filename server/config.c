@@ -23,6 +23,10 @@ void pt_server_usage(FILE *f)
 "  --crl FILE                 revocation list, reloaded when it changes and on SIGHUP\n"
 "                             (HOME/pki/crl.pem; `none` disables the check)\n"
 "  --db FILE                  SQLite database (HOME/proctrail.db)\n"
+"  --rules DIR                Sigma process_creation rules evaluated on every stored exec\n"
+"                             (docs/detection.md); reloaded on SIGHUP, each refused\n"
+"                             file logged with its reason\n"
+"  --check-rules DIR          print which rules of DIR load (Markdown) and exit\n"
 "  --api ADDR:PORT            serve the HTTP API (docs/api.md) over TLS with the collector's\n"
 "                             certificate on this address (default: off)\n"
 "  --operators FILE           the API's operators and token hashes, re-read when it\n"
@@ -58,7 +62,7 @@ void pt_server_usage(FILE *f)
 "  --version                  print the version and exit\n"
 "  -h, --help                 this text\n"
 "\n"
-"Signals: SIGHUP reloads the CA and CRL, SIGUSR1 sends COLLECT to pull-mode agents now,\n"
+"Signals: SIGHUP reloads the CA, the CRL and the rules, SIGUSR1 sends COLLECT to pull-mode agents now,\n"
 "SIGTERM/SIGINT stop after committing and acknowledging what was received.\n");
 }
 
@@ -115,6 +119,8 @@ static int apply(struct pt_server_config *c, const char *key, const char *v, cha
 		return set_path(c->crl, key, strcmp(v, "none") ? v : "", err, errlen);
 	if (!strcmp(key, "db"))
 		return set_path(c->db, key, v, err, errlen);
+	if (!strcmp(key, "rules"))
+		return set_path(c->rules, key, v, err, errlen);
 	if (!strcmp(key, "operators"))
 		return set_path(c->operators, key, v, err, errlen);
 	if (!strcmp(key, "api")) {

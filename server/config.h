@@ -13,6 +13,7 @@ struct pt_server_config {
 	char listen[256];          /* address:port */
 	char ca[PT_SERVER_PATH_MAX], cert[PT_SERVER_PATH_MAX], key[PT_SERVER_PATH_MAX];
 	char crl[PT_SERVER_PATH_MAX], db[PT_SERVER_PATH_MAX];
+	char rules[PT_SERVER_PATH_MAX];   /* Sigma rule directory, "" none */
 	char user[64];
 	char api[256];             /* ADDRESS:PORT of the HTTP API; empty: off */
 	char operators[PT_SERVER_PATH_MAX];   /* the API's operators.tsv */

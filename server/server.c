@@ -32,6 +32,7 @@
 #include "proctrail/tls.h"
 #include "api.h"
 #include "checkpoint.h"
+#include "detect.h"
 #include "server.h"
 #include "server-int.h"
 #include "session.h"
@@ -238,6 +239,24 @@ static void crl_poll_cb(evutil_socket_t fd, short what, void *arg)
 	crl_refresh(arg, 0, "file changed");
 }
 
+/* Loads --rules DIR; the writer takes the new set before its next group. A directory that
+ * cannot be read keeps the rules in use (at start: no collector without its rules). */
+static int rules_reload(struct server *srv, const char *why)
+{
+	struct pt_sigma_set *set;
+	unsigned loaded, refused;
+	int ret = pt_detect_load(srv->cfg->rules, &set, &loaded, &refused);
+
+	if (ret) {
+		log_warnx("rules %s: %s (%s)%s", srv->cfg->rules, strerror(-ret), why,
+			  srv->writer ? "; the rules loaded before stay in use" : "");
+		return ret;
+	}
+	log_info("rules %s: %u loaded, %u refused (%s)", srv->cfg->rules, loaded, refused, why);
+	pt_writer_set_rules(srv->writer, set);
+	return 0;
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *srv = arg;
@@ -247,6 +266,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	switch (sig) {
 	case SIGHUP:
+		if (srv->cfg->rules[0])
+			rules_reload(srv, "SIGHUP");
 		if (!srv->cfg->crl[0])
 			log_info("SIGHUP: no CRL configured, nothing to reload");
 		else
@@ -416,6 +437,8 @@ static int confine(const struct pt_server_config *cfg)
 		dir_of(cfg->operators, ops_dir);
 		c.read_only[ro++] = ops_dir;
 	}
+	if (cfg->rules[0])   /* SIGHUP re-reads the rule directory */
+		c.read_only[ro++] = cfg->rules;
 	if ((ret = pt_confine_self(&c, &r, err, sizeof(err)))) {
 		log_warnx("%s (--confine no runs without it)", err);
 		return ret;
@@ -509,6 +532,8 @@ int pt_server_run(const struct pt_server_config *cfg)
 		pt_store_close(store);
 		goto out;
 	}
+	if (cfg->rules[0] && (ret = rules_reload(&srv, "start")))
+		goto out;
 	if (srv.api && (ret = pt_api_start(srv.api)))
 		goto out;
 	srv.ping_ev = event_new(srv.base, -1, EV_PERSIST, ping_cb, &srv);

@@ -14,6 +14,7 @@
 
 #include "proctrail/log.h"
 #include "proctrail/store.h"
+#include "detect.h"
 #include "store_wal.h"
 
 static const char SCHEMA[] =
@@ -84,7 +85,13 @@ static const char SCHEMA[] =
 	"  PRIMARY KEY(sha256, agent)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS regressions(agent INTEGER NOT NULL, stream_id INTEGER NOT NULL,"
 	"  agent_next_seq INTEGER NOT NULL, stored_high INTEGER NOT NULL, detected_ns INTEGER NOT NULL,"
-	"  PRIMARY KEY(agent, stream_id, detected_ns)) WITHOUT ROWID;";
+	"  PRIMARY KEY(agent, stream_id, detected_ns)) WITHOUT ROWID;"
+	/* Sigma matches (docs/detection.md): one row per (event, rule), made in the transaction
+	 * that inserts the event, so a resent batch (no new event row) makes no second alert. */
+	"CREATE TABLE IF NOT EXISTS alerts(id INTEGER PRIMARY KEY, event INTEGER NOT NULL,"
+	"  rule_id TEXT NOT NULL, title TEXT NOT NULL, level TEXT NOT NULL, agent INTEGER NOT NULL,"
+	"  host INTEGER, time_ns INTEGER, created_ns INTEGER NOT NULL, rule_file TEXT,"
+	"  UNIQUE(event, rule_id));";
 
 enum stmt_id {
 	S_EVENT, S_STREAM_GET, S_STREAM_PUT, S_GAP_ADD, S_GAP_OVERLAP, S_GAP_DEL, S_LOSS_ADD,
@@ -92,7 +99,7 @@ enum stmt_id {
 	S_AGENT_BATCH, S_AGENT_UPSERT, S_AGENT_ID, S_HOST_ADD, S_HOST_ID, S_AGENT_PONG,
 	S_AGENT_HEALTH, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO, S_INDEX_UPTO, S_INDEX_MAXID,
 	S_INDEX_FILL, S_INDEX_SET, S_REGRESSION_ADD, S_BIN_AGENT_STATS, S_KEY_UPTO, S_KEY_SET,
-	S_KEY_ROWS, S_KEY_ADD, S_AGENT_TIME_ADD, S_CMDLINE_ADD, S_MAX
+	S_KEY_ROWS, S_KEY_ADD, S_AGENT_TIME_ADD, S_CMDLINE_ADD, S_ALERT, S_MAX
 };
 
 static const char *const SQL[S_MAX] = {
@@ -108,6 +115,8 @@ static const char *const SQL[S_MAX] = {
 	[S_GAP_DEL] = "DELETE FROM gaps WHERE agent=? AND stream_id=? AND first_seq=?",
 	[S_LOSS_ADD] = "INSERT OR IGNORE INTO loss_ranges VALUES(?,?,?,?,?)",
 	[S_REGRESSION_ADD] = "INSERT OR IGNORE INTO regressions VALUES(?,?,?,?,?)",
+	[S_ALERT] = "INSERT OR IGNORE INTO alerts(event, rule_id, title, level, agent, host, time_ns,"
+		" created_ns, rule_file) VALUES(?,?,?,?,?,?,?,?,?)",
 	[S_LOSS_OVERLAP] = "SELECT first_seq, last_seq FROM loss_ranges WHERE agent=?"
 			   " AND stream_id=? AND first_seq<=? AND last_seq>=?",
 	[S_COUNTER_REPORTED] = "INSERT INTO agent_counters(agent, counter, reported) VALUES(?,?,?)"
@@ -180,6 +189,10 @@ struct pt_store {
 	void *wal_arg;
 	uint64_t page_size;
 	char path[512];
+	struct pt_sigma_set *rules;     /* not owned */
+	struct pt_detect_view *view;
+	uint64_t alerts, undecodable;
+	int alert_err;
 };
 
 static int db_err(struct pt_store *s, const char *what)
@@ -212,6 +225,7 @@ void pt_store_close(struct pt_store *s)
 	free(s->agg);
 	free(s->keys);
 	free(s->agent_rows);
+	free(s->view);
 	free(s);
 }
 
@@ -757,8 +771,70 @@ static int loss_record(struct pt_store *s, const struct pt_store_batch *b,
 
 #define FRESH_WORDS ((PT_BATCH_RECORDS_MAX + 63) / 64)
 
+struct alert_ctx {
+	struct pt_store *s;
+	const struct pt_store_batch *b;
+	const struct pt_store_event *e;
+	int64_t event;
+	uint64_t now_ns;
+};
+
+static int alert_row(void *arg, size_t rule)
+{
+	struct alert_ctx *a = arg;
+	struct pt_store *s = a->s;
+	const struct pt_sigma_rule_info *r = pt_sigma_rule(s->rules, rule);
+	sqlite3_stmt *q = s->st[S_ALERT];
+	int ret;
+
+	sqlite3_bind_int64(q, 1, a->event);
+	/* a rule without an id is named by its file */
+	sqlite3_bind_text(q, 2, r->id[0] ? r->id : r->file, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, r->title, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, r->level, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 5, a->b->agent);
+	sqlite3_bind_int64(q, 6, a->b->host);
+	sqlite3_bind_int64(q, 7, i64(a->e->time_ns));
+	sqlite3_bind_int64(q, 8, i64(a->now_ns));
+	sqlite3_bind_text(q, 9, r->file, -1, SQLITE_STATIC);
+	if ((ret = step_done(s, q, "writing alert")))
+		return ret;
+	s->alerts += sqlite3_changes(s->db) > 0;
+	return 0;
+}
+
+/* Evaluates the rules on one exec event just inserted (never on a duplicate). */
+static int detect(struct pt_store *s, const struct pt_store_batch *b,
+		  const struct pt_store_event *e, int64_t event, uint64_t now_ns)
+{
+	struct alert_ctx a = { .s = s, .b = b, .e = e, .event = event, .now_ns = now_ns };
+	struct pt_record rec;
+	size_t used;
+
+	if (!s->view && !(s->view = malloc(sizeof(*s->view))))
+		return -ENOMEM;
+	/* the session decoded this record already; a failure here cannot happen, and is counted */
+	if (pt_record_decode(b->raw + e->off, e->len, &rec, &used, NULL) ||
+	    rec.type != PT_REC_PROCESS_EXEC) {
+		s->undecodable++;
+		return 0;
+	}
+	pt_detect_view_fill(s->view, &rec.u.exec);
+	return pt_sigma_eval(s->rules, &s->view->ev, alert_row, &a);
+}
+
+void pt_store_set_rules(struct pt_store *s, struct pt_sigma_set *rules)
+{
+	s->rules = rules;
+}
+
+uint64_t pt_store_alerts(const struct pt_store *s)
+{
+	return s->alerts;
+}
+
 static int insert_events(struct pt_store *s, const struct pt_store_batch *b, uint32_t *inserted,
-			 uint64_t fresh[FRESH_WORDS])
+			 uint64_t fresh[FRESH_WORDS], uint64_t now_ns)
 {
 	sqlite3_stmt *q = s->st[S_EVENT];
 	uint32_t i;
@@ -793,6 +869,9 @@ static int insert_events(struct pt_store *s, const struct pt_store_batch *b, uin
 		if (sqlite3_changes(s->db) > 0) {
 			(*inserted)++;
 			fresh[i / 64] |= 1ull << (i % 64);
+			if (s->rules && e->type == PT_REC_PROCESS_EXEC &&
+			    (rc = detect(s, b, e, sqlite3_last_insert_rowid(s->db), now_ns)))
+				return rc;
 		}
 	}
 	return 0;
@@ -815,7 +894,7 @@ int pt_store_batch(struct pt_store *s, const struct pt_store_batch *b, uint64_t 
 	if ((ret = savepoint(s)))
 		return ret;
 	if ((ret = stream_get(s, b->agent, b->stream_id, &found, &high)) ||
-	    (ret = insert_events(s, b, &r->inserted, fresh)))
+	    (ret = insert_events(s, b, &r->inserted, fresh, now_ns)))
 		goto out;
 	if (b->first_seq > high + 1)
 		ret = gap_add(s, b->agent, b->stream_id, high + 1, b->first_seq - 1, now_ns);

@@ -119,6 +119,15 @@ int pt_store_health(struct pt_store *s, int64_t agent, const char *health, uint6
 #define PT_STORE_INDEX_EVERY 262144u
 int pt_store_index(struct pt_store *s, uint64_t max_rows, uint64_t *indexed);
 
+/* Sigma rules (include/proctrail/sigma.h) evaluated on each exec event a batch inserts: each
+ * match is an alerts row (event, rule id, title, level, agent, host, event time), in the
+ * batch's savepoint, at most one per (event, rule). A duplicate (resent) event is not
+ * evaluated. NULL: no rules. The set is not owned; it is replaced between transactions on the
+ * store's thread. */
+struct pt_sigma_set;
+void pt_store_set_rules(struct pt_store *s, struct pt_sigma_set *rules);
+/* Alert rows this store made since it was opened. */
+uint64_t pt_store_alerts(const struct pt_store *s);
 /* The API's lookup tables (ev_key, events_by_agent, cmdlines) are filled by pt_store_index()
  * too, up to meta.key_indexed_upto. Their rows lead with the event's epoch. */
 #define PT_STORE_EPOCH_BITS 18

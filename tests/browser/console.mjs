@@ -158,6 +158,22 @@ try {
   await page.waitForSelector('#results-rows tr.event');
   await page.screenshot({ path: `${SHOTS}/hostile.png` });
 
+  // ---- alerts: the Sigma match of the test binary, to its event and its process tree
+  await page.goto(`${URL_}/#/alerts?rule=0c0c0c0c-0000-0000-0000-00000000f1d0&agent=browser-agent`);
+  await page.waitForSelector('#alerts-table tr.alert');
+  const arows = await page.$$eval('#alerts-table tr.alert', (rs) => rs.map((r) => r.textContent));
+  expect(arows.length === 1 && arows[0].includes('findme binary ran') && arows[0].includes(' one'),
+    'the alerts page lists the one alert of the rule on that agent (the exec with argument "one")');
+  await page.screenshot({ path: `${SHOTS}/alerts.png` });
+  await page.click('#alerts-table tr.alert a.alert-event');
+  await page.waitForSelector('#event dd[data-field="process.executable"]');
+  expect(await page.textContent('#event dd[data-field="process.executable"]') === shown(BIN), 'from the alert to its event');
+  await page.goBack();
+  await page.waitForSelector('#alerts-table tr.alert a.alert-tree');
+  await page.click('#alerts-table tr.alert a.alert-tree');
+  await page.waitForSelector('ul.tree');
+  expect((await page.textContent('ul.tree')).includes('findme-'), 'from the alert to its process tree');
+
   // ---- sign out ends the session
   await page.click('#signout');
   await page.waitForSelector('#signin');

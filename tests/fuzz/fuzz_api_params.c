@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	qs[size] = 0;
 	r.u.exec.path = (struct pt_str){ "/bin/sh", 7 };
 	r.u.exec.argv = (struct pt_str){ argv, sizeof(argv) - 1 };
-	for (int kind = PT_API_P_EVENTS; kind <= PT_API_P_NONE; kind++) {
+	for (int kind = PT_API_P_EVENTS; kind <= PT_API_P_ALERT_STREAM; kind++) {
 		TAILQ_INIT(&q);
 		if (evhttp_parse_query_str(qs, &q) == 0 &&
 		    pt_api_filter_parse(&f, &q, kind, 1796306400000000000ull, err, sizeof(err)) == 0) {

@@ -28,7 +28,22 @@ fi
 
 deploy browser-agent browser-agent2
 operator local read
-start_api --ping-interval 1
+# a Sigma rule on this test's own binary, for the alerts page
+mkdir -p "$T/rules"
+cat >"$T/rules/findme.yml" <<'EOF_RULE'
+title: findme binary ran
+id: 0c0c0c0c-0000-0000-0000-00000000f1d0
+level: high
+logsource:
+    category: process_creation
+    product: linux
+detection:
+    selection:
+        Image|contains: '/findme-'
+        CommandLine|endswith: ' one'
+    condition: selection
+EOF_RULE
+start_api --ping-interval 1 --rules "$T/rules"
 URL="https://127.0.0.1:$APORT"
 # the CLI finds the API as on a `make run` host: HOME/api.url and HOME/operators/local.token
 echo "$URL" >"$H/api.url"

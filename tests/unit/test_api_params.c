@@ -165,6 +165,18 @@ static void test_params(void **state)
 	assert_int_equal(parse("max_hosts=2", PT_API_P_EVENTS, &f, err), -EINVAL);
 	assert_int_equal(parse("cursor=e0000000000000001", PT_API_P_BINARIES, &f, err), -EINVAL);
 	assert_int_equal(parse("x=1", PT_API_P_NONE, &f, err), -EINVAL);
+	/* alerts: rule, level, agent, from/to, limit, cursor; the stream no time/limit/cursor */
+	assert_int_equal(parse("rule=abc&level=high&agent=a&from=1h&to=1m&limit=5&cursor=e0000000000000009",
+			       PT_API_P_ALERTS, &f, err), 0);
+	assert_true((f.set & (PT_F_RULE | PT_F_LEVEL | PT_F_AGENT)) ==
+		    (PT_F_RULE | PT_F_LEVEL | PT_F_AGENT));
+	assert_int_equal(f.limit, 5);
+	assert_int_equal(f.cursor, 9);
+	assert_int_equal(parse("exe=/bin/sh", PT_API_P_ALERTS, &f, err), -EINVAL);
+	assert_int_equal(parse("rule=x", PT_API_P_EVENTS, &f, err), -EINVAL);
+	assert_int_equal(parse("rule=x&level=low&agent=a", PT_API_P_ALERT_STREAM, &f, err), 0);
+	assert_int_equal(parse("limit=5", PT_API_P_ALERT_STREAM, &f, err), -EINVAL);
+	assert_int_equal(parse("from=1h", PT_API_P_ALERT_STREAM, &f, err), -EINVAL);
 }
 
 static void test_too_long(void **state)

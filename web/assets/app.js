@@ -504,6 +504,46 @@ async function binaryPage(sha) {
   }
 }
 
+async function alertsPage() {
+  page('Alerts', 'alerts');
+  const params = hashParams();
+  const inputs = {};
+  const fields = [['rule', 'Rule id', ''], ['level', 'Level', 'high'], ['agent', 'Agent', ''], ['from', 'From', '24h']]
+    .map(([k, label, ph]) => {
+      inputs[k] = el('input', { name: k, id: 'f-' + k, placeholder: ph, maxlength: 4096 });
+      inputs[k].value = params[k] || '';
+      return el('label', {}, label, inputs[k]);
+    });
+  main.appendChild(el('form', { class: 'card form', onsubmit: (ev) => {
+    ev.preventDefault();
+    const v = {};
+    for (const k of Object.keys(inputs)) v[k] = inputs[k].value.trim();
+    location.hash = '#/alerts' + query(v);
+  } }, fields, el('div', { class: 'actions' }, el('button', { type: 'submit' }, 'List'))));
+  const box = el('div', { id: 'alerts' });
+  main.appendChild(box);
+  try {
+    const r = await api('/alerts' + query({ rule: params.rule, level: params.level, agent: params.agent, from: params.from, limit: 200 }));
+    const rows = (r.alerts || []).map((a) => {
+      const ev = a.event || {};
+      const ent = get(ev, 'process.entity_id');
+      return el('tr', { class: 'alert level-' + show(get(a, 'rule.level')).replace(/[^a-z]/g, '') },
+        el('td', {}, localTime(a['@timestamp'])),
+        el('td', {}, show(get(a, 'rule.level'))),
+        el('td', { title: show(get(a, 'rule.id')) }, show(get(a, 'rule.name'))),
+        el('td', {}, show(get(a, 'agent.name'))),
+        el('td', { class: 'mono wrap' }, short(get(ev, 'process.command_line'), 120)),
+        el('td', {}, link('#/event/' + encodeURIComponent(a.event_id), 'event', { class: 'alert-event' }), ' ',
+          ent ? link('#/tree/' + encodeURIComponent(ent), 'tree', { class: 'alert-tree' }) : ''));
+    });
+    box.appendChild(el('table', { id: 'alerts-table' }, el('thead', {}, el('tr', {}, ['Time', 'Level', 'Rule', 'Agent', 'Command line', '']
+      .map((t) => el('th', {}, t)))), el('tbody', {}, rows)));
+    if (!rows.length) box.appendChild(el('p', { class: 'muted' }, 'No alert matches.'));
+  } catch (e) {
+    if (e.status !== 401) box.appendChild(errorBox(e));
+  }
+}
+
 /* ---- routing ---- */
 
 function route() {
@@ -519,6 +559,7 @@ function route() {
     case 'tree': return treePage(arg);
     case 'binaries': return binariesPage();
     case 'binary': return binaryPage(arg);
+    case 'alerts': return alertsPage();
     default: return agentsPage();
   }
 }

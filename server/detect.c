@@ -1,0 +1,139 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proctrail/escape.h"
+#include "proctrail/hex.h"
+#include "proctrail/log.h"
+#include "detect.h"
+
+static void log_refused(void *ctx, const char *file, const char *reason)
+{
+	struct pt_esc f;
+
+	log_warnx("rules %s: %s refused: %s", (const char *)ctx,
+		  pt_esc(&f, file, strlen(file)), reason);
+}
+
+int pt_detect_load(const char *dir, struct pt_sigma_set **out, unsigned *loaded,
+		   unsigned *refused)
+{
+	struct pt_sigma_set *s;
+	int ret;
+
+	*out = NULL;
+	*loaded = *refused = 0;
+	if ((ret = pt_sigma_new(&s)))
+		return ret;
+	ret = pt_sigma_load_dir(s, dir, log_refused, (void *)dir, loaded, refused);
+	if (!ret)
+		ret = pt_sigma_compile(s);
+	if (ret) {
+		pt_sigma_free(s);
+		return ret;
+	}
+	*out = s;
+	return 0;
+}
+
+/* process.command_line as the ECS formatter prints it: the arguments joined with single
+ * spaces (docs/ecs.md), so a rule sees the text an analyst sees. */
+static uint32_t join_args(char *dst, struct pt_str argv)
+{
+	size_t n = argv.ptr ? argv.len : 0, i;
+
+	if (n > PT_ARGV_MAX)
+		n = PT_ARGV_MAX;
+	if (n)
+		memcpy(dst, argv.ptr, n);
+	if (n && dst[n - 1] == '\0')
+		n--;
+	for (i = 0; i < n; i++)
+		if (dst[i] == '\0')
+			dst[i] = ' ';
+	return (uint32_t)n;
+}
+
+static void set(struct pt_detect_view *v, unsigned f, const char *p, uint32_t len)
+{
+	v->ev.f[f].ptr = p;
+	v->ev.f[f].len = len;
+}
+
+void pt_detect_view_fill(struct pt_detect_view *v, const struct pt_exec *x)
+{
+	memset(&v->ev, 0, sizeof(v->ev));
+	if (x->path.ptr)
+		set(v, PT_SF_IMAGE, x->path.ptr, x->path.len);
+	set(v, PT_SF_COMMAND_LINE, v->cmd, join_args(v->cmd, x->argv));
+	if (x->cwd.ptr)
+		set(v, PT_SF_CWD, x->cwd.ptr, x->cwd.len);
+	if (x->hash_status == PT_HASH_OK) {
+		pt_hex_encode(x->sha256, PT_SHA256_LEN, v->sha256);
+		set(v, PT_SF_SHA256, v->sha256, 2 * PT_SHA256_LEN);
+		memcpy(v->hashes, "SHA256=", 7);
+		memcpy(v->hashes + 7, v->sha256, 2 * PT_SHA256_LEN);
+		set(v, PT_SF_HASHES, v->hashes, 7 + 2 * PT_SHA256_LEN);
+	}
+	/* the context (PT_EXEC_CONTEXT): absent parts stay absent, so a rule naming them cannot
+	 * match rather than match on a guess */
+	if ((x->ctx_flags & PT_CTX_F_PARENT_KNOWN) && x->parent_path.ptr) {
+		set(v, PT_SF_PARENT_IMAGE, x->parent_path.ptr, x->parent_path.len);
+		set(v, PT_SF_PARENT_COMMAND_LINE, v->parent_cmd,
+		    join_args(v->parent_cmd, x->parent_argv));
+	}
+	if (x->user_name.ptr && x->user_name.len)
+		set(v, PT_SF_USER, x->user_name.ptr, x->user_name.len);
+	if (x->ctx_flags & PT_CTX_F_LOGIN_UID)
+		set(v, PT_SF_LOGON_ID, v->logon,
+		    (uint32_t)snprintf(v->logon, sizeof(v->logon), "%u", x->login_uid));
+}
+
+struct report {
+	FILE *out;
+	unsigned n;
+};
+
+static void report_refused(void *ctx, const char *file, const char *reason)
+{
+	struct report *r = ctx;
+	struct pt_esc f;
+
+	fprintf(r->out, "| `%s` | %s |\n", pt_esc(&f, file, strlen(file)), reason);
+	r->n++;
+}
+
+int pt_detect_report(const char *dir, FILE *out)
+{
+	struct pt_sigma_set *s;
+	struct report r = { .out = out };
+	unsigned loaded = 0, refused = 0;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *tmp;
+	int ret;
+
+	if ((ret = pt_sigma_new(&s)))
+		return ret;
+	if (!(tmp = open_memstream(&buf, &len))) {
+		pt_sigma_free(s);
+		return -ENOMEM;
+	}
+	r.out = tmp;
+	ret = pt_sigma_load_dir(s, dir, report_refused, &r, &loaded, &refused);
+	fclose(tmp);
+	if (!ret)
+		ret = pt_sigma_compile(s);
+	if (!ret) {
+		fprintf(out, "%u rule files: **%u load**, %u refused. %zu of the loaded rules have "
+			"no literal every match contains (evaluated on every event); the others "
+			"only when the prefilter finds one of their literals.\n\n",
+			loaded + refused, loaded, refused, pt_sigma_unfiltered(s));
+		if (refused)
+			fprintf(out, "| refused file | reason |\n| --- | --- |\n%s\n", buf);
+	}
+	free(buf);
+	pt_sigma_free(s);
+	return ret;
+}

@@ -1,0 +1,31 @@
+/* The collector's detection: loading --rules DIR (each refusal logged with its file and
+ * reason), and the adapter from an exec record to the rule engine's event view
+ * (include/proctrail/sigma.h; the field table is in docs/detection.md).
+ */
+#ifndef PROCTRAIL_SERVER_DETECT_H
+#define PROCTRAIL_SERVER_DETECT_H
+
+#include "proctrail/sigma.h"
+#include "proctrail/wire.h"
+
+/* Loads and compiles every rule below dir into a new set (*out, the caller's). Each refused
+ * file is logged; the counts go to *loaded and *refused. Returns 0 or -errno (dir unreadable,
+ * no memory): a directory whose rules are all refused still gives an (empty) set. */
+int pt_detect_load(const char *dir, struct pt_sigma_set **out, unsigned *loaded,
+		   unsigned *refused);
+
+/* The fields of one exec record, as the rules see them. Views into the record and into
+ * this struct's buffers: valid while both live. */
+struct pt_detect_view {
+	struct pt_sigma_event ev;
+	char cmd[PT_ARGV_MAX], parent_cmd[PT_ARGV_MAX];
+	char sha256[2 * PT_SHA256_LEN + 1], hashes[sizeof("SHA256=") + 2 * PT_SHA256_LEN];
+	char logon[12];
+};
+
+void pt_detect_view_fill(struct pt_detect_view *v, const struct pt_exec *x);
+
+/* Prints the load report of dir as Markdown (docs/detection.md is made with it). */
+int pt_detect_report(const char *dir, FILE *out);
+
+#endif
