@@ -206,6 +206,10 @@ int pt_server_config_parse(struct pt_server_config *c, int argc, char **argv, ch
 	}
 	if ((ret = defaults(c, home && *home ? home : "./var", err, errlen)))
 		return ret;
+	c->argc = argc;
+	c->argv = argv;
+	if (config && (ret = set_path(c->config, "config", config, err, errlen)))
+		return ret;
 	if (config) {
 		pt_conf_init(&conf, config);
 		if ((ret = pt_conf_load(&conf, config, err, errlen)))

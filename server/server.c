@@ -246,10 +246,13 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	switch (sig) {
 	case SIGHUP:
+		pt_sd_notify_reloading(&srv->notify);
+		srv_reload_config(srv);
 		if (!srv->cfg->crl[0])
 			log_info("SIGHUP: no CRL configured, nothing to reload");
 		else
 			crl_refresh(srv, 1, "SIGHUP");
+		pt_sd_notify(&srv->notify, "READY=1");
 		break;
 	case SIGUSR1:
 		log_info("SIGUSR1: sending COLLECT to pull-mode agents");
@@ -259,6 +262,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		if (srv->stopping)
 			break;
 		log_info("signal %d: stopping after the last commit", (int)sig);
+		pt_sd_notify(&srv->notify, "STOPPING=1");
 		srv->stopping = 1;
 		srv->stop_started_ns = pt_mono_ns();
 		evconnlistener_disable(srv->listener);
@@ -399,16 +403,22 @@ static void dir_of(const char *path, char out[PT_SERVER_PATH_MAX])
 static int confine(const struct pt_server_config *cfg)
 {
 	char db_dir[PT_SERVER_PATH_MAX], ca_dir[PT_SERVER_PATH_MAX], crl_dir[PT_SERVER_PATH_MAX];
+	char conf_dir[PT_SERVER_PATH_MAX];
 	struct pt_confine c = { .read_write = { db_dir }, .read_only = { ca_dir } };
 	struct pt_confine_result r;
 	char err[512];
-	int ret;
+	int ret, n = 1;
 
 	dir_of(cfg->db, db_dir);
 	dir_of(cfg->ca, ca_dir);
 	if (cfg->crl[0]) {
 		dir_of(cfg->crl, crl_dir);
-		c.read_only[1] = crl_dir;
+		c.read_only[n++] = crl_dir;
+	}
+	/* SIGHUP reads the configuration file again */
+	if (cfg->config[0]) {
+		dir_of(cfg->config, conf_dir);
+		c.read_only[n++] = conf_dir;
 	}
 	if ((ret = pt_confine_self(&c, &r, err, sizeof(err)))) {
 		log_warnx("%s (--confine no runs without it)", err);
@@ -434,7 +444,7 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
 int pt_server_run(const struct pt_server_config *cfg)
 {
 	static const int sigs[4] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT };
-	struct server srv = { .cfg = cfg };
+	struct server srv = { .live = *cfg, .notify = { -1 } };
 	struct sockaddr_storage ss;
 	struct pt_store *store = NULL;
 	struct timeval tv;
@@ -442,6 +452,8 @@ int pt_server_run(const struct pt_server_config *cfg)
 	char err[512];
 	int i, ret = -EINVAL;
 
+	srv.cfg = &srv.live;
+	cfg = srv.cfg;
 	TAILQ_INIT(&srv.conns);
 	srv.rl_refused.what = "refused connections";
 	srv.rl_handshake.what = "failed handshakes";
@@ -479,6 +491,10 @@ int pt_server_run(const struct pt_server_config *cfg)
 		goto out;
 	}
 	evconnlistener_set_error_cb(srv.listener, accept_error_cb);
+	/* Connected before the privilege drop and the confinement, used until exit. */
+	if ((ret = pt_sd_notify_open(&srv.notify)))
+		log_warnx("NOTIFY_SOCKET: %s; the service manager will not hear READY=1",
+			  strerror(-ret));
 	if ((ret = drop_privileges(cfg->user)))
 		goto out;
 	if ((ret = pt_store_open(&store, cfg->db)))
@@ -536,6 +552,7 @@ int pt_server_run(const struct pt_server_config *cfg)
 	evconnlistener_enable(srv.listener);
 	log_info("listening on %s (TLS 1.3, client certificates from %s), database %s",
 		 cfg->listen, cfg->ca, cfg->db);
+	pt_sd_notify(&srv.notify, "READY=1");
 	event_base_dispatch(srv.base);
 	ret = 0;
 out:
@@ -571,6 +588,7 @@ out:
 	if (srv.listener)
 		evconnlistener_free(srv.listener);
 	pt_tls_server_free(&srv.tls);
+	pt_sd_notify_close(&srv.notify);
 	hs_pool_free(&srv.hs);
 	event_base_free(srv.base);
 	return ret;
