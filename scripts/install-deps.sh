@@ -9,6 +9,8 @@ PACKAGES=(
 	libssl-dev openssl libevent-dev libsqlite3-dev sqlite3 libzstd-dev
 	libcmocka-dev
 	iproute2 util-linux procps jq python3 ca-certificates
+	# fleet: systemd-analyze verify of the installed units, man for their Documentation=
+	systemd man-db
 )
 # `install-deps.sh reliability`: also what the long suite runs (make reliability)
 if [ "${1:-}" = "reliability" ]; then
