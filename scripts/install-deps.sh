@@ -11,6 +11,8 @@ PACKAGES=(
 	iproute2 util-linux procps jq python3 ca-certificates
 	# fleet: systemd-analyze verify of the installed units, man for their Documentation=
 	systemd man-db
+	# fleet: promtool (in Debian's prometheus package) lints the metrics expositions
+	prometheus
 )
 # `install-deps.sh reliability`: also what the long suite runs (make reliability)
 if [ "${1:-}" = "reliability" ]; then

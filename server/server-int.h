@@ -17,6 +17,7 @@
 #include "proctrail/sdnotify.h"
 #include "proctrail/tls.h"
 #include "config.h"
+#include "metrics.h"
 
 /* From accept to a verified peer, absolute: bytes trickled into the handshake do not extend it. */
 #define HANDSHAKE_TIMEOUT_S 15
@@ -94,6 +95,7 @@ struct server {
 	const struct pt_server_config *cfg;   /* &live */
 	struct pt_server_config live;         /* the start-up settings; SIGHUP changes some */
 	struct pt_sd_notify notify;           /* the service manager, if any (READY=1...) */
+	struct srv_metrics metrics;           /* metrics.c, for /metrics */
 	struct event_base *base;
 	struct evconnlistener *listener;
 	struct pt_tls_server tls;

@@ -42,6 +42,7 @@ static void job_done(struct pt_job *job, void *arg)
 	struct conn *c, *next;
 
 	srv->queued_bytes -= job->bytes < srv->queued_bytes ? job->bytes : srv->queued_bytes;
+	srv_metrics_job(srv, job, pt_real_ns());
 	pt_session_job_done(job);
 	if (!srv->nstarved || srv->queued_bytes > QUEUED_BYTES_MAX / 2 || srv->stopping)
 		return;
@@ -589,6 +590,7 @@ out:
 		evconnlistener_free(srv.listener);
 	pt_tls_server_free(&srv.tls);
 	pt_sd_notify_close(&srv.notify);
+	srv_metrics_free(&srv.metrics);
 	hs_pool_free(&srv.hs);
 	event_base_free(srv.base);
 	return ret;

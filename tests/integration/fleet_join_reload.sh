@@ -140,7 +140,9 @@ done
 grep -q '^proctrail_agent_ack_latency_seconds_count{agent="joiner"} [1-9]' "$T/agent.prom" ||
 	fail "no ACK latency samples"
 ls "$T"/agent.prom.tmp 2>/dev/null && fail "temporary metrics file left behind"
-ok "agent metrics: connected, $acked records acknowledged, ACK latency histogram"
+command -v promtool >/dev/null || fail "promtool missing (scripts/install-deps.sh: prometheus)"
+promtool check metrics <"$T/agent.prom" >"$T/promtool.log" 2>&1 || fail "promtool: $(cat "$T/promtool.log")"
+ok "agent metrics: connected, $acked records acknowledged, ACK latency histogram; promtool clean"
 
 # ---- stopping: STOPPING=1 from both, clean exits ----
 kill -TERM "$AGENT_PID"
