@@ -54,7 +54,8 @@ void pt_server_usage(FILE *f)
 "  --version                  print the version and exit\n"
 "  -h, --help                 this text\n"
 "\n"
-"Signals: SIGHUP reloads the CA and CRL, SIGUSR1 sends COLLECT to pull-mode agents now,\n"
+"Signals: SIGHUP re-reads the configuration (what can change while serving) and reloads\n"
+"the CA and CRL, SIGUSR1 sends COLLECT to pull-mode agents now,\n"
 "SIGTERM/SIGINT stop after committing and acknowledging what was received.\n");
 }
 

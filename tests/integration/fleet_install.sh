@@ -50,6 +50,18 @@ grep -q '^# mine$' "$D/etc/proctrail/collector.conf" || fail "reinstall overwrot
 ok "make install DESTDIR=... PREFIX=/usr: binaries, man pages, units, examples; config kept"
 
 
+# ---- make deb: the same tree as a Debian package ----
+deb=$(make -s --no-print-directory -C "$ROOT" BUILD="$B" deb 2>"$T/deb.log" | tail -1) ||
+	{ cat "$T/deb.log"; fail "make deb"; }
+case $deb in /*) ;; *) deb=$ROOT/$deb ;; esac
+dpkg-deb -c "$deb" >"$T/deb.list" || fail "dpkg-deb -c $deb"
+for f in ./usr/sbin/proctrail-server ./usr/sbin/proctrail-agent \
+	./usr/lib/systemd/system/proctrail-collector.service ./etc/proctrail/agent.conf; do
+	grep -q " $f\$" "$T/deb.list" || fail "the .deb lacks $f"
+done
+dpkg-deb -f "$deb" Depends | grep -q 'libssl3' || fail "the .deb's Depends: $(dpkg-deb -f "$deb" Depends)"
+ok "make deb: $(basename "$deb") with the units, Depends: $(dpkg-deb -f "$deb" Depends | cut -c1-60)..."
+
 # ---- a prefix of its own, so that the units' paths exist on this machine ----
 P=$T/prefix
 make -s --no-print-directory -C "$ROOT" BUILD="$B" install PREFIX="$P/usr" SYSCONFDIR="$P/etc" \
