@@ -5,11 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${BUILD:-build}
+case $B in /*) ;; *) B=$PWD/$B ;; esac
 V=$(sed -n 's/^#define PROCTRAIL_VERSION "\(.*\)"/\1/p' include/proctrail/version.h)
 ARCH=$(dpkg --print-architecture)
 R=$B/deb/root
 rm -rf "$B/deb"
-make --no-print-directory -s install DESTDIR="$PWD/$R" PREFIX=/usr >/dev/null
+make --no-print-directory -s install BUILD="$B" DESTDIR="$R" PREFIX=/usr >/dev/null
 mkdir -p "$R/DEBIAN"
 owner() { # library path: the package that ships it (merged /usr: try both spellings)
 	local p=$1
