@@ -52,7 +52,7 @@ SERVER_LIBS := -levent_openssl -levent_core -levent_extra -levent_pthreads -lsql
 CLI_LIBS    := -lsqlite3 $(LIB_LIBS)
 # tests, benchmarks and fuzzers may link any archive
 LDLIBS      := -lbpf -lelf -lz -levent_openssl -levent_core -levent_extra -levent_pthreads \
-	-lsqlite3 $(LIB_LIBS)
+	-lsqlite3 $(LIB_LIBS) -lm
 
 # The BPF target architecture is the build machine's (CO-RE's PT_REGS and syscall wrappers
 # differ per architecture). bpf/vmlinux.h is that architecture's BTF: `make vmlinux` refreshes it.
