@@ -1,11 +1,15 @@
 /* What /metrics says about the collector. Names: proctrail_collector_*, a unit suffix,
  * _total on counters. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <time.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "proctrail/tls.h"
 #include "metrics.h"
@@ -271,4 +275,80 @@ int pt_server_metrics_text(struct server *srv, struct pt_buf *b)
 	    "PONGs of agents beyond the table's bound (their losses are not in the sums).",
 	    m->untracked_agents);
 	return o.rc;
+}
+
+/* ---- from another thread (the API's) ---- */
+
+struct metrics_call {
+	struct server *srv;
+	struct pt_buf *out;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done, rc, abandoned;
+};
+
+static void call_free(struct metrics_call *mc)
+{
+	pthread_mutex_destroy(&mc->lock);
+	pthread_cond_destroy(&mc->cond);
+	free(mc);
+}
+
+static void metrics_on_loop(evutil_socket_t fd, short what, void *arg)
+{
+	struct metrics_call *mc = arg;
+	int abandoned;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&mc->lock);
+	abandoned = mc->abandoned;
+	if (!abandoned)
+		mc->rc = pt_server_metrics_text(mc->srv, mc->out);
+	mc->done = 1;
+	pthread_cond_signal(&mc->cond);
+	pthread_mutex_unlock(&mc->lock);
+	if (abandoned)
+		call_free(mc);
+}
+
+int pt_server_metrics_from_thread(void *arg, struct pt_buf *out, unsigned timeout_ms)
+{
+	struct server *srv = arg;
+	struct metrics_call *mc = calloc(1, sizeof(*mc));
+	struct timeval now_tv = { 0, 0 };
+	struct timespec deadline;
+	int rc;
+
+	if (!mc)
+		return -ENOMEM;
+	mc->srv = srv;
+	mc->out = out;
+	pthread_mutex_init(&mc->lock, NULL);
+	pthread_cond_init(&mc->cond, NULL);
+	if (event_base_once(srv->base, -1, EV_TIMEOUT, metrics_on_loop, mc, &now_tv) < 0) {
+		call_free(mc);
+		return -EAGAIN;
+	}
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&mc->lock);
+	while (!mc->done)
+		if (pthread_cond_timedwait(&mc->cond, &mc->lock, &deadline) == ETIMEDOUT)
+			break;
+	if (!mc->done) {
+		/* the loop is stopping or stuck: it frees the call if it ever runs it */
+		mc->abandoned = 1;
+		pthread_mutex_unlock(&mc->lock);
+		return -ETIMEDOUT;
+	}
+	rc = mc->rc;
+	pthread_mutex_unlock(&mc->lock);
+	call_free(mc);
+	return rc;
 }

@@ -46,4 +46,9 @@ void srv_metrics_free(struct srv_metrics *m);
 /* Appends the exposition to out (which should allow SRV_METRICS_TEXT_MAX). 0, -ENOBUFS. */
 int pt_server_metrics_text(struct server *srv, struct pt_buf *out);
 
+/* The same, from any thread: the text is made on the event loop (event_base_once) while the
+ * caller waits at most timeout_ms. 0, -ENOBUFS, -ETIMEDOUT (the loop did not run it: stopping
+ * or stuck), -ENOMEM. arg is the struct server. */
+int pt_server_metrics_from_thread(void *srv, struct pt_buf *out, unsigned timeout_ms);
+
 #endif
