@@ -21,6 +21,8 @@ int cmd_pki(const struct cli_env *env, int argc, char **argv);
 int cmd_enroll(const struct cli_env *env, int argc, char **argv);
 int cmd_revoke(const struct cli_env *env, int argc, char **argv);
 int cmd_events(const struct cli_env *env, int argc, char **argv);
+/* pki operator ...: argv[0] is "operator" */
+int cli_operator(const struct cli_env *env, int argc, char **argv);
 int cmd_agents(const struct cli_env *env, int argc, char **argv);
 
 #endif

@@ -13,7 +13,10 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "pki", cmd_pki, "pki init [--san LIST]   create the CA, collector certificate and CRL\n"
-			  "  pki list                the register of issued certificates" },
+			  "  pki list                the register of issued certificates\n"
+			  "  pki operator NAME [--role read|admin] [--token-file FILE]\n"
+			  "                          an HTTP API operator and its token (printed once)\n"
+			  "  pki operator NAME --revoke" },
 	{ "enroll", cmd_enroll, "enroll [--renew] NAME   issue an agent's certificate bundle" },
 	{ "revoke", cmd_revoke, "revoke NAME             revoke every certificate issued to NAME (CRL)\n"
 				"  revoke --serial HEX     revoke one certificate" },

@@ -764,9 +764,13 @@ int cmd_pki(const struct cli_env *env, int argc, char **argv)
 	}
 	if (argc == 2 && !strcmp(argv[1], "list"))
 		return list_register(env) ? 1 : 0;
+	if (argc >= 2 && !strcmp(argv[1], "operator"))
+		return cli_operator(env, argc - 1, argv + 1);
 usage:
 	fprintf(stderr, "usage: proctrail pki init [--san IP:ADDR,DNS:NAME,...]\n"
 			"       proctrail pki list\n"
+			"       proctrail pki operator NAME [--role read|admin] [--token-file FILE]\n"
+			"       proctrail pki operator NAME --revoke\n"
 			"       proctrail pki bundle NAME --collector HOST:PORT [...] -o FILE\n");
 	return 2;
 }

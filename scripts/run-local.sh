@@ -20,6 +20,7 @@ case $H in /*) ;; *) H=$PWD/$H ;; esac
 H=${H%/}
 B=${BUILD:-build}
 LISTEN=127.0.0.1:7443
+API=${PROCTRAIL_API:-127.0.0.1:8443}
 SERVICE_USER=${PROCTRAIL_SERVICE_USER:-proctrail}
 DB_DIR=$H/db
 DB_FILES=(proctrail.db proctrail.db-wal proctrail.db-shm)
@@ -73,16 +74,18 @@ fi
 chown -h root:root -- "$H"
 chmod 755 -- "$H"
 
-for e in pki agents spool db server.log agent.log "${DB_FILES[@]}"; do
+for e in pki agents spool db operators api.url server.log agent.log "${DB_FILES[@]}"; do
 	[ -L "$H/$e" ] && refuse "$H/$e is a symbolic link (left by someone who could write $H?)"
 done
 
 # The CA key and the agents' keys: every file and directory root's, none writable by others,
 # no links; otherwise the next `enroll` could use a substitute CA.
-for d in pki agents; do
+# pki/operators.tsv alone is the service user's (0600): the collector re-reads it when an
+# operator is added or revoked; it holds token hashes only.
+for d in pki agents operators; do
 	[ -e "$H/$d" ] || continue
 	[ -d "$H/$d" ] || refuse "$H/$d is not a directory"
-	bad=$(find "$H/$d" \( -type l -o ! -user 0 -o -perm /022 \) -print -quit)
+	bad=$(find "$H/$d" ! -path "$H/pki/operators.tsv" \( -type l -o ! -user 0 -o -perm /022 \) -print -quit)
 	[ -z "$bad" ] || refuse "$bad is a link, not root's, or writable by others: was $H/$d replaced?"
 done
 if [ ! -f "$H/pki/ca.crt" ]; then
@@ -91,6 +94,20 @@ fi
 if [ ! -f "$H/agents/$NAME/agent.crt" ]; then
 	"$B/proctrail" --home "$H" enroll "$NAME"
 fi
+# The API's local operator (admin); its token only in operators/ (root's, 0700).
+OPS=$H/pki/operators.tsv
+if [ -e "$OPS" ]; then
+	[ -f "$OPS" ] && [ ! -L "$OPS" ] && [ "$(stat -c %h -- "$OPS")" -eq 1 ] ||
+		refuse "$OPS is not a plain file"
+fi
+[ -e "$H/operators" ] || mkdir -m 700 -- "$H/operators"
+chmod 700 -- "$H/operators"
+if [ ! -s "$H/operators/local.token" ]; then
+	"$B/proctrail" --home "$H" pki operator local --role admin \
+		--token-file "$H/operators/local.token" >/dev/null
+fi
+chmod 600 -- "$H/operators/local.token" "$OPS"
+echo "https://$API" >"$H/api.url"
 
 # The database directory: the only thing the service user gets. A database an older layout
 # kept in $H moves into it; it must be plain files (no link, one name: a hard link to another
@@ -124,6 +141,7 @@ if [ "${#old[@]}" -gt 0 ]; then
 	echo "run-local: moved the database (${old[*]}) from $H into $DB_DIR"
 fi
 chown -h "$SERVICE_USER": -- "$DB_DIR"
+chown -h "$SERVICE_USER": -- "$OPS"
 
 # The agent's spool (root's, 0700; the agent checks it again when it opens it).
 if [ -e "$H/spool" ]; then
@@ -165,13 +183,13 @@ trap stop INT TERM EXIT
 new_log "$H/server.log"
 new_log "$H/agent.log"
 "$B/proctrail-server" --home "$H" --db "$DB_DIR/proctrail.db" --listen "$LISTEN" \
-	--user "$SERVICE_USER" >>"$H/server.log" 2>&1 &
+	--api "$API" --user "$SERVICE_USER" >>"$H/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 50); do
 	grep -q "listening on $LISTEN" "$H/server.log" && break
 	if ! kill -0 "$SERVER_PID" 2>/dev/null; then
 		cat "$H/server.log" >&2
-		echo "run-local: proctrail-server did not start (is $LISTEN already in use?)" >&2
+		echo "run-local: proctrail-server did not start (is $LISTEN or $API already in use?)" >&2
 		SERVER_PID=
 		exit 1
 	fi
@@ -195,6 +213,10 @@ cat <<MSG
 proctrail is running:
   collector  $LISTEN (TLS 1.3, mutual auth)   log: $H/server.log   db: $DB_DIR/proctrail.db
   agent      '$NAME' -> $LISTEN               log: $H/agent.log    spool: $H/spool
+
+  HTTP API   https://$API (docs/api.md)   operator 'local' (admin), token: $H/operators/local.token
+    curl --cacert $H/pki/ca.crt -H "Authorization: Bearer \$(cat $H/operators/local.token)" \\
+      https://$API/api/v1/events?limit=5
 
 Look at what it records (run anything, e.g. ls, in another terminal):
   $B/proctrail events --json | tail

@@ -23,6 +23,10 @@ void pt_server_usage(FILE *f)
 "  --crl FILE                 revocation list, reloaded when it changes and on SIGHUP\n"
 "                             (HOME/pki/crl.pem; `none` disables the check)\n"
 "  --db FILE                  SQLite database (HOME/proctrail.db)\n"
+"  --api ADDR:PORT            serve the HTTP API (docs/api.md) over TLS with the collector's\n"
+"                             certificate on this address (default: off)\n"
+"  --operators FILE           the API's operators and token hashes, re-read when it\n"
+"                             changes (HOME/pki/operators.tsv; `proctrail pki operator`)\n"
 "  --user USER                drop to this user after binding when started as root\n"
 "                             (default proctrail)\n"
 "  --max-frame-bytes N        per-agent frame limit (default 4194304)\n"
@@ -77,6 +81,7 @@ static int defaults(struct pt_server_config *c, const char *home, char *err, siz
 		{ "pki/server.key", offsetof(struct pt_server_config, key) },
 		{ "pki/crl.pem", offsetof(struct pt_server_config, crl) },
 		{ "proctrail.db", offsetof(struct pt_server_config, db) },
+		{ "pki/operators.tsv", offsetof(struct pt_server_config, operators) },
 	};
 	size_t i;
 
@@ -111,6 +116,13 @@ static int apply(struct pt_server_config *c, const char *key, const char *v, cha
 		return set_path(c->crl, key, strcmp(v, "none") ? v : "", err, errlen);
 	if (!strcmp(key, "db"))
 		return set_path(c->db, key, v, err, errlen);
+	if (!strcmp(key, "operators"))
+		return set_path(c->operators, key, v, err, errlen);
+	if (!strcmp(key, "api")) {
+		if (snprintf(c->api, sizeof(c->api), "%s", v) >= (int)sizeof(c->api))
+			return snprintf(err, errlen, "api: too long"), -EINVAL;
+		return 0;
+	}
 	if (!strcmp(key, "user")) {
 		if (snprintf(c->user, sizeof(c->user), "%s", v) >= (int)sizeof(c->user))
 			return snprintf(err, errlen, "user: too long"), -EINVAL;

@@ -14,6 +14,8 @@ struct pt_server_config {
 	char ca[PT_SERVER_PATH_MAX], cert[PT_SERVER_PATH_MAX], key[PT_SERVER_PATH_MAX];
 	char crl[PT_SERVER_PATH_MAX], db[PT_SERVER_PATH_MAX];
 	char user[64];
+	char api[256];             /* ADDRESS:PORT of the HTTP API; empty: off */
+	char operators[PT_SERVER_PATH_MAX];   /* the API's operators.tsv */
 	struct pt_session_limits lim;
 	unsigned collect_interval_s;
 	unsigned max_connections;     /* established (authenticated) connections */

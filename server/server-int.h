@@ -101,6 +101,7 @@ struct server {
 	struct pt_tls_server tls;
 	struct pt_writer_thread *writer;
 	struct pt_checkpointer *ckpt;
+	struct pt_api *api;               /* NULL without --api */
 	struct event *ping_ev, *collect_ev, *stop_ev, *sig_ev[4];
 	struct event *accept_resume_ev, *stats_ev;
 	TAILQ_HEAD(, conn) conns;         /* in accept order: the oldest first */

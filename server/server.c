@@ -30,6 +30,7 @@
 #include "proctrail/register.h"
 #include "proctrail/store.h"
 #include "proctrail/tls.h"
+#include "api.h"
 #include "checkpoint.h"
 #include "server.h"
 #include "server-int.h"
@@ -404,22 +405,26 @@ static void dir_of(const char *path, char out[PT_SERVER_PATH_MAX])
 static int confine(const struct pt_server_config *cfg)
 {
 	char db_dir[PT_SERVER_PATH_MAX], ca_dir[PT_SERVER_PATH_MAX], crl_dir[PT_SERVER_PATH_MAX];
-	char conf_dir[PT_SERVER_PATH_MAX];
+	char conf_dir[PT_SERVER_PATH_MAX], ops_dir[PT_SERVER_PATH_MAX];
 	struct pt_confine c = { .read_write = { db_dir }, .read_only = { ca_dir } };
 	struct pt_confine_result r;
 	char err[512];
-	int ret, n = 1;
+	int ret, ro = 1;
 
 	dir_of(cfg->db, db_dir);
 	dir_of(cfg->ca, ca_dir);
 	if (cfg->crl[0]) {
 		dir_of(cfg->crl, crl_dir);
-		c.read_only[n++] = crl_dir;
+		c.read_only[ro++] = crl_dir;
+	}
+	if (cfg->api[0]) {   /* the API re-reads its operators file */
+		dir_of(cfg->operators, ops_dir);
+		c.read_only[ro++] = ops_dir;
 	}
 	/* SIGHUP reads the configuration file again */
 	if (cfg->config[0]) {
 		dir_of(cfg->config, conf_dir);
-		c.read_only[n++] = conf_dir;
+		c.read_only[ro++] = conf_dir;
 	}
 	if ((ret = pt_confine_self(&c, &r, err, sizeof(err)))) {
 		log_warnx("%s (--confine no runs without it)", err);
@@ -492,6 +497,8 @@ int pt_server_run(const struct pt_server_config *cfg)
 		goto out;
 	}
 	evconnlistener_set_error_cb(srv.listener, accept_error_cb);
+	if (cfg->api[0] && (ret = pt_api_open(&srv.api, cfg)))
+		goto out;
 	/* Connected before the privilege drop and the confinement, used until exit. */
 	if ((ret = pt_sd_notify_open(&srv.notify)))
 		log_warnx("NOTIFY_SOCKET: %s; the service manager will not hear READY=1",
@@ -514,6 +521,10 @@ int pt_server_run(const struct pt_server_config *cfg)
 		pt_store_close(store);
 		goto out;
 	}
+	if (srv.api)
+		pt_api_set_metrics(srv.api, pt_server_metrics_from_thread, &srv);
+	if (srv.api && (ret = pt_api_start(srv.api)))
+		goto out;
 	srv.ping_ev = event_new(srv.base, -1, EV_PERSIST, ping_cb, &srv);
 	srv.collect_ev = event_new(srv.base, -1, EV_PERSIST, collect_cb, &srv);
 	srv.stop_ev = evtimer_new(srv.base, stop_cb, &srv);
@@ -557,6 +568,7 @@ int pt_server_run(const struct pt_server_config *cfg)
 	event_base_dispatch(srv.base);
 	ret = 0;
 out:
+	pt_api_free(srv.api);     /* its reads end before the writer's last checkpoint */
 	while (!TAILQ_EMPTY(&srv.conns))
 		pt_conn_free(TAILQ_FIRST(&srv.conns));
 	pt_writer_stop(srv.writer);    /* commits what is queued; the store is closed with it */

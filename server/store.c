@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/sha.h>
 #include <sqlite3.h>
 
 #include "proctrail/log.h"
@@ -59,6 +60,28 @@ static const char SCHEMA[] =
 	/* A HELLO whose stream is behind what is stored: the agent's spool went back in time (an
 	 * old snapshot restored, a spool copied from another machine). Kept, never acted on
 	 * silently: records it makes under numbers already stored are duplicates to us. */
+	/* The API's lookup tables (docs/api.md, "Speed"), filled in bulk behind the writer like
+	 * events_by_pid, up to meta.key_indexed_upto. Each row leads with the epoch of its event
+	 * (id >> PT_STORE_EPOCH_BITS), so a fill appends to the newest epoch's part of each
+	 * B-tree instead of touching pages all over it; a lookup seeks once per epoch.
+	 * ev_key.k is pt_store_key(): 63 bits of SHA-256 over a tag and the value (entity id 'e',
+	 * parent entity id 'P', file hash 'h', executable 'x', command line 'c'). A lookup can
+	 * return a colliding event; the API checks every filter on the decoded record. */
+	"CREATE TABLE IF NOT EXISTS ev_key(epoch INTEGER NOT NULL, k INTEGER NOT NULL,"
+	"  event INTEGER NOT NULL, PRIMARY KEY(epoch, k, event)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS events_by_agent(epoch INTEGER NOT NULL, agent INTEGER NOT NULL,"
+	"  time_ns INTEGER NOT NULL, event INTEGER NOT NULL,"
+	"  PRIMARY KEY(epoch, agent, time_ns, event)) WITHOUT ROWID;"
+	/* distinct command lines (args joined by spaces) of each epoch, for substring search */
+	"CREATE TABLE IF NOT EXISTS cmdlines(epoch INTEGER NOT NULL, id INTEGER NOT NULL,"
+	"  text TEXT NOT NULL, PRIMARY KEY(epoch, id)) WITHOUT ROWID;"
+	"INSERT OR IGNORE INTO meta VALUES('key_indexed_upto', '0');"
+	/* rare binaries: fewest hosts first, then newest */
+	"CREATE INDEX IF NOT EXISTS binaries_rare ON binaries(hosts, first_seen_ns DESC);"
+	/* one binary's agents with their own first/last seen and exec count */
+	"CREATE TABLE IF NOT EXISTS binary_agent_stats(sha256 BLOB NOT NULL, agent INTEGER NOT NULL,"
+	"  first_seen_ns INTEGER, last_seen_ns INTEGER, execs INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY(sha256, agent)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS regressions(agent INTEGER NOT NULL, stream_id INTEGER NOT NULL,"
 	"  agent_next_seq INTEGER NOT NULL, stored_high INTEGER NOT NULL, detected_ns INTEGER NOT NULL,"
 	"  PRIMARY KEY(agent, stream_id, detected_ns)) WITHOUT ROWID;";
@@ -68,7 +91,8 @@ enum stmt_id {
 	S_LOSS_OVERLAP, S_COUNTER_REPORTED, S_COUNTER_TOTAL, S_COUNTER_ADD, S_BIN_AGENT, S_BIN_UPSERT,
 	S_AGENT_BATCH, S_AGENT_UPSERT, S_AGENT_ID, S_HOST_ADD, S_HOST_ID, S_AGENT_PONG,
 	S_AGENT_HEALTH, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO, S_INDEX_UPTO, S_INDEX_MAXID,
-	S_INDEX_FILL, S_INDEX_SET, S_REGRESSION_ADD, S_MAX
+	S_INDEX_FILL, S_INDEX_SET, S_REGRESSION_ADD, S_BIN_AGENT_STATS, S_KEY_UPTO, S_KEY_SET,
+	S_KEY_ROWS, S_KEY_ADD, S_AGENT_TIME_ADD, S_CMDLINE_ADD, S_MAX
 };
 
 static const char *const SQL[S_MAX] = {
@@ -127,6 +151,18 @@ static const char *const SQL[S_MAX] = {
 			 " SELECT pid, coalesce(entity_id, x''), id FROM events"
 			 " WHERE id > ?1 AND id <= ?2 AND pid IS NOT NULL ORDER BY pid, entity_id, id",
 	[S_INDEX_SET] = "UPDATE meta SET value=?1 WHERE key='pid_indexed_upto'",
+	[S_BIN_AGENT_STATS] = "INSERT INTO binary_agent_stats VALUES(?1,?2,?3,?4,?5)"
+			      " ON CONFLICT(sha256, agent) DO UPDATE SET"
+			      " first_seen_ns=min(first_seen_ns, excluded.first_seen_ns),"
+			      " last_seen_ns=max(last_seen_ns, excluded.last_seen_ns),"
+			      " execs=execs+excluded.execs",
+	[S_KEY_UPTO] = "SELECT CAST(value AS INTEGER) FROM meta WHERE key='key_indexed_upto'",
+	[S_KEY_SET] = "UPDATE meta SET value=?1 WHERE key='key_indexed_upto'",
+	[S_KEY_ROWS] = "SELECT id, agent, time_ns, record FROM events WHERE id > ?1 AND id <= ?2"
+		       " ORDER BY id",
+	[S_KEY_ADD] = "INSERT OR IGNORE INTO ev_key VALUES(?1,?2,?3)",
+	[S_AGENT_TIME_ADD] = "INSERT OR IGNORE INTO events_by_agent VALUES(?1,?2,?3,?4)",
+	[S_CMDLINE_ADD] = "INSERT OR IGNORE INTO cmdlines VALUES(?1,?2,?3)",
 };
 
 struct bin_agg;
@@ -654,6 +690,7 @@ static int binaries_collect(struct pt_store *s, const struct pt_store_batch *b)
 static int binaries_flush(struct pt_store *s)
 {
 	sqlite3_stmt *q = s->st[S_BIN_AGENT], *u = s->st[S_BIN_UPSERT];
+	sqlite3_stmt *g = s->st[S_BIN_AGENT_STATS];
 	size_t n, i;
 	int ret = 0;
 
@@ -667,6 +704,13 @@ static int binaries_flush(struct pt_store *s)
 		if ((ret = step_done(s, q, "writing binary_agents")))
 			break;
 		new_host = sqlite3_changes(s->db) > 0;
+		sqlite3_bind_blob(g, 1, a->sha, PT_SHA256_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(g, 2, a->agent);
+		sqlite3_bind_int64(g, 3, i64(a->first));
+		sqlite3_bind_int64(g, 4, i64(a->last));
+		sqlite3_bind_int64(g, 5, i64(a->execs));
+		if ((ret = step_done(s, g, "writing binary_agent_stats")))
+			break;
 		sqlite3_bind_blob(u, 1, a->sha, PT_SHA256_LEN, SQLITE_STATIC);
 		sqlite3_bind_int64(u, 2, i64(a->first));
 		sqlite3_bind_int64(u, 3, i64(a->last));
@@ -869,6 +913,244 @@ static int query_u64(struct pt_store *s, enum stmt_id id, uint64_t *out)
 	return rc == SQLITE_ROW ? 0 : db_err(s, SQL[id]);
 }
 
+int64_t pt_store_key(char tag, const void *p, size_t n)
+{
+	uint8_t md[SHA256_DIGEST_LENGTH], buf[1 + PT_ARGV_MAX + PT_PATH_MAX];
+	uint64_t v = 0;
+	int i;
+
+	/* values are bounded by the wire format's maxima; a longer one (a query) is cut, which
+	 * can only widen what a lookup returns, and every filter is checked on the record */
+	if (n > sizeof(buf) - 1)
+		n = sizeof(buf) - 1;
+	buf[0] = (uint8_t)tag;
+	memcpy(buf + 1, p, n);
+	SHA256(buf, n + 1, md);
+	for (i = 0; i < 8; i++)
+		v = v << 8 | md[i];
+	return (int64_t)(v >> 1);
+}
+
+struct key_row {
+	int64_t epoch, k, event;
+};
+
+static int cmp_key_row(const void *a, const void *b)
+{
+	const struct key_row *x = a, *y = b;
+
+	if (x->epoch != y->epoch)
+		return x->epoch < y->epoch ? -1 : 1;
+	if (x->k != y->k)
+		return x->k < y->k ? -1 : 1;
+	return (x->event > y->event) - (x->event < y->event);
+}
+
+#define KEYS_PER_EVENT 5
+#define KEY_CHUNK      65536u    /* events per sorted insert */
+
+static int key_add(struct pt_store *s, struct key_row *v, size_t *n, int64_t epoch, char tag,
+		   const void *p, size_t len, int64_t event)
+{
+	(void)s;
+	v[*n].epoch = epoch;
+	v[*n].k = pt_store_key(tag, p, len);
+	v[*n].event = event;
+	(*n)++;
+	return 0;
+}
+
+/* The distinct command line of an exec, once per epoch (a small cache of the last ids seen
+ * spares most of the lookups: command lines repeat). */
+static int cmdline_add(struct pt_store *s, int64_t epoch, const struct pt_exec *x, int64_t *id,
+		       int64_t cache[256], int64_t *cache_epoch)
+{
+	char cmd[PT_ARGV_MAX + 1];
+	size_t n = 0, i;
+	sqlite3_stmt *q = s->st[S_CMDLINE_ADD];
+
+	for (i = 0; x->argv.ptr && i < x->argv.len && n < PT_ARGV_MAX; i++) {
+		char c = x->argv.ptr[i];
+
+		if (c == 0) {
+			if (i + 1 == x->argv.len)
+				break;
+			c = ' ';
+		}
+		cmd[n++] = c;
+	}
+	*id = pt_store_key('c', cmd, n);
+	if (*cache_epoch != epoch) {
+		memset(cache, 0, 256 * sizeof(*cache));
+		*cache_epoch = epoch;
+	}
+	if (cache[(uint64_t)*id & 255] == *id)
+		return 0;
+	cache[(uint64_t)*id & 255] = *id;
+	sqlite3_bind_int64(q, 1, epoch);
+	sqlite3_bind_int64(q, 2, *id);
+	sqlite3_bind_text(q, 3, cmd, (int)n, SQLITE_STATIC);
+	return step_done(s, q, "writing cmdlines");
+}
+
+struct agent_row {
+	int64_t epoch, agent, time_ns, event;
+};
+
+static int cmp_agent_row(const void *a, const void *b)
+{
+	const struct agent_row *x = a, *y = b;
+
+	if (x->epoch != y->epoch)
+		return x->epoch < y->epoch ? -1 : 1;
+	if (x->agent != y->agent)
+		return x->agent < y->agent ? -1 : 1;
+	if (x->time_ns != y->time_ns)
+		return x->time_ns < y->time_ns ? -1 : 1;
+	return (x->event > y->event) - (x->event < y->event);
+}
+
+/* Sorted inserts: each B-tree is written in key order, page after page. */
+static int keys_flush(struct pt_store *s, struct key_row *v, size_t n, struct agent_row *ag,
+		      size_t nag)
+{
+	sqlite3_stmt *q = s->st[S_KEY_ADD], *a = s->st[S_AGENT_TIME_ADD];
+	size_t i;
+	int ret = 0;
+
+	qsort(v, n, sizeof(*v), cmp_key_row);
+	for (i = 0; i < n && !ret; i++) {
+		if (i && !cmp_key_row(&v[i - 1], &v[i]))
+			continue;
+		sqlite3_bind_int64(q, 1, v[i].epoch);
+		sqlite3_bind_int64(q, 2, v[i].k);
+		sqlite3_bind_int64(q, 3, v[i].event);
+		ret = step_done(s, q, "writing ev_key");
+	}
+	qsort(ag, nag, sizeof(*ag), cmp_agent_row);
+	for (i = 0; i < nag && !ret; i++) {
+		sqlite3_bind_int64(a, 1, ag[i].epoch);
+		sqlite3_bind_int64(a, 2, ag[i].agent);
+		sqlite3_bind_int64(a, 3, ag[i].time_ns);
+		sqlite3_bind_int64(a, 4, ag[i].event);
+		ret = step_done(s, a, "writing events_by_agent");
+	}
+	return ret;
+}
+
+/* The keys of one event (include/proctrail/store.h, PT_STORE_KEY_*). */
+static int event_keys(struct pt_store *s, int64_t id, const uint8_t *rec, size_t len,
+		      struct key_row *v, size_t *n, int64_t cache[256], int64_t *cache_epoch)
+{
+	int64_t epoch = id >> PT_STORE_EPOCH_BITS, cmd;
+	struct pt_record r;
+	size_t used;
+	int ret;
+
+	if (!rec || pt_record_decode(rec, len, &r, &used, NULL) || used != len)
+		return 0;      /* kept in events, found by the scans that do not use keys */
+	switch (r.type) {
+	case PT_REC_PROCESS_EXEC: {
+		const struct pt_exec *x = &r.u.exec;
+
+		key_add(s, v, n, epoch, 'e', x->entity_id, PT_ENTITY_ID_LEN, id);
+		key_add(s, v, n, epoch, 'P', x->parent_entity_id, PT_ENTITY_ID_LEN, id);
+		if (x->hash_status == PT_HASH_OK)
+			key_add(s, v, n, epoch, 'h', x->sha256, PT_SHA256_LEN, id);
+		key_add(s, v, n, epoch, 'x', x->path.ptr ? x->path.ptr : "", x->path.len, id);
+		if ((ret = cmdline_add(s, epoch, x, &cmd, cache, cache_epoch)))
+			return ret;
+		v[*n].epoch = epoch;
+		v[*n].k = cmd;
+		v[*n].event = id;
+		(*n)++;
+		break;
+	}
+	case PT_REC_PROCESS_EXIT:
+		key_add(s, v, n, epoch, 'e', r.u.exit.entity_id, PT_ENTITY_ID_LEN, id);
+		break;
+	case PT_REC_EXEC_BLOCKED:
+		key_add(s, v, n, epoch, 'e', r.u.blocked.entity_id, PT_ENTITY_ID_LEN, id);
+		key_add(s, v, n, epoch, 'h', r.u.blocked.sha256, PT_SHA256_LEN, id);
+		key_add(s, v, n, epoch, 'x', r.u.blocked.path.ptr ? r.u.blocked.path.ptr : "",
+			r.u.blocked.path.len, id);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* Fills the API's lookup tables for events (upto, to], in chunks of KEY_CHUNK events. */
+static int keys_fill(struct pt_store *s, uint64_t upto, uint64_t to)
+{
+	struct key_row *v = malloc(KEY_CHUNK * KEYS_PER_EVENT * sizeof(*v));
+	struct agent_row *ag = malloc(KEY_CHUNK * sizeof(*ag));
+	sqlite3_stmt *q = s->st[S_KEY_ROWS];
+	int64_t cache[256], cache_epoch = -1;
+	size_t n = 0, nag = 0;
+	int rc, ret = 0;
+
+	if (!v || !ag) {
+		free(v);
+		free(ag);
+		return -ENOMEM;
+	}
+	sqlite3_bind_int64(q, 1, i64(upto));
+	sqlite3_bind_int64(q, 2, i64(to));
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(q, 0);
+
+		ag[nag].epoch = id >> PT_STORE_EPOCH_BITS;
+		ag[nag].agent = sqlite3_column_int64(q, 1);
+		ag[nag].time_ns = sqlite3_column_int64(q, 2);
+		ag[nag].event = id;
+		nag++;
+		if ((ret = event_keys(s, id, sqlite3_column_blob(q, 3),
+				      (size_t)sqlite3_column_bytes(q, 3), v, &n, cache, &cache_epoch)))
+			break;
+		if (nag == KEY_CHUNK) {
+			if ((ret = keys_flush(s, v, n, ag, nag)))
+				break;
+			n = nag = 0;
+		}
+	}
+	if (!ret && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		ret = db_err(s, "reading events to index");
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (!ret)
+		ret = keys_flush(s, v, n, ag, nag);
+	free(v);
+	free(ag);
+	return ret;
+}
+
+/* The API's lookup tables, behind their own mark (a database from before them catches up
+ * from its first event). *indexed becomes the larger of the two tables' progress, so the
+ * writer goes on while either is behind. */
+static int keys_index(struct pt_store *s, uint64_t max_rows, uint64_t *indexed)
+{
+	uint64_t upto = 0, maxid = 0, to;
+	sqlite3_stmt *q;
+	int ret;
+
+	if ((ret = query_u64(s, S_KEY_UPTO, &upto)) || (ret = query_u64(s, S_INDEX_MAXID, &maxid)))
+		return ret;
+	if (maxid <= upto)
+		return 0;
+	to = maxid - upto > max_rows ? upto + max_rows : maxid;
+	if ((ret = keys_fill(s, upto, to)))
+		return ret;
+	q = s->st[S_KEY_SET];
+	sqlite3_bind_int64(q, 1, i64(to));
+	if ((ret = step_done(s, q, "advancing key_indexed_upto")))
+		return ret;
+	if (to - upto > *indexed)
+		*indexed = to - upto;
+	return 0;
+}
+
 int pt_store_index(struct pt_store *s, uint64_t max_rows, uint64_t *indexed)
 {
 	uint64_t upto = 0, maxid = 0, to;
@@ -879,7 +1161,7 @@ int pt_store_index(struct pt_store *s, uint64_t max_rows, uint64_t *indexed)
 	if ((ret = query_u64(s, S_INDEX_UPTO, &upto)) || (ret = query_u64(s, S_INDEX_MAXID, &maxid)))
 		return ret;
 	if (maxid <= upto)
-		return 0;
+		return keys_index(s, max_rows, indexed);
 	to = maxid - upto > max_rows ? upto + max_rows : maxid;
 	q = s->st[S_INDEX_FILL];
 	sqlite3_bind_int64(q, 1, i64(upto));
@@ -891,7 +1173,7 @@ int pt_store_index(struct pt_store *s, uint64_t max_rows, uint64_t *indexed)
 	if ((ret = step_done(s, q, "advancing pid_indexed_upto")))
 		return ret;
 	*indexed = to - upto;
-	return 0;
+	return keys_index(s, max_rows, indexed);
 }
 
 void pt_store_event_from_record(struct pt_store_event *ev, const struct pt_record *r)

@@ -22,6 +22,8 @@ struct pt_ecs_context {
 	uint64_t stream_id;       /* proctrail.stream_id when has_sequence */
 	uint64_t sequence;        /* event.sequence */
 	bool has_sequence;
+	uint64_t event_id;        /* proctrail.event_id (a string) when has_event_id: the */
+	bool has_event_id;        /* collector's row id */
 };
 
 /* Appends one JSON object for r (no trailing newline) to out. Returns 0, -EMSGSIZE when out's

@@ -119,6 +119,14 @@ int pt_store_health(struct pt_store *s, int64_t agent, const char *health, uint6
 #define PT_STORE_INDEX_EVERY 262144u
 int pt_store_index(struct pt_store *s, uint64_t max_rows, uint64_t *indexed);
 
+/* The API's lookup tables (ev_key, events_by_agent, cmdlines) are filled by pt_store_index()
+ * too, up to meta.key_indexed_upto. Their rows lead with the event's epoch. */
+#define PT_STORE_EPOCH_BITS 18
+/* 63 bits of SHA-256(tag || p[0..n)): ev_key.k and cmdlines.id. Tags: 'e' entity id, 'P'
+ * parent entity id (of an exec), 'h' SHA-256 of the file, 'x' executable path, 'c' command
+ * line (args joined by single spaces). */
+int64_t pt_store_key(char tag, const void *p, size_t n);
+
 /* Fills the fields of ev from a decoded record (shared by the session and tests). */
 void pt_store_event_from_record(struct pt_store_event *ev, const struct pt_record *r);
 

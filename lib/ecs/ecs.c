@@ -77,6 +77,8 @@ static void stream(struct pt_json *j, const struct pt_ecs_context *ctx)
 {
 	if (ctx && ctx->has_sequence)
 		pt_json_ku64(j, "stream_id", ctx->stream_id);
+	if (ctx && ctx->has_event_id)
+		pt_json_ku64_str(j, "event_id", ctx->event_id);
 }
 
 static size_t base_name(struct pt_str p, const char **out)

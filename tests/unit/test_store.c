@@ -208,6 +208,84 @@ static void test_binaries_and_index(void **state)
 			 q1(f, "SELECT count(*) FROM events WHERE pid=1000"));
 }
 
+/* The API's lookup tables: keys of real exec records, the agent/time table, the distinct
+ * command lines, and the per-agent prevalence. */
+static void test_api_keys(void **state)
+{
+	static const char argv[] = "/bin/x\0-a\0b c\0";
+	struct fx *f = *state;
+	uint8_t raw[4096];
+	struct pt_store_event ev[3];
+	struct pt_store_batch b = { .agent = f->h.agent, .host = f->h.host, .stream_id = 7,
+		.first_seq = 1, .count = 3, .raw = raw, .ev = ev };
+	struct pt_store_batch_result r;
+	struct pt_writer w;
+	char sql[256];
+	uint64_t n;
+
+	pt_writer_init(&w, raw, sizeof(raw));
+	for (int i = 0; i < 3; i++) {
+		struct pt_record rec = { .type = PT_REC_PROCESS_EXEC, .version = 1 }, back;
+		size_t off = w.len, used;
+
+		rec.u.exec.time_ns = 1000 + (uint64_t)i;
+		rec.u.exec.pid = 10;
+		memset(rec.u.exec.entity_id, i + 1, PT_ENTITY_ID_LEN);
+		memset(rec.u.exec.parent_entity_id, 9, PT_ENTITY_ID_LEN);
+		rec.u.exec.path = (struct pt_str){ "/bin/x", 6 };
+		rec.u.exec.argv = (struct pt_str){ argv, sizeof(argv) - 1 };
+		memset(rec.u.exec.sha256, i ? 0xbb : 0xaa, PT_SHA256_LEN);
+		rec.u.exec.hash_status = PT_HASH_OK;
+		assert_int_equal(pt_record_encode(&w, &rec), 0);
+		assert_int_equal(pt_record_decode(raw + off, w.len - off, &back, &used, NULL), 0);
+		pt_store_event_from_record(&ev[i], &back);
+		ev[i].seq = 1 + (uint64_t)i;
+		ev[i].off = (uint32_t)off;
+		ev[i].len = (uint32_t)(w.len - off);
+	}
+	b.raw_len = w.len;
+	assert_int_equal(pt_store_begin(f->s), 0);
+	assert_int_equal(pt_store_batch(f->s, &b, 5000, &r), 0);
+	assert_int_equal(pt_store_commit(f->s), 0);
+	assert_int_equal(q1(f, "SELECT value FROM meta WHERE key='key_indexed_upto'"), 0);
+	assert_int_equal(pt_store_begin(f->s), 0);
+	assert_int_equal(pt_store_index(f->s, 1000, &n), 0);
+	assert_int_equal(pt_store_commit(f->s), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(q1(f, "SELECT value FROM meta WHERE key='key_indexed_upto'"), 3);
+	{
+		uint8_t e[PT_ENTITY_ID_LEN], sha[PT_SHA256_LEN];
+
+		memset(e, 2, sizeof(e));
+		snprintf(sql, sizeof(sql), "SELECT group_concat(event) FROM ev_key WHERE k=%lld",
+			 (long long)pt_store_key('e', e, sizeof(e)));
+		assert_int_equal(q1(f, sql), 2);
+		memset(e, 9, sizeof(e));
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM ev_key WHERE k=%lld",
+			 (long long)pt_store_key('P', e, sizeof(e)));
+		assert_int_equal(q1(f, sql), 3);
+		memset(sha, 0xbb, sizeof(sha));
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM ev_key WHERE k=%lld",
+			 (long long)pt_store_key('h', sha, sizeof(sha)));
+		assert_int_equal(q1(f, sql), 2);
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM ev_key WHERE k=%lld",
+			 (long long)pt_store_key('x', "/bin/x", 6));
+		assert_int_equal(q1(f, sql), 3);
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM ev_key WHERE k=%lld",
+			 (long long)pt_store_key('c', "/bin/x -a b c", 13));
+		assert_int_equal(q1(f, sql), 3);
+	}
+	assert_int_equal(q1(f, "SELECT count(*) FROM cmdlines WHERE text='/bin/x -a b c'"), 1);
+	assert_int_equal(q1(f, "SELECT count(*) FROM events_by_agent WHERE time_ns BETWEEN 1001 AND 1002"), 2);
+	assert_int_equal(q1(f, "SELECT sum(execs) FROM binary_agent_stats"), 3);
+	assert_int_equal(q1(f, "SELECT count(*) FROM binary_agent_stats"), 2);
+	/* the two tables keep their own marks: caught up, nothing more */
+	assert_int_equal(pt_store_begin(f->s), 0);
+	assert_int_equal(pt_store_index(f->s, 1000, &n), 0);
+	assert_int_equal(pt_store_commit(f->s), 0);
+	assert_int_equal(n, 0);
+}
+
 static void test_pong_health(void **state)
 {
 	struct fx *f = *state;
@@ -235,6 +313,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hello_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_binaries_and_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pong_health, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_api_keys, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,222 @@
+/* /api/v1/binaries and /api/v1/binaries/{sha256}: prevalence by SHA-256, fewest hosts first
+ * (docs/api.md). Paths and size come from the binary's newest execs. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "api-int.h"
+#include "proctrail/hex.h"
+#include "proctrail/store.h"
+
+#define PATHS_MAX      16
+#define PATH_EVENTS    32      /* newest execs read for paths and size */
+#define BIN_AGENTS_MAX 10000
+
+struct paths {
+	size_t off[PATHS_MAX];      /* into store, which may move as it grows */
+	size_t len[PATHS_MAX];
+	unsigned n;
+	uint64_t size;
+	bool has_size;
+	struct pt_buf store;
+};
+
+static bool sha_match(const struct pt_record *r, const void *arg)
+{
+	return r->type == PT_REC_PROCESS_EXEC && r->u.exec.hash_status == PT_HASH_OK &&
+	       !memcmp(r->u.exec.sha256, arg, PT_SHA256_LEN);
+}
+
+static int path_row(sqlite3_stmt *st, void *arg)
+{
+	struct paths *p = arg;
+	const uint8_t *rec = sqlite3_column_blob(st, 2);
+	size_t len = (size_t)sqlite3_column_bytes(st, 2), used;
+	struct pt_record r;
+	unsigned i;
+
+	if (!rec || pt_record_decode(rec, len, &r, &used, NULL) || r.type != PT_REC_PROCESS_EXEC)
+		return 0;
+	if (!p->has_size) {
+		p->size = r.u.exec.size;
+		p->has_size = true;
+	}
+	for (i = 0; i < p->n; i++)
+		if (p->len[i] == r.u.exec.path.len &&
+		    !memcmp(p->store.data + p->off[i], r.u.exec.path.ptr, p->len[i]))
+			return 0;
+	if (p->n < PATHS_MAX && r.u.exec.path.ptr) {
+		p->off[p->n] = p->store.len;
+		if (pt_buf_append(&p->store, r.u.exec.path.ptr, r.u.exec.path.len))
+			return 1;
+		p->len[p->n++] = r.u.exec.path.len;
+	}
+	return 0;
+}
+
+/* {"sha256","paths","size","first_seen","last_seen","hosts","execs" (without the brace) */
+static int binary_fields(struct pt_api *a, struct pt_json *j, sqlite3_stmt *st)
+{
+	const uint8_t *sha = sqlite3_column_blob(st, 0);
+	struct paths p = { 0 };
+	unsigned i;
+	int ret;
+
+	if (!sha || sqlite3_column_bytes(st, 0) != PT_SHA256_LEN)
+		return -EBADMSG;
+	pt_buf_init(&p.store, PATHS_MAX * (PT_PATH_MAX + 1));
+	ret = api_key_rows(a, pt_store_key('h', sha, PT_SHA256_LEN), 0, sha_match, sha, PATH_EVENTS,
+			   path_row, &p);
+	pt_json_khex(j, "sha256", sha, PT_SHA256_LEN);
+	pt_json_open(j, "paths", '[');
+	for (i = 0; i < p.n; i++)
+		pt_json_elem_str(j, (const char *)p.store.data + p.off[i], p.len[i]);
+	pt_json_close(j, ']');
+	if (p.has_size)
+		pt_json_ku64(j, "size", p.size);
+	else
+		pt_json_key(j, "size"), pt_json_raw(j, "null");
+	pt_json_ktime(j, "first_seen", (uint64_t)sqlite3_column_int64(st, 1));
+	pt_json_ktime(j, "last_seen", (uint64_t)sqlite3_column_int64(st, 2));
+	pt_json_ku64(j, "hosts", (uint64_t)sqlite3_column_int64(st, 3));
+	pt_json_ku64(j, "execs", (uint64_t)sqlite3_column_int64(st, 4));
+	pt_buf_free(&p.store);
+	return ret;
+}
+
+void api_binaries(struct pt_api *a, struct evhttp_request *req)
+{
+	sqlite3_stmt *st = NULL;
+	struct pt_json j = { .out = &a->out };
+	struct evkeyvalq q;
+	struct pt_api_filter f;
+	uint64_t last_hosts = 0, last_first = 0;
+	uint8_t last_sha[PT_SHA256_LEN];
+	char cur[PT_API_CURSOR_MAX];
+	unsigned n = 0;
+	int rc;
+
+	if (api_query(req, &q, PT_API_P_BINARIES, &f))
+		goto out;
+	pt_buf_reset(&a->out);
+	if (api_begin(a) ||
+	    sqlite3_prepare_v2(a->db,
+			       "SELECT sha256, first_seen_ns, last_seen_ns, hosts, execs FROM binaries"
+			       " WHERE (?1 < 0 OR hosts <= ?1) AND first_seen_ns >= ?2"
+			       " AND (?3 IS NULL OR sha256 = ?3)"
+			       " AND (?4 < 0 OR hosts > ?4 OR (hosts = ?4 AND (first_seen_ns < ?5"
+			       " OR (first_seen_ns = ?5 AND sha256 > ?6))))"
+			       " ORDER BY hosts ASC, first_seen_ns DESC, sha256 ASC LIMIT ?7",
+			       -1, &st, NULL) != SQLITE_OK) {
+		api_error(req, 500, "database error");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (f.set & PT_F_MAX_HOSTS) ? (sqlite3_int64)f.max_hosts : -1);
+	sqlite3_bind_int64(st, 2, (f.set & PT_F_SINCE) ? (sqlite3_int64)f.since_ns : INT64_MIN);
+	if (f.set & PT_F_SHA256)
+		sqlite3_bind_blob(st, 3, f.sha, PT_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (f.set & PT_F_CURSOR) ? (sqlite3_int64)f.cur_hosts : -1);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)f.cur_first);
+	sqlite3_bind_blob(st, 6, f.cur_sha, PT_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, f.limit);
+	pt_json_raw(&j, "{");
+	pt_json_open(&j, "binaries", '[');
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		pt_json_open(&j, NULL, '{');
+		if (binary_fields(a, &j, st)) {
+			rc = SQLITE_ERROR;
+			break;
+		}
+		pt_json_close(&j, '}');
+		last_hosts = (uint64_t)sqlite3_column_int64(st, 3);
+		last_first = (uint64_t)sqlite3_column_int64(st, 1);
+		memcpy(last_sha, sqlite3_column_blob(st, 0), PT_SHA256_LEN);
+		n++;
+	}
+	pt_json_close(&j, ']');
+	if (n == f.limit) {
+		pt_api_cursor_binaries(last_hosts, last_first, last_sha, cur);
+		pt_json_kcstr(&j, "next_cursor", cur);
+	} else {
+		pt_json_key(&j, "next_cursor");
+		pt_json_raw(&j, "null");
+	}
+	pt_json_raw(&j, "}\n");
+	if (rc != SQLITE_DONE || j.err)
+		api_error(req, j.err ? 413 : 500, j.err ? "answer too large: lower limit" : "database error");
+	else
+		api_reply(req, 200, &a->out);
+out:
+	sqlite3_finalize(st);
+	evhttp_clear_headers(&q);
+}
+
+void api_binary_one(struct pt_api *a, struct evhttp_request *req, const char *hex)
+{
+	sqlite3_stmt *st = NULL, *g = NULL;
+	struct pt_json j = { .out = &a->out };
+	struct evkeyvalq q;
+	struct pt_api_filter f;
+	uint8_t sha[PT_SHA256_LEN];
+	unsigned n = 0;
+	int rc;
+
+	if (api_query(req, &q, PT_API_P_NONE, &f))
+		goto out;
+	if (pt_hex_decode(hex, strlen(hex), sha, sizeof(sha))) {
+		api_error(req, 400, "sha256: 64 hex digits");
+		goto out;
+	}
+	pt_buf_reset(&a->out);
+	if (api_begin(a) ||
+	    sqlite3_prepare_v2(a->db, "SELECT sha256, first_seen_ns, last_seen_ns, hosts, execs"
+				      " FROM binaries WHERE sha256 = ?", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(a->db, "SELECT a.name, a.hostname, s.first_seen_ns, s.last_seen_ns,"
+				      " s.execs FROM binary_agent_stats s JOIN agents a ON a.id = s.agent"
+				      " WHERE s.sha256 = ? ORDER BY s.first_seen_ns, a.name LIMIT ?",
+			       -1, &g, NULL) != SQLITE_OK) {
+		api_error(req, 500, "database error");
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, sha, PT_SHA256_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		api_error(req, 404, "no such binary");
+		goto out;
+	}
+	pt_json_raw(&j, "{");
+	if (rc != SQLITE_ROW || binary_fields(a, &j, st)) {
+		api_error(req, 500, "database error");
+		goto out;
+	}
+	sqlite3_bind_blob(g, 1, sha, PT_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_int(g, 2, BIN_AGENTS_MAX + 1);
+	pt_json_open(&j, "agents", '[');
+	while ((rc = sqlite3_step(g)) == SQLITE_ROW && n < BIN_AGENTS_MAX) {
+		const char *name = (const char *)sqlite3_column_text(g, 0);
+		const char *host = (const char *)sqlite3_column_text(g, 1);
+
+		pt_json_open(&j, NULL, '{');
+		pt_json_kcstr(&j, "agent", name ? name : "");
+		pt_json_kcstr(&j, "host", host ? host : "");
+		pt_json_ktime(&j, "first_seen", (uint64_t)sqlite3_column_int64(g, 2));
+		pt_json_ktime(&j, "last_seen", (uint64_t)sqlite3_column_int64(g, 3));
+		pt_json_ku64(&j, "execs", (uint64_t)sqlite3_column_int64(g, 4));
+		pt_json_close(&j, '}');
+		n++;
+	}
+	pt_json_close(&j, ']');
+	pt_json_kbool(&j, "truncated", rc == SQLITE_ROW);
+	pt_json_raw(&j, "}\n");
+	if ((rc != SQLITE_DONE && rc != SQLITE_ROW) || j.err)
+		api_error(req, j.err ? 413 : 500, j.err ? "answer too large" : "database error");
+	else
+		api_reply(req, 200, &a->out);
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(g);
+	evhttp_clear_headers(&q);
+}

@@ -1,0 +1,336 @@
+/* /api/v1/events, /api/v1/events/{id}: stored events, newest first, by the best lookup table
+ * for the filters given, every filter then checked on the decoded record (docs/api.md). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "api-int.h"
+#include "proctrail/ecs.h"
+#include "proctrail/store.h"
+
+#define COLS "e.id, e.time_ns, e.record, e.stream_id, e.seq, a.name, h.name"
+#define JOINS " CROSS JOIN agents a ON a.id = e.agent LEFT JOIN hosts h ON h.id = e.host"
+
+int api_event_json(sqlite3_stmt *st, int col, const struct pt_api_filter *f, struct pt_buf *out)
+{
+	const uint8_t *rec = sqlite3_column_blob(st, col + 2);
+	size_t len = (size_t)sqlite3_column_bytes(st, col + 2), used;
+	const char *agent = (const char *)sqlite3_column_text(st, col + 5);
+	const char *host = (const char *)sqlite3_column_text(st, col + 6);
+	struct pt_record r;
+	struct pt_api_row row;
+	struct pt_ecs_context ctx;
+
+	if (!rec || pt_record_decode(rec, len, &r, &used, NULL) || used != len ||
+	    r.type == PT_REC_UNKNOWN)
+		return -EBADMSG;
+	row = (struct pt_api_row){
+		.id = (uint64_t)sqlite3_column_int64(st, col),
+		.time_ns = (uint64_t)sqlite3_column_int64(st, col + 1),
+		.r = &r, .agent = agent, .host = host,
+	};
+	if (f && !pt_api_filter_match(f, &row))
+		return 1;
+	ctx = (struct pt_ecs_context){
+		.agent_id = agent, .agent_name = agent, .host_name = host,
+		.stream_id = (uint64_t)sqlite3_column_int64(st, col + 3),
+		.sequence = (uint64_t)sqlite3_column_int64(st, col + 4), .has_sequence = true,
+		.event_id = row.id, .has_event_id = true,
+	};
+	return pt_ecs_format(&r, &ctx, out);
+}
+
+/* Where the candidates of a query come from. tail: the source is a table filled behind the
+ * writer up to `upto`; rows above it are read from events itself first. */
+struct source {
+	const char *sql;
+	bool tail, epochs;        /* epochs: the table is read one epoch at a time, newest first */
+	const char *upto_key;     /* meta key of the table's fill mark */
+	int64_t key;
+};
+
+static void pick_source(const struct pt_api_filter *f, struct source *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->tail = true;
+	s->upto_key = "key_indexed_upto";
+	if (f->set & PT_F_ENTITY) {
+		s->key = pt_store_key('e', f->entity, PT_ENTITY_ID_LEN);
+	} else if (f->set & PT_F_SHA256) {
+		s->key = pt_store_key('h', f->sha, PT_SHA256_LEN);
+	} else if (f->set & PT_F_EXE) {
+		s->key = pt_store_key('x', f->exe, strlen(f->exe));
+	} else if (f->set & PT_F_CMDLINE) {
+		s->sql = "SELECT " COLS " FROM ev_key k CROSS JOIN events e ON e.id = k.event" JOINS
+			 " WHERE k.epoch = ?9 AND k.k IN (SELECT id FROM cmdlines WHERE epoch = ?9"
+			 " AND instr(text, ?4) > 0) AND k.event < ?2 ORDER BY k.event DESC";
+		s->epochs = true;
+	} else if (f->set & PT_F_AGENT) {
+		s->sql = "SELECT " COLS " FROM events_by_agent b CROSS JOIN events e ON e.id = b.event"
+			 JOINS " WHERE b.epoch = ?9 AND b.agent = (SELECT id FROM agents WHERE name = ?5)"
+			 " AND b.time_ns >= ?6 AND b.time_ns <= ?7 AND b.event < ?2"
+			 " ORDER BY b.event DESC";
+		s->epochs = true;
+	} else if (f->set & PT_F_PID) {
+		s->sql = "SELECT " COLS " FROM events_by_pid p CROSS JOIN events e ON e.id = p.event"
+			 JOINS " WHERE p.pid = ?8 AND p.event < ?2 ORDER BY p.event DESC";
+		s->upto_key = "pid_indexed_upto";
+	} else if (f->set & (PT_F_FROM | PT_F_TO)) {
+		s->sql = "SELECT " COLS " FROM events e" JOINS " WHERE e.time_ns >= ?6"
+			 " AND e.time_ns <= ?7 AND e.id < ?2 ORDER BY e.id DESC";
+		s->tail = false;
+	} else {
+		s->sql = "SELECT " COLS " FROM events e" JOINS " WHERE e.id < ?2 ORDER BY e.id DESC";
+		s->tail = false;
+	}
+	if (!s->sql) {
+		s->sql = "SELECT " COLS " FROM ev_key k CROSS JOIN events e ON e.id = k.event" JOINS
+			 " WHERE k.epoch = ?9 AND k.k = ?3 AND k.event < ?2 ORDER BY k.event DESC";
+		s->epochs = true;
+	}
+}
+
+static int meta_u64(struct pt_api *a, const char *key, uint64_t *v)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*v = 0;
+	if (sqlite3_prepare_v2(a->db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?", -1,
+			       &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*v = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+struct scan {
+	const struct pt_api_filter *f;
+	struct pt_buf *out;
+	unsigned found, examined;
+	uint64_t last_emitted, last_examined;
+	bool full, budget;
+	int err;
+};
+
+/* Steps st, appending matches; stops at the limit or the examination budget. */
+static void scan_run(struct pt_api *a, sqlite3_stmt *st, struct scan *sc)
+{
+	int rc;
+
+	while (!sc->full && !sc->budget && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t mark = sc->out->len;
+		int r;
+
+		sc->last_examined = (uint64_t)sqlite3_column_int64(st, 0);
+		sc->examined++;
+		if (sc->found && pt_buf_append(sc->out, ",", 1)) {
+			sc->err = -EMSGSIZE;
+			return;
+		}
+		r = api_event_json(st, 0, sc->f, sc->out);
+		if (r) {
+			sc->out->len = mark;     /* filtered out or not decodable */
+			if (r == -EMSGSIZE || r == -ENOMEM) {
+				sc->err = r;
+				return;
+			}
+		} else {
+			sc->found++;
+			sc->last_emitted = sc->last_examined;
+			sc->full = sc->found >= sc->f->limit;
+		}
+		sc->budget = sc->examined >= API_SCAN_MAX;
+	}
+	if (!sc->full && !sc->budget && rc != SQLITE_DONE) {
+		log_warnx("API events: %s", sqlite3_errmsg(a->db));
+		sc->err = -EIO;
+	}
+}
+
+static int bind_run(struct pt_api *a, const char *sql, const struct pt_api_filter *f,
+		    const struct source *src, uint64_t lo, uint64_t hi, int64_t epoch, struct scan *sc)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_warnx("API events: %s", sqlite3_errmsg(a->db));
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)lo);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)hi);
+	if (sqlite3_bind_parameter_count(st) >= 3) {
+		sqlite3_bind_int64(st, 3, src->key);
+		if (f->cmdline)
+			sqlite3_bind_text(st, 4, f->cmdline, (int)f->cmdline_len, SQLITE_STATIC);
+		if (f->agent)
+			sqlite3_bind_text(st, 5, f->agent, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 6, (f->set & PT_F_FROM) ? (sqlite3_int64)f->from_ns : 0);
+		sqlite3_bind_int64(st, 7, (f->set & PT_F_TO) ? (sqlite3_int64)f->to_ns : INT64_MAX);
+		sqlite3_bind_int64(st, 8, f->pid);
+		sqlite3_bind_int64(st, 9, epoch);
+	}
+	scan_run(a, st, sc);
+	sqlite3_finalize(st);
+	return sc->err;
+}
+
+void api_events(struct pt_api *a, struct evhttp_request *req)
+{
+	static const char TAIL[] = "SELECT " COLS " FROM events e" JOINS
+				   " WHERE e.id > ?1 AND e.id < ?2 ORDER BY e.id DESC";
+	struct evkeyvalq q;
+	struct pt_api_filter f;
+	struct source src;
+	struct scan sc = { 0 };
+	uint64_t hi, upto = 0;
+	char cur[PT_API_CURSOR_MAX];
+	int ret;
+
+	if (api_query(req, &q, PT_API_P_EVENTS, &f))
+		goto out;
+	pick_source(&f, &src);
+	hi = f.cursor ? f.cursor : (uint64_t)INT64_MAX;
+	pt_buf_reset(&a->out);
+	sc.f = &f;
+	sc.out = &a->out;
+	if ((ret = api_begin(a)) || (src.tail && (ret = meta_u64(a, src.upto_key, &upto))))
+		goto fail;
+	if (pt_buf_append_str(&a->out, "{\"events\":[")) {
+		ret = -EMSGSIZE;
+		goto fail;
+	}
+	/* committed but not yet in the lookup table: read from events itself, newest first */
+	if (src.tail && hi > upto + 1 && (ret = bind_run(a, TAIL, &f, &src, upto, hi, 0, &sc)))
+		goto fail;
+	if (src.tail && hi > upto + 1)
+		hi = upto + 1;
+	if (!src.epochs) {
+		if (!sc.full && !sc.budget && (ret = bind_run(a, src.sql, &f, &src, 0, hi, 0, &sc)))
+			goto fail;
+	} else if (hi > 1) {
+		for (int64_t ep = (int64_t)((hi - 1) >> PT_STORE_EPOCH_BITS);
+		     ep >= 0 && !sc.full && !sc.budget; ep--)
+			if ((ret = bind_run(a, src.sql, &f, &src, 0, hi, ep, &sc)))
+				goto fail;
+	}
+	api_end(a);
+	if (sc.full || sc.budget)
+		pt_api_cursor_events(sc.full ? sc.last_emitted : sc.last_examined, cur);
+	if (pt_buf_printf(&a->out, "],\"next_cursor\":%s%s%s}\n", (sc.full || sc.budget) ? "\"" : "",
+			  (sc.full || sc.budget) ? cur : "null", (sc.full || sc.budget) ? "\"" : "")) {
+		ret = -EMSGSIZE;
+		goto fail;
+	}
+	api_reply(req, 200, &a->out);
+	goto out;
+fail:
+	api_end(a);
+	api_error(req, ret == -EMSGSIZE ? 413 : 500,
+		  ret == -EMSGSIZE ? "answer too large: lower limit" : "database error");
+out:
+	evhttp_clear_headers(&q);
+}
+
+void api_event_one(struct pt_api *a, struct evhttp_request *req, const char *id)
+{
+	sqlite3_stmt *st = NULL;
+	struct evkeyvalq q;
+	struct pt_api_filter f;
+	int rc;
+
+	if (api_query(req, &q, PT_API_P_NONE, &f))
+		goto out;
+	pt_buf_reset(&a->out);
+	if (sqlite3_prepare_v2(a->db, "SELECT " COLS " FROM events e" JOINS " WHERE e.id = ?", -1,
+			       &st, NULL) != SQLITE_OK) {
+		api_error(req, 500, "database error");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, strtoll(id, NULL, 10));
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		api_error(req, 404, "no such event");
+	} else if (rc != SQLITE_ROW || api_event_json(st, 0, NULL, &a->out) ||
+		   pt_buf_append(&a->out, "\n", 1)) {
+		api_error(req, 500, "event not readable");
+	} else {
+		api_reply(req, 200, &a->out);
+	}
+out:
+	sqlite3_finalize(st);
+	evhttp_clear_headers(&q);
+}
+
+int api_key_rows(struct pt_api *a, int64_t k, sqlite3_int64 agent,
+		 bool (*tail_match)(const struct pt_record *r, const void *arg), const void *arg,
+		 unsigned max, int (*fn)(sqlite3_stmt *st, void *arg2), void *arg2)
+{
+	static const char TAIL[] = "SELECT " COLS " FROM events e" JOINS
+				   " WHERE e.id > ?1 AND (?2 = 0 OR +e.agent = ?2) ORDER BY e.id DESC";
+	static const char KEY[] = "SELECT " COLS " FROM ev_key k CROSS JOIN events e ON e.id = k.event"
+				  JOINS " WHERE k.epoch = ?1 AND k.k = ?2 AND (?3 = 0 OR e.agent = ?3)"
+				  " ORDER BY k.event DESC";
+	sqlite3_stmt *st = NULL;
+	uint64_t upto = 0, maxid = 0;
+	unsigned n = 0;
+	int64_t ep;
+	int rc, ret = 0;
+
+	if (meta_u64(a, "key_indexed_upto", &upto))
+		return -EIO;
+	if (sqlite3_prepare_v2(a->db, TAIL, -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)upto);
+	sqlite3_bind_int64(st, 2, agent);
+	/* the tail is bounded by how far the fill lags (PT_STORE_INDEX_EVERY, a few times) */
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const uint8_t *rec = sqlite3_column_blob(st, 2);
+		size_t len = (size_t)sqlite3_column_bytes(st, 2), used;
+		struct pt_record r;
+
+		if (!rec || pt_record_decode(rec, len, &r, &used, NULL) || used != len ||
+		    !tail_match(&r, arg))
+			continue;
+		n++;
+		if (fn(st, arg2))
+			goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(a->db, "SELECT coalesce(max(id), 0) FROM events", -1, &st, NULL) !=
+	    SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+		ret = -EIO;
+		goto out;
+	}
+	maxid = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (upto > maxid)
+		upto = maxid;
+	if (sqlite3_prepare_v2(a->db, KEY, -1, &st, NULL) != SQLITE_OK) {
+		ret = -EIO;
+		goto out;
+	}
+	for (ep = (int64_t)(upto >> PT_STORE_EPOCH_BITS); upto && ep >= 0 && n < max; ep--) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, ep);
+		sqlite3_bind_int64(st, 2, k);
+		sqlite3_bind_int64(st, 3, agent);
+		while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			n++;
+			if (fn(st, arg2))
+				goto out;
+		}
+	}
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
