@@ -166,11 +166,15 @@ static const char *const SQL[S_MAX] = {
 };
 
 struct bin_agg;
+struct key_row;
+struct agent_row;
 
 struct pt_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[S_MAX];
 	struct bin_agg *agg;          /* prevalence of this transaction, written at commit */
+	struct key_row *keys;         /* the lookup tables' fill: kept between fills, so a fill */
+	struct agent_row *agent_rows; /* neither allocates nor faults its pages in again */
 	size_t agg_n, agg_cap, agg_pending;
 	void (*wal_fn)(void *arg, uint64_t wal_bytes);
 	void *wal_arg;
@@ -206,6 +210,8 @@ void pt_store_close(struct pt_store *s)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
 	free(s->agg);
+	free(s->keys);
+	free(s->agent_rows);
 	free(s);
 }
 
@@ -1010,6 +1016,37 @@ static int cmp_agent_row(const void *a, const void *b)
 	return (x->event > y->event) - (x->event < y->event);
 }
 
+/* In place, without the temporary copy (an allocation and its page faults per fill) that
+ * glibc's qsort makes for a large array: quicksort, median of three, insertion sort below
+ * 16, the smaller side recursed. */
+#define SORT_FN(name, type, cmp)                                                          \
+static void name(type *v, size_t n)                                                       \
+{                                                                                         \
+	while (n > 16) {                                                                  \
+		type p, t;                                                                \
+		size_t i = 0, j = n - 1, m = n / 2;                                       \
+		if (cmp(&v[m], &v[0]) < 0) { t = v[m]; v[m] = v[0]; v[0] = t; }          \
+		if (cmp(&v[j], &v[0]) < 0) { t = v[j]; v[j] = v[0]; v[0] = t; }          \
+		if (cmp(&v[j], &v[m]) < 0) { t = v[j]; v[j] = v[m]; v[m] = t; }          \
+		p = v[m];                                                                 \
+		for (;;) {                                                                \
+			while (cmp(&v[i], &p) < 0) i++;                                   \
+			while (cmp(&p, &v[j]) < 0) j--;                                   \
+			if (i >= j) break;                                                \
+			t = v[i]; v[i] = v[j]; v[j] = t;                                  \
+			i++; j--;                                                         \
+		}                                                                         \
+		if (j + 1 < n - j - 1) { name(v, j + 1); v += j + 1; n -= j + 1; }        \
+		else { name(v + j + 1, n - j - 1); n = j + 1; }                           \
+	}                                                                                 \
+	for (size_t i = 1; i < n; i++)                                                    \
+		for (size_t k = i; k > 0 && cmp(&v[k], &v[k - 1]) < 0; k--) {             \
+			type t = v[k]; v[k] = v[k - 1]; v[k - 1] = t;                     \
+		}                                                                         \
+}
+SORT_FN(sort_keys, struct key_row, cmp_key_row)
+SORT_FN(sort_agent_rows, struct agent_row, cmp_agent_row)
+
 /* Sorted inserts: each B-tree is written in key order, page after page. */
 static int keys_flush(struct pt_store *s, struct key_row *v, size_t n, struct agent_row *ag,
 		      size_t nag)
@@ -1018,7 +1055,7 @@ static int keys_flush(struct pt_store *s, struct key_row *v, size_t n, struct ag
 	size_t i;
 	int ret = 0;
 
-	qsort(v, n, sizeof(*v), cmp_key_row);
+	sort_keys(v, n);
 	for (i = 0; i < n && !ret; i++) {
 		if (i && !cmp_key_row(&v[i - 1], &v[i]))
 			continue;
@@ -1027,7 +1064,7 @@ static int keys_flush(struct pt_store *s, struct key_row *v, size_t n, struct ag
 		sqlite3_bind_int64(q, 3, v[i].event);
 		ret = step_done(s, q, "writing ev_key");
 	}
-	qsort(ag, nag, sizeof(*ag), cmp_agent_row);
+	sort_agent_rows(ag, nag);
 	for (i = 0; i < nag && !ret; i++) {
 		sqlite3_bind_int64(a, 1, ag[i].epoch);
 		sqlite3_bind_int64(a, 2, ag[i].agent);
@@ -1084,18 +1121,19 @@ static int event_keys(struct pt_store *s, int64_t id, const uint8_t *rec, size_t
 /* Fills the API's lookup tables for events (upto, to], in chunks of KEY_CHUNK events. */
 static int keys_fill(struct pt_store *s, uint64_t upto, uint64_t to)
 {
-	struct key_row *v = malloc(KEY_CHUNK * KEYS_PER_EVENT * sizeof(*v));
-	struct agent_row *ag = malloc(KEY_CHUNK * sizeof(*ag));
+	struct key_row *v;
+	struct agent_row *ag;
 	sqlite3_stmt *q = s->st[S_KEY_ROWS];
 	int64_t cache[256], cache_epoch = -1;
 	size_t n = 0, nag = 0;
 	int rc, ret = 0;
 
-	if (!v || !ag) {
-		free(v);
-		free(ag);
+	if (!s->keys && !(s->keys = malloc(KEY_CHUNK * KEYS_PER_EVENT * sizeof(*s->keys))))
 		return -ENOMEM;
-	}
+	if (!s->agent_rows && !(s->agent_rows = malloc(KEY_CHUNK * sizeof(*s->agent_rows))))
+		return -ENOMEM;
+	v = s->keys;
+	ag = s->agent_rows;
 	sqlite3_bind_int64(q, 1, i64(upto));
 	sqlite3_bind_int64(q, 2, i64(to));
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -1121,8 +1159,6 @@ static int keys_fill(struct pt_store *s, uint64_t upto, uint64_t to)
 	sqlite3_clear_bindings(q);
 	if (!ret)
 		ret = keys_flush(s, v, n, ag, nag);
-	free(v);
-	free(ag);
 	return ret;
 }
 
