@@ -44,8 +44,8 @@ expect_eq "ACK latency +Inf bucket" \
 	fail "no fleet loss sum for ring_full"
 [ -n "$(metric proctrail_collector_writer_lag_seconds)" ] || fail "no writer lag"
 
-# an agent holding its connection shows as established
-"$REPLAY" --connect "127.0.0.1:$PORT" --bundle "$H/agents/m1" --events 1 --pace-ms 20000 \
+# an agent holding its connection (pull mode: it waits for COLLECT, every 60 s) is established
+"$REPLAY" --connect "127.0.0.1:$PORT" --bundle "$H/agents/m1" --events 1 --mode pull \
 	--timeout 60 >/dev/null 2>&1 &
 HOLD=$!
 for _ in $(seq 300); do
