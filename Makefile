@@ -9,6 +9,9 @@
 #   make bench               proctrail against its peers (auditd, laurel, the bare-eBPF floor),
 #                            every figure into docs/benchmarks.md (< 30 min; QUICK=1: < 5 min)
 #   make bench-build         only the benchmark programs, into build/bench/
+#   make install             programs, man pages, systemd units, example configuration
+#                            (DESTDIR=, PREFIX=/usr/local, SYSCONFDIR=/etc, LOCALSTATEDIR=/var)
+#   make deb                 build/proctrail_VERSION_ARCH.deb (PREFIX=/usr)
 #   make SANITIZE=address,undefined   instrumented tree in build-san/
 #   make V=1                 show the commands
 #
@@ -51,7 +54,7 @@ SERVER_LIBS := -levent_openssl -levent_core -levent_extra -levent_pthreads -lsql
 CLI_LIBS    := -lsqlite3 $(LIB_LIBS)
 # tests, benchmarks and fuzzers may link any archive
 LDLIBS      := -lbpf -lelf -lz -levent_openssl -levent_core -levent_extra -levent_pthreads \
-	-lsqlite3 -lyaml -lpcre2-8 $(LIB_LIBS)
+	-lsqlite3 -lyaml -lpcre2-8 $(LIB_LIBS) -lm
 
 # The BPF target architecture is the build machine's (CO-RE's PT_REGS and syscall wrappers
 # differ per architecture). bpf/vmlinux.h is that architecture's BTF: `make vmlinux` refreshes it.
@@ -84,7 +87,7 @@ BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 FUZZERS  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 ALL_ARCHIVES := $(AGENT_A) $(SERVER_A) $(CLI_A) $(LIB_A)
 
-.PHONY: all test unit fuzz run bench bench-build clean deps vmlinux reliability
+.PHONY: all test unit fuzz run bench bench-build clean deps vmlinux reliability install deb
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS) $(UNITS) $(BENCHES)
@@ -201,6 +204,44 @@ run:
 	$(Q)bash scripts/install-deps.sh
 	$(Q)$(MAKE) --no-print-directory -j$(JOBS) all
 	$(Q)bash scripts/run-local.sh
+
+# ---- install (docs/operations.md, "Installed as a service") ----
+PREFIX        ?= /usr/local
+BINDIR        ?= $(PREFIX)/bin
+SBINDIR       ?= $(PREFIX)/sbin
+MANDIR        ?= $(PREFIX)/share/man
+DOCDIR        ?= $(PREFIX)/share/doc/proctrail
+SYSCONFDIR    ?= /etc
+LOCALSTATEDIR ?= /var
+# systemd looks in /usr/local/lib/systemd/system too, so the default prefix works as is
+UNITDIR       ?= $(PREFIX)/lib/systemd/system
+INSTALL       ?= install
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@LOCALSTATEDIR@|$(LOCALSTATEDIR)|g'
+UNIT_IN := $(wildcard dist/systemd/*.service.in)
+
+install: $(PROGRAMS)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+	$(INSTALL) -m 0755 $(BUILD)/proctrail $(DESTDIR)$(BINDIR)/proctrail
+	$(INSTALL) -m 0755 $(BUILD)/proctrail-server $(BUILD)/proctrail-agent $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	$(Q)for u in $(UNIT_IN); do n=$$(basename $$u .in); \
+		$(SUBST) $$u > $(DESTDIR)$(UNITDIR)/$$n.tmp && chmod 0644 $(DESTDIR)$(UNITDIR)/$$n.tmp && \
+		mv $(DESTDIR)$(UNITDIR)/$$n.tmp $(DESTDIR)$(UNITDIR)/$$n || exit 1; done
+	$(Q)for c in collector agent; do \
+		$(SUBST) dist/$$c.conf.example > $(DESTDIR)$(DOCDIR)/examples/$$c.conf || exit 1; done
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/proctrail
+	@# an operator's configuration is never overwritten
+	$(Q)for c in collector agent; do f=$(DESTDIR)$(SYSCONFDIR)/proctrail/$$c.conf; \
+		[ -e $$f ] || $(INSTALL) -m 0644 $(DESTDIR)$(DOCDIR)/examples/$$c.conf $$f || exit 1; done
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(LOCALSTATEDIR)/lib/proctrail
+	$(INSTALL) -d -m 0700 $(DESTDIR)$(LOCALSTATEDIR)/lib/proctrail/spool
+	$(INSTALL) -d -m 0700 $(DESTDIR)$(LOCALSTATEDIR)/lib/proctrail/db
+
+deb:
+	$(Q)bash scripts/make-deb.sh
 
 clean:
 	rm -rf build build-san

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "enforce.h"
 #include "policy_file.h"
+#include "control.h"
 #include "queue.h"
 #include "ring_id.h"
 #include "sensor.h"
@@ -120,8 +121,11 @@ int pt_collector_mode_main(int argc, char **argv)
 	struct pt_agent_config cfg;
 	struct ctx c = { 0 };
 	struct pt_spool *sp = NULL;
+	struct pt_agent_control *ctl = NULL;
 	int rc, status = 1;
 
+	/* Before any thread exists: only the control thread takes SIGHUP. */
+	pt_agent_control_block_signals();
 	log_init("proctrail-agent", 0);
 	rc = pt_agent_config_load(&cfg, argc, argv);
 	log_set_verbose(cfg.verbose);
@@ -189,10 +193,16 @@ int pt_collector_mode_main(int argc, char **argv)
 		log_warnx("threads: %s", strerror(-rc));
 		goto cleanup;
 	}
+	if ((rc = pt_agent_control_start(&cfg, argc, argv, c.up, c.q, sp, c.sensor, &ctl)) < 0) {
+		log_warnx("control thread: %s", strerror(-rc));
+		goto cleanup;
+	}
 	pt_agent_stop_on_signals(c.sensor);
 	log_info("collecting: spool %s, %u collector(s), %s mode", cfg.spool_dir,
 		 cfg.uplink.n_collectors, cfg.uplink.mode == PT_MODE_PULL ? "pull" : "stream");
+	pt_agent_control_ready(ctl);
 	rc = pt_sensor_run(c.sensor);
+	pt_agent_control_stopping(ctl);
 	status = rc ? 1 : 0;
 	if (rc)
 		log_warnx("sensor: %s", strerror(rc < 0 ? -rc : rc));
@@ -204,6 +214,7 @@ cleanup:
 	pt_queue_stop(c.q);
 	if (c.sensor && c.q)
 		log_summary(c.sensor, c.q, sp);
+	pt_agent_control_stop(ctl);   /* writes the last metrics, so before the uplink goes */
 	pt_uplink_free(c.up);
 	c.up = NULL;
 	pt_enforcer_free(c.enf);      /* after the uplink, which borrows it */

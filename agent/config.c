@@ -65,6 +65,11 @@ static const struct setting settings[] = {
 	  "larger executables are not hashed (268435456)" },
 	{ "poll-ms", K_U32, OFF(sensor.poll_ms), 1, 10000, "ring buffer polling interval (100)" },
 	{ "ring-bytes", K_U64, OFF(sensor.ring_bytes), 4096, 1u << 30, "ring buffer size (16777216)" },
+	{ "verbose", K_U32, OFF(verbose), 0, 3, "log level: 0 info, 1 verbose, 2 debug (0)" },
+	{ "metrics-file", K_STR, OFF(metrics_file), 0, 0,
+	  "Prometheus textfile, rewritten atomically (none)" },
+	{ "metrics-interval-ms", K_U32, OFF(metrics_interval_ms), 100, 3600000,
+	  "how often the metrics file is rewritten (15000)" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -161,6 +166,7 @@ int pt_agent_config_load(struct pt_agent_config *c, int argc, char **argv)
 	c->uplink.allow_ping = true;
 	c->enforce.hash_memfd = true;
 	c->spool_dir = PT_AGENT_SPOOL_DIR_DEFAULT;
+	c->metrics_interval_ms = PT_AGENT_METRICS_INTERVAL_DEFAULT;
 
 	/* First pass: --config, --help and verbosity, so the file loads before flags apply. */
 	for (int i = 1; i < argc; i++) {

@@ -24,10 +24,13 @@ struct pt_agent_config {
 	struct pt_uplink_opts uplink;
 	struct pt_sensor_config sensor;
 	struct pt_enforce_opts enforce;
+	const char *metrics_file;      /* Prometheus textfile; NULL: none */
+	unsigned metrics_interval_ms;
 	int verbose;
 };
 
 #define PT_AGENT_SPOOL_DIR_DEFAULT "/var/lib/proctrail/spool"
+#define PT_AGENT_METRICS_INTERVAL_DEFAULT 15000u
 
 /* Parses argv (from argv[1]) and the --config file. Returns 0, 1 when --help was asked (usage
  * printed), or -EINVAL with the reason logged. */

@@ -11,6 +11,7 @@
 #include "proctrail/log.h"
 #include "proctrail/version.h"
 #include "collector_mode.h"
+#include "join.h"
 #include "sensor.h"
 #include "stdout.h"
 
@@ -45,6 +46,8 @@ static void usage(FILE *f)
 		"       proctrail-agent --collector HOST:PORT --ca CA.crt --cert agent.crt --key agent.key\n"
 		"                       [--spool-dir DIR] [--mode stream|pull] [--config FILE]\n"
 		"                       deliver to a collector (--config FILE --help: every setting)\n"
+		"       proctrail-agent --join BUNDLE [--etc DIR] [--spool-dir DIR] [--no-start]\n"
+		"                       join: write the bundle's certificate and agent.conf, start\n"
 		"       proctrail-agent --help\n"
 		"options:\n"
 		"  --pin-dir DIR          BPF pins (default " PT_SENSOR_PIN_DIR ")\n"
@@ -65,6 +68,8 @@ int main(int argc, char **argv)
 	char msg[256];
 	uint64_t v;
 
+	if (pt_join_wanted(argc, argv))
+		return pt_join_main(argc, argv);
 	if (pt_collector_mode_wanted(argc, argv))
 		return pt_collector_mode_main(argc, argv);
 	while ((c = getopt_long(argc, argv, "vh", options, NULL)) != -1) {

@@ -25,6 +25,10 @@
 
 #define WINDOW_MAX 64u
 
+const unsigned pt_uplink_lat_bounds_ms[PT_UPLINK_LAT_BUCKETS] = {
+	5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
+};
+
 struct pt_uplink {
 	struct pt_uplink_opts o;
 	char *addrs[PT_UPLINK_COLLECTORS_MAX];
@@ -40,12 +44,19 @@ struct pt_uplink {
 	pthread_t thr;
 	bool running;
 
+	/* shared with other threads, under lock */
+	pthread_mutex_t lock;
+	SSL_CTX *next_ctx;             /* reloaded TLS settings, taken at the next connect */
+	struct pt_uplink_stats st;
+
 	/* session state, uplink thread only */
 	struct pt_conn c;
 	struct pt_spool_cursor cur;
 	uint64_t stream_id;
 	uint64_t sent_seq;             /* highest seq sent on this connection */
 	uint64_t inflight[WINDOW_MAX]; /* last seq of each unacknowledged batch, oldest first */
+	uint64_t inflight_ns[WINDOW_MAX];   /* when each was sent */
+	uint32_t inflight_n[WINDOW_MAX];    /* records in each */
 	unsigned ninflight;
 	uint64_t last_progress_ms;     /* last ACK, or when the window became non-empty */
 	uint64_t collect_until;        /* pull mode: send up to this seq */
@@ -128,7 +139,14 @@ static int send_batch(struct pt_uplink *u)
 	if (!u->ninflight)
 		u->last_progress_ms = pt_mono_ms();
 	u->sent_seq = u->recs_first + u->recs_count - 1;
+	u->inflight_ns[u->ninflight] = pt_mono_ns();
+	u->inflight_n[u->ninflight] = u->recs_count;
 	u->inflight[u->ninflight++] = u->sent_seq;
+	pthread_mutex_lock(&u->lock);
+	u->st.batches_sent++;
+	u->st.records_sent += u->recs_count;
+	u->st.inflight = u->ninflight;
+	pthread_mutex_unlock(&u->lock);
 	log_debug("uplink: sent %u record(s) from %llu", u->recs_count,
 		  (unsigned long long)u->recs_first);
 	pt_buf_reset(&u->recs);
@@ -207,10 +225,25 @@ static int on_ack(struct pt_uplink *u, const struct pt_ack *a)
 		return -EPROTO;
 	}
 	unsigned k = 0;
-	while (k < u->ninflight && u->inflight[k] <= a->seq)
+	uint64_t now = pt_mono_ns();
+	pthread_mutex_lock(&u->lock);
+	while (k < u->ninflight && u->inflight[k] <= a->seq) {
+		uint64_t us = (now - u->inflight_ns[k]) / 1000;
+		unsigned b = 0;
+		while (b < PT_UPLINK_LAT_BUCKETS && us > pt_uplink_lat_bounds_ms[b] * 1000ull)
+			b++;
+		u->st.lat_count[b]++;
+		u->st.lat_sum_us += us;
+		u->st.batches_acked++;
+		u->st.records_acked += u->inflight_n[k];
 		k++;
+	}
 	memmove(u->inflight, u->inflight + k, (u->ninflight - k) * sizeof(u->inflight[0]));
+	memmove(u->inflight_ns, u->inflight_ns + k, (u->ninflight - k) * sizeof(u->inflight_ns[0]));
+	memmove(u->inflight_n, u->inflight_n + k, (u->ninflight - k) * sizeof(u->inflight_n[0]));
 	u->ninflight -= k;
+	u->st.inflight = u->ninflight;
+	pthread_mutex_unlock(&u->lock);
 	u->last_progress_ms = pt_mono_ms();
 	int rc = pt_spool_ack(u->sp, a->seq);
 	if (rc < 0)
@@ -420,6 +453,13 @@ static int session(struct pt_uplink *u, const char *addr, bool *welcomed)
 	int rc;
 
 	*welcomed = false;
+	pthread_mutex_lock(&u->lock);
+	if (u->next_ctx) {
+		SSL_CTX_free(u->ctx);
+		u->ctx = u->next_ctx;
+		u->next_ctx = NULL;
+	}
+	pthread_mutex_unlock(&u->lock);
 	rc = pt_conn_open(&u->c, u->ctx, addr, u->stopfd, u->o.timeout_ms, err, sizeof(err));
 	if (rc < 0) {
 		if (rc != -ECANCELED)
@@ -432,6 +472,10 @@ static int session(struct pt_uplink *u, const char *addr, bool *welcomed)
 		goto cleanup;
 	}
 	*welcomed = true;
+	pthread_mutex_lock(&u->lock);
+	u->st.connected = true;
+	u->st.connects++;
+	pthread_mutex_unlock(&u->lock);
 	log_info("uplink: connected to %s (stream %016llx, acked %llu, mode %s)", addr,
 		 (unsigned long long)u->stream_id, (unsigned long long)pt_spool_acked_seq(u->sp),
 		 u->o.mode == PT_MODE_PULL ? "pull" : "stream");
@@ -472,6 +516,12 @@ static int session(struct pt_uplink *u, const char *addr, bool *welcomed)
 		log_warnx("uplink: %s: connection lost: %s", addr, strerror(-rc));
 cleanup:
 	pt_conn_close(&u->c);
+	pthread_mutex_lock(&u->lock);
+	if (!*welcomed)
+		u->st.connect_failures++;
+	u->st.connected = false;
+	u->st.inflight = 0;
+	pthread_mutex_unlock(&u->lock);
 	return rc;
 }
 
@@ -482,6 +532,9 @@ static void *uplink_main(void *arg)
 
 	while (!u->stop) {
 		bool welcomed;
+		pthread_mutex_lock(&u->lock);
+		u->st.collector = idx;
+		pthread_mutex_unlock(&u->lock);
 		session(u, u->addrs[idx], &welcomed);
 		if (u->stop)
 			break;
@@ -521,6 +574,7 @@ int pt_uplink_new(const struct pt_uplink_opts *o, struct pt_spool *sp, struct pt
 		return -ENOMEM;
 	u->efd = u->stopfd = -1;
 	u->c.fd = -1;
+	pthread_mutex_init(&u->lock, NULL);
 	u->cur.fd = -1;
 	u->o = *o;
 	u->sp = sp;
@@ -630,6 +684,8 @@ void pt_uplink_free(struct pt_uplink *u)
 	ZSTD_freeCCtx(u->zc);
 	if (u->ctx)
 		SSL_CTX_free(u->ctx);
+	SSL_CTX_free(u->next_ctx);
+	pthread_mutex_destroy(&u->lock);
 	if (u->efd >= 0)
 		close(u->efd);
 	if (u->stopfd >= 0)
@@ -637,4 +693,39 @@ void pt_uplink_free(struct pt_uplink *u)
 	for (unsigned i = 0; i < PT_UPLINK_COLLECTORS_MAX; i++)
 		free(u->addrs[i]);
 	free(u);
+}
+
+void pt_uplink_get_stats(struct pt_uplink *u, struct pt_uplink_stats *st)
+{
+	pthread_mutex_lock(&u->lock);
+	*st = u->st;
+	pthread_mutex_unlock(&u->lock);
+}
+
+int pt_uplink_reload_tls(struct pt_uplink *u, const char *ca, const char *cert, const char *key,
+			 char *err, size_t errlen)
+{
+	char cn[PT_TLS_CN_MAX + 1];
+	SSL_CTX *ctx = pt_tls_client_ctx(ca, cert, key, err, errlen);
+
+	if (!ctx)
+		return -EINVAL;
+	/* The agent's name is fixed for the life of its stream: the collector keys it by name. */
+	if (own_cn(ctx, cn, sizeof(cn)) < 0 || strcmp(cn, u->agent_name)) {
+		snprintf(err, errlen, "%s names agent '%s', this agent is '%s'; restart to change it",
+			 cert, own_cn(ctx, cn, sizeof(cn)) < 0 ? "?" : cn, u->agent_name);
+		SSL_CTX_free(ctx);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&u->lock);
+	SSL_CTX_free(u->next_ctx);
+	u->next_ctx = ctx;
+	u->st.tls_reloads++;
+	pthread_mutex_unlock(&u->lock);
+	return 0;
+}
+
+void pt_uplink_agent_name(struct pt_uplink *u, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s", u->agent_name);
 }

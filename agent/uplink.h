@@ -15,6 +15,7 @@
 #define PROCTRAIL_AGENT_UPLINK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "proctrail/spool.h"
@@ -44,11 +45,37 @@ struct pt_uplink_opts {
 
 struct pt_uplink;
 
+/* ACK latency buckets (ms, upper bounds) of struct pt_uplink_stats: from a batch's send to the
+ * ACK that covers it. */
+#define PT_UPLINK_LAT_BUCKETS 12
+extern const unsigned pt_uplink_lat_bounds_ms[PT_UPLINK_LAT_BUCKETS];
+
+/* What the uplink did since start, for the metrics (a consistent copy). */
+struct pt_uplink_stats {
+	bool connected;                /* WELCOME received, the session is up */
+	unsigned collector;            /* index of the address in use (or last tried) */
+	uint64_t connects, connect_failures;   /* sessions welcomed; attempts that were not */
+	uint64_t batches_sent, records_sent;   /* resends counted again */
+	uint64_t batches_acked, records_acked;
+	uint64_t lat_count[PT_UPLINK_LAT_BUCKETS + 1];   /* last: over the largest bound */
+	uint64_t lat_sum_us;
+	unsigned inflight;
+	uint64_t tls_reloads;
+};
+
 int pt_uplink_new(const struct pt_uplink_opts *o, struct pt_spool *sp, struct pt_queue *q,
 		  struct pt_uplink **out);
 int pt_uplink_start(struct pt_uplink *u);
 /* New records are in the spool. Safe from any thread (it is the queue's notify callback). */
 void pt_uplink_notify(void *u);
 void pt_uplink_free(struct pt_uplink *u);
+/* The agent's name (its certificate's CN) into out. */
+void pt_uplink_agent_name(struct pt_uplink *u, char *out, size_t outlen);
+void pt_uplink_get_stats(struct pt_uplink *u, struct pt_uplink_stats *st);
+/* SIGHUP: CA, certificate and key read again, used from the next connection on. Refused
+ * (-EINVAL, reason in err) when they do not load or the certificate names another agent.
+ * Any thread. */
+int pt_uplink_reload_tls(struct pt_uplink *u, const char *ca, const char *cert, const char *key,
+			 char *err, size_t errlen);
 
 #endif

@@ -13,6 +13,10 @@ struct cli_env {
 /* Joins home and a relative path into out; -ENAMETOOLONG if it does not fit. */
 int cli_path(const struct cli_env *env, char *out, size_t outlen, const char *rel);
 
+/* Enrolls NAME (pki.c) unless it is enrolled already: 0, -EEXIST, -errno. */
+int cli_enroll(const struct cli_env *env, const char *name);
+/* `pki bundle NAME --collector HOST:PORT ... -o FILE` (bundle.c); argv[0] is "bundle". */
+int cli_pki_bundle(const struct cli_env *env, int argc, char **argv);
 int cmd_pki(const struct cli_env *env, int argc, char **argv);
 int cmd_enroll(const struct cli_env *env, int argc, char **argv);
 int cmd_revoke(const struct cli_env *env, int argc, char **argv);

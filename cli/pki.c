@@ -743,9 +743,17 @@ static int list_register(const struct cli_env *env)
 	return 0;
 }
 
+int cli_enroll(const struct cli_env *env, const char *name)
+{
+	return enroll(env, name, 0);
+}
+
 int cmd_pki(const struct cli_env *env, int argc, char **argv)
 {
 	const char *san = NULL;
+
+	if (argc >= 2 && !strcmp(argv[1], "bundle"))
+		return cli_pki_bundle(env, argc - 1, argv + 1);
 
 	if (argc >= 2 && !strcmp(argv[1], "init")) {
 		if (argc == 4 && !strcmp(argv[2], "--san"))
@@ -762,7 +770,8 @@ usage:
 	fprintf(stderr, "usage: proctrail pki init [--san IP:ADDR,DNS:NAME,...]\n"
 			"       proctrail pki list\n"
 			"       proctrail pki operator NAME [--role read|admin] [--token-file FILE]\n"
-			"       proctrail pki operator NAME --revoke\n");
+			"       proctrail pki operator NAME --revoke\n"
+			"       proctrail pki bundle NAME --collector HOST:PORT [...] -o FILE\n");
 	return 2;
 }
 

@@ -13,9 +13,15 @@ PACKAGES=(
 	iproute2 util-linux procps jq python3 ca-certificates
 	# the console's browser test (tests/integration/console_browser.sh): Debian's chromium,
 	# driven by playwright-core from npm (installed by the test into tests/browser/node_modules)
-	chromium nodejs npm
+	chromium nodejs
 	sudo   # tests/integration/sensor_context.sh: the login user survives sudo -u
+	# fleet: systemd-analyze verify of the installed units, man for their Documentation=
+	systemd man-db
+	# fleet: promtool (in Debian's prometheus package) lints the metrics expositions
+	prometheus
 )
+# npm comes with some nodejs packages (NodeSource's) and conflicts with Debian's npm there
+command -v npm >/dev/null || PACKAGES+=(npm)
 # `install-deps.sh reliability`: also what the long suite runs (make reliability)
 if [ "${1:-}" = "reliability" ]; then
 	PACKAGES+=(valgrind cppcheck clang-tidy stress-ng)

@@ -61,6 +61,9 @@ struct pt_api {
 	uint64_t stream_last_id;        /* highest event id already looked at by the poll */
 	uint64_t streams_dropped;       /* slow clients closed */
 	struct pt_buf out;
+	/* /metrics (server/metrics.c): the collector's exposition, made on its event loop */
+	int (*metrics_fn)(void *arg, struct pt_buf *out, unsigned timeout_ms);
+	void *metrics_arg;
 };
 
 /* The operator a request acts as. */

@@ -18,6 +18,7 @@
 #include <openssl/sha.h>
 
 #include "api-int.h"
+#include "metrics.h"
 #include "api.h"
 #include "console.h"
 #include "proctrail/clock.h"
@@ -360,12 +361,60 @@ static bool id_chars(const char *s, const char *set, size_t max)
 	return n > 0 && n <= max && strspn(s, set) == n;
 }
 
+void pt_api_set_metrics(struct pt_api *a,
+			int (*fn)(void *arg, struct pt_buf *out, unsigned timeout_ms), void *arg)
+{
+	a->metrics_fn = fn;
+	a->metrics_arg = arg;
+}
+
+/* Prometheus scrapes with a bearer token (`authorization: credentials_file:` in its config). */
+static void metrics(struct pt_api *a, struct evhttp_request *req)
+{
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	struct evbuffer *b;
+	struct api_who who;
+	struct pt_buf out;
+	int rc;
+
+	if (authenticate(a, req, &who))
+		return;
+	if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD) {
+		api_error(req, 405, "GET only");
+		return;
+	}
+	if (evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req))) {
+		api_error(req, 400, "/metrics takes no parameter");
+		return;
+	}
+	pt_buf_init(&out, SRV_METRICS_TEXT_MAX);
+	rc = a->metrics_fn(a->metrics_arg, &out, 2000);
+	if (rc) {
+		pt_buf_free(&out);
+		api_error(req, 503, rc == -ETIMEDOUT ? "metrics: the collector did not answer"
+						      : "metrics unavailable");
+		return;
+	}
+	b = evbuffer_new();
+	api_headers(req, "text/plain; version=0.0.4; charset=utf-8");
+	if (b)
+		evbuffer_add(b, out.data, out.len);
+	evhttp_send_reply(req, 200, "OK", b);
+	if (b)
+		evbuffer_free(b);
+	pt_buf_free(&out);
+}
+
 static void route(struct pt_api *a, struct evhttp_request *req, const char *path)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	struct api_who who;
 	const char *rest;
 
+	if (!strcmp(path, "/metrics") && a->metrics_fn) {
+		metrics(a, req);
+		return;
+	}
 	if (strncmp(path, "/api/", 5)) {
 		console_serve(req, path);   /* server/console.c: the web console's files */
 		return;

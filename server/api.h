@@ -8,11 +8,16 @@
 #define PROCTRAIL_SERVER_API_H
 
 #include "config.h"
+#include "proctrail/buf.h"
 
 struct pt_api;
 
 int pt_api_open(struct pt_api **out, const struct pt_server_config *cfg);
 int pt_api_start(struct pt_api *a);
 void pt_api_free(struct pt_api *a);
+/* GET /metrics (same authentication as /api/, any role) answers with what fn writes into out
+ * (Prometheus text format), called on the API's thread; before it is set, 404. */
+void pt_api_set_metrics(struct pt_api *a,
+			int (*fn)(void *arg, struct pt_buf *out, unsigned timeout_ms), void *arg);
 
 #endif

@@ -62,7 +62,8 @@ void pt_server_usage(FILE *f)
 "  --version                  print the version and exit\n"
 "  -h, --help                 this text\n"
 "\n"
-"Signals: SIGHUP reloads the CA, the CRL and the rules, SIGUSR1 sends COLLECT to pull-mode agents now,\n"
+"Signals: SIGHUP re-reads the configuration (what can change while serving) and reloads\n"
+"the CA, the CRL and the rules, SIGUSR1 sends COLLECT to pull-mode agents now,\n"
 "SIGTERM/SIGINT stop after committing and acknowledging what was received.\n");
 }
 
@@ -223,6 +224,10 @@ int pt_server_config_parse(struct pt_server_config *c, int argc, char **argv, ch
 			config = argv[++a];
 	}
 	if ((ret = defaults(c, home && *home ? home : "./var", err, errlen)))
+		return ret;
+	c->argc = argc;
+	c->argv = argv;
+	if (config && (ret = set_path(c->config, "config", config, err, errlen)))
 		return ret;
 	if (config) {
 		pt_conf_init(&conf, config);

@@ -27,6 +27,10 @@ struct pt_server_config {
 	unsigned stats_interval_s;    /* collector counters logged this often when they change */
 	int confine;               /* Landlock + seccomp + no_new_privs after setup (default 1) */
 	int verbose;
+	/* What was parsed, so SIGHUP can parse it again (reload.c): argv is main()'s. */
+	char config[PT_SERVER_PATH_MAX];   /* the --config file; "" when none */
+	int argc;
+	char **argv;
 };
 
 /* Parses argv (and the --config file it names). Returns 0, 1 when --help was asked for, 2 for

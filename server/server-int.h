@@ -14,8 +14,10 @@
 #include <event2/listener.h>
 
 #include "proctrail/clock.h"
+#include "proctrail/sdnotify.h"
 #include "proctrail/tls.h"
 #include "config.h"
+#include "metrics.h"
 
 /* From accept to a verified peer, absolute: bytes trickled into the handshake do not extend it. */
 #define HANDSHAKE_TIMEOUT_S 15
@@ -99,7 +101,10 @@ struct conn {
 };
 
 struct server {
-	const struct pt_server_config *cfg;
+	const struct pt_server_config *cfg;   /* &live */
+	struct pt_server_config live;         /* the start-up settings; SIGHUP changes some */
+	struct pt_sd_notify notify;           /* the service manager, if any (READY=1...) */
+	struct srv_metrics metrics;           /* metrics.c, for /metrics */
 	struct event_base *base;
 	struct evconnlistener *listener;
 	struct pt_tls_server tls;
@@ -149,6 +154,9 @@ static inline void srv_log_flush(struct srv_ratelog *r)
 {
 	log_ratelimit_flush(&r->rl, r->what);
 }
+/* SIGHUP: parses the configuration again and applies what can change while serving
+ * (reload.c). 0, or -errno with the old settings kept and the reason logged. */
+int srv_reload_config(struct server *srv);
 /* Logs the counters line if a counter or the number of connections changed since the last
  * one (always when forced). */
 void srv_stats_log(struct server *srv, int force);

@@ -44,6 +44,7 @@ static void job_done(struct pt_job *job, void *arg)
 	struct conn *c, *next;
 
 	srv->queued_bytes -= job->bytes < srv->queued_bytes ? job->bytes : srv->queued_bytes;
+	srv_metrics_job(srv, job, pt_real_ns());
 	pt_session_job_done(job);
 	if (!srv->nstarved || srv->queued_bytes > QUEUED_BYTES_MAX / 2 || srv->stopping)
 		return;
@@ -266,12 +267,15 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	switch (sig) {
 	case SIGHUP:
+		pt_sd_notify_reloading(&srv->notify);
+		srv_reload_config(srv);
 		if (srv->cfg->rules[0])
 			rules_reload(srv, "SIGHUP");
 		if (!srv->cfg->crl[0])
 			log_info("SIGHUP: no CRL configured, nothing to reload");
 		else
 			crl_refresh(srv, 1, "SIGHUP");
+		pt_sd_notify(&srv->notify, "READY=1");
 		break;
 	case SIGUSR1:
 		log_info("SIGUSR1: sending COLLECT to pull-mode agents");
@@ -281,6 +285,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		if (srv->stopping)
 			break;
 		log_info("signal %d: stopping after the last commit", (int)sig);
+		pt_sd_notify(&srv->notify, "STOPPING=1");
 		srv->stopping = 1;
 		srv->stop_started_ns = pt_mono_ns();
 		evconnlistener_disable(srv->listener);
@@ -421,7 +426,7 @@ static void dir_of(const char *path, char out[PT_SERVER_PATH_MAX])
 static int confine(const struct pt_server_config *cfg)
 {
 	char db_dir[PT_SERVER_PATH_MAX], ca_dir[PT_SERVER_PATH_MAX], crl_dir[PT_SERVER_PATH_MAX];
-	char ops_dir[PT_SERVER_PATH_MAX];
+	char conf_dir[PT_SERVER_PATH_MAX], ops_dir[PT_SERVER_PATH_MAX];
 	struct pt_confine c = { .read_write = { db_dir }, .read_only = { ca_dir } };
 	struct pt_confine_result r;
 	char err[512];
@@ -439,6 +444,11 @@ static int confine(const struct pt_server_config *cfg)
 	}
 	if (cfg->rules[0])   /* SIGHUP re-reads the rule directory */
 		c.read_only[ro++] = cfg->rules;
+	/* SIGHUP reads the configuration file again */
+	if (cfg->config[0]) {
+		dir_of(cfg->config, conf_dir);
+		c.read_only[ro++] = conf_dir;
+	}
 	if ((ret = pt_confine_self(&c, &r, err, sizeof(err)))) {
 		log_warnx("%s (--confine no runs without it)", err);
 		return ret;
@@ -463,7 +473,7 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
 int pt_server_run(const struct pt_server_config *cfg)
 {
 	static const int sigs[4] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT };
-	struct server srv = { .cfg = cfg };
+	struct server srv = { .live = *cfg, .notify = { -1 } };
 	struct sockaddr_storage ss;
 	struct pt_store *store = NULL;
 	struct timeval tv;
@@ -471,6 +481,8 @@ int pt_server_run(const struct pt_server_config *cfg)
 	char err[512];
 	int i, ret = -EINVAL;
 
+	srv.cfg = &srv.live;
+	cfg = srv.cfg;
 	TAILQ_INIT(&srv.conns);
 	srv.rl_refused.what = "refused connections";
 	srv.rl_handshake.what = "failed handshakes";
@@ -510,6 +522,10 @@ int pt_server_run(const struct pt_server_config *cfg)
 	evconnlistener_set_error_cb(srv.listener, accept_error_cb);
 	if (cfg->api[0] && (ret = pt_api_open(&srv.api, cfg)))
 		goto out;
+	/* Connected before the privilege drop and the confinement, used until exit. */
+	if ((ret = pt_sd_notify_open(&srv.notify)))
+		log_warnx("NOTIFY_SOCKET: %s; the service manager will not hear READY=1",
+			  strerror(-ret));
 	if ((ret = drop_privileges(cfg->user)))
 		goto out;
 	if ((ret = pt_store_open(&store, cfg->db)))
@@ -534,6 +550,8 @@ int pt_server_run(const struct pt_server_config *cfg)
 	}
 	if (cfg->rules[0] && (ret = rules_reload(&srv, "start")))
 		goto out;
+	if (srv.api)
+		pt_api_set_metrics(srv.api, pt_server_metrics_from_thread, &srv);
 	if (srv.api && (ret = pt_api_start(srv.api)))
 		goto out;
 	srv.ping_ev = event_new(srv.base, -1, EV_PERSIST, ping_cb, &srv);
@@ -575,6 +593,7 @@ int pt_server_run(const struct pt_server_config *cfg)
 	evconnlistener_enable(srv.listener);
 	log_info("listening on %s (TLS 1.3, client certificates from %s), database %s",
 		 cfg->listen, cfg->ca, cfg->db);
+	pt_sd_notify(&srv.notify, "READY=1");
 	event_base_dispatch(srv.base);
 	ret = 0;
 out:
@@ -612,6 +631,8 @@ out:
 	if (srv.listener)
 		evconnlistener_free(srv.listener);
 	pt_tls_server_free(&srv.tls);
+	pt_sd_notify_close(&srv.notify);
+	srv_metrics_free(&srv.metrics);
 	hs_pool_free(&srv.hs);
 	event_base_free(srv.base);
 	return ret;
