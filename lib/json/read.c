@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "proctrail/escape.h"
+#include "proctrail/hex.h"
 #include "proctrail/jsonread.h"
 
 struct parser {
@@ -33,17 +34,6 @@ static int new_tok(struct parser *p, enum pt_jr_type t, uint32_t *idx)
 	*idx = d->ntok++;
 	d->tok[*idx] = (struct pt_jr_tok){ .type = (uint8_t)t, .start = (uint32_t)p->pos };
 	return 0;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* p->pos at the opening quote. Checks escapes and that the raw bytes are UTF-8 without
@@ -79,7 +69,7 @@ static int parse_string(struct parser *p)
 				if (p->pos + 6 > d->len)
 					return -EINVAL;
 				for (int i = 2; i < 6; i++)
-					if (hexval(d->src[p->pos + i]) < 0)
+					if (pt_hex_digit(d->src[p->pos + i]) < 0)
 						return -EINVAL;
 				p->pos += 6;
 			} else if (strchr("\"\\/bfnrt", c) && c) {
@@ -385,7 +375,7 @@ static size_t put_utf8(char *o, uint32_t cp)
 
 static uint32_t hex4(const char *s)
 {
-	return (uint32_t)(hexval(s[0]) << 12 | hexval(s[1]) << 8 | hexval(s[2]) << 4 | hexval(s[3]));
+	return (uint32_t)(pt_hex_digit(s[0]) << 12 | pt_hex_digit(s[1]) << 8 | pt_hex_digit(s[2]) << 4 | pt_hex_digit(s[3]));
 }
 
 int pt_jr_text(const struct pt_jr *doc, int tok, char *out, size_t cap)
