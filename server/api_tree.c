@@ -142,6 +142,25 @@ static void knull(struct pt_json *j, const char *key)
 	pt_json_raw(j, "null");
 }
 
+/* The context the agent knew at exec (docs/ecs.md): who, from which terminal, session entry and
+ * container. Absent members are unknown, never guessed. */
+static void context_json(struct pt_json *j, const struct pt_exec *x)
+{
+	if (!(x->ctx_flags & PT_CTX_F_PRESENT))
+		return;
+	if (x->user_name.len)
+		pt_json_kstr(j, "user", x->user_name.ptr, x->user_name.len);
+	else
+		pt_json_ku64_str(j, "user", x->euid);
+	if (x->ctx_flags & PT_CTX_F_LOGIN_UID && x->login_user_name.len)
+		pt_json_kstr(j, "login_user", x->login_user_name.ptr, x->login_user_name.len);
+	pt_json_kbool(j, "interactive", (x->ctx_flags & PT_CTX_F_TTY) != 0);
+	if (x->ctx_flags & PT_CTX_F_ENTRY_KNOWN && x->entry_path.len)
+		pt_json_kstr(j, "entry_executable", x->entry_path.ptr, x->entry_path.len);
+	if (x->ctx_flags & PT_CTX_F_CONTAINER && x->container_id.len)
+		pt_json_kstr(j, "container_id", x->container_id.ptr, x->container_id.len);
+}
+
 /* The node's members (without braces). */
 static int node_json(struct walk *w, const struct node *n)
 {
@@ -169,6 +188,7 @@ static int node_json(struct walk *w, const struct node *n)
 		args_json(j, x->argv);
 		pt_json_ktime(j, "start", n->first_exec_time);
 		pt_json_ku64_str(j, "event_id", n->exec_id[n->nexec - 1]);
+		context_json(j, x);
 	} else if (n->has_exit && !fetch(w, n->exit_id, &r) && r.type == PT_REC_PROCESS_EXIT) {
 		pt_json_ku64(j, "pid", r.u.exit.pid);
 		s = (const char *)sqlite3_column_text(w->by_id, 5);

@@ -97,6 +97,9 @@ expect_eq "tree children" "$(jq -r '[.descendants[].executable] | sort | join(",
 	"$(printf '%s\n' "$A" "$B" | sort | paste -sd,)"
 expect_eq "tree root exit code" "$(jq .process.exit_code "$T/tree.json")" 3
 expect_eq "tree root args" "$(jq -c '.process.args[1]' "$T/tree.json")" '"-c"'
+# the context the agent knew at exec: the test runs as root, with no container around it
+expect_eq "tree root user" "$(jq -r '.process.user' "$T/tree.json")" "$(id -un)"
+expect_eq "tree root container" "$(jq -r '.process.container_id // "none"' "$T/tree.json")" none
 expect_eq "ancestors: up to the first process the agent knew" \
 	"$(jq -r '[.ancestors[].executable] | .[-1]' "$T/tree.json")" "$OUT"
 expect_eq "one exec in the root's chain" "$(jq '.process.execs | length' "$T/tree.json")" 1

@@ -392,6 +392,11 @@ function nodeView(n, self) {
     el('span', { class: 'muted' }, '[' + show(n.pid) + ']'),
     el('span', { class: 'mono exe' }, short(n.executable, 120)),
     el('span', { class: 'mono args' }, short(args, 160)),
+    n.user !== undefined ? el('span', { class: 'muted ctx' }, 'user ' + short(n.user, 40) +
+      (n.login_user ? ' (login ' + short(n.login_user, 40) + ')' : '') +
+      (n.interactive ? ', tty' : '') +
+      (n.entry_executable ? ', entry ' + short(n.entry_executable, 60) : '') +
+      (n.container_id ? ', container ' + short(n.container_id, 16) : '')) : '',
     el('span', { class: 'muted' }, localTime(n.start), ' \u2192 ', n.end ? localTime(n.end) : 'running',
       n.exit_code !== null && n.exit_code !== undefined ? ', exit ' + show(n.exit_code) : ''),
     n.event_id ? link('#/event/' + encodeURIComponent(n.event_id), 'event') : '',
