@@ -222,7 +222,7 @@ proctrail is running:
 Web console: open https://$API/ in a browser on this machine (or through an SSH tunnel:
   ssh -L 8443:$API HOST). The certificate is the deployment's own: trust $H/pki/ca.crt
   or accept it once. Sign in with operator name 'local' and the token printed by
-    sudo cat $H/operators/local.token
+    cat $H/operators/local.token   (as root)
   (docs/console.md).
 
 Look at what it records (run anything, e.g. ls, in another terminal; no flags needed here):
