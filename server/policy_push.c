@@ -64,7 +64,10 @@ void srv_policy_result(struct server *srv, struct conn *c, uint64_t version, uin
 
 	if (!c->sess)
 		return;
-	if (code == 0)
+	/* a peer's answers, as often as it sends them: rate-limited like every peer-driven line */
+	if (!srv_log_allowed(&srv->rl_policy))
+		;
+	else if (code == 0)
 		log_info("policy: agent %s enforces version %llu (%s)", c->sess->agent_id,
 			 (unsigned long long)version, pt_esc(&shown, message, strlen(message)));
 	else

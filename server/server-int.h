@@ -121,7 +121,7 @@ struct server {
 	uint64_t idle_timeout_ns, frame_timeout_ns;
 	uint64_t counters[SRV_COUNTERS], counters_logged[SRV_COUNTERS];
 	unsigned established_logged, handshaking_logged;
-	struct srv_ratelog rl_refused, rl_handshake, rl_timeout, rl_accept;
+	struct srv_ratelog rl_refused, rl_handshake, rl_timeout, rl_accept, rl_policy;
 	int stopping;
 	uint64_t stop_started_ns;
 	size_t queued_bytes;          /* job bytes between submit and done */

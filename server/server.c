@@ -486,6 +486,7 @@ int pt_server_run(const struct pt_server_config *cfg)
 	TAILQ_INIT(&srv.conns);
 	srv.rl_refused.what = "refused connections";
 	srv.rl_handshake.what = "failed handshakes";
+	srv.rl_policy.what = "policy answers";
 	srv.rl_timeout.what = "timed out connections";
 	srv.rl_accept.what = "accept() failures";
 	srv.idle_timeout_ns = (3ull * cfg->lim.ping_interval_ms / 1000 + 30) * 1000000000ull;
