@@ -77,6 +77,14 @@ static const char SCHEMA[] =
 	"CREATE TABLE IF NOT EXISTS cmdlines(epoch INTEGER NOT NULL, id INTEGER NOT NULL,"
 	"  text TEXT NOT NULL, PRIMARY KEY(epoch, id)) WITHOUT ROWID;"
 	"INSERT OR IGNORE INTO meta VALUES('key_indexed_upto', '0');"
+	/* The command lines again, as an FTS5 trigram index, so a substring search reads the
+	 * posting lists of its trigrams instead of every distinct command line. Each row is a new
+	 * cmdlines row (same epoch and id), so rowid order is epoch order. A database made before
+	 * it has cmdlines up to cmdline_fts_from that are not in it: their epochs keep the scan. */
+	"CREATE VIRTUAL TABLE IF NOT EXISTS cmdline_fts USING fts5(text, epoch UNINDEXED,"
+	"  k UNINDEXED, tokenize='trigram case_sensitive 1');"
+	"INSERT OR IGNORE INTO meta SELECT 'cmdline_fts_from', value FROM meta"
+	"  WHERE key='key_indexed_upto';"
 	/* rare binaries: fewest hosts first, then newest */
 	"CREATE INDEX IF NOT EXISTS binaries_rare ON binaries(hosts, first_seen_ns DESC);"
 	/* one binary's agents with their own first/last seen and exec count */
@@ -99,7 +107,7 @@ enum stmt_id {
 	S_AGENT_BATCH, S_AGENT_UPSERT, S_AGENT_ID, S_HOST_ADD, S_HOST_ID, S_AGENT_PONG,
 	S_AGENT_HEALTH, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO, S_INDEX_UPTO, S_INDEX_MAXID,
 	S_INDEX_FILL, S_INDEX_SET, S_REGRESSION_ADD, S_BIN_AGENT_STATS, S_KEY_UPTO, S_KEY_SET,
-	S_KEY_ROWS, S_KEY_ADD, S_AGENT_TIME_ADD, S_CMDLINE_ADD, S_ALERT, S_MAX
+	S_KEY_ROWS, S_KEY_ADD, S_AGENT_TIME_ADD, S_CMDLINE_ADD, S_CMDLINE_FTS_ADD, S_ALERT, S_MAX
 };
 
 static const char *const SQL[S_MAX] = {
@@ -172,6 +180,7 @@ static const char *const SQL[S_MAX] = {
 	[S_KEY_ADD] = "INSERT OR IGNORE INTO ev_key VALUES(?1,?2,?3)",
 	[S_AGENT_TIME_ADD] = "INSERT OR IGNORE INTO events_by_agent VALUES(?1,?2,?3,?4)",
 	[S_CMDLINE_ADD] = "INSERT OR IGNORE INTO cmdlines VALUES(?1,?2,?3)",
+	[S_CMDLINE_FTS_ADD] = "INSERT INTO cmdline_fts(text, epoch, k) VALUES(?3,?1,?2)",
 };
 
 struct bin_agg;
@@ -1053,6 +1062,7 @@ static int cmdline_add(struct pt_store *s, int64_t epoch, const struct pt_exec *
 	char cmd[PT_ARGV_MAX + 1];
 	size_t n = 0, i;
 	sqlite3_stmt *q = s->st[S_CMDLINE_ADD];
+	int ret;
 
 	for (i = 0; x->argv.ptr && i < x->argv.len && n < PT_ARGV_MAX; i++) {
 		char c = x->argv.ptr[i];
@@ -1075,7 +1085,13 @@ static int cmdline_add(struct pt_store *s, int64_t epoch, const struct pt_exec *
 	sqlite3_bind_int64(q, 1, epoch);
 	sqlite3_bind_int64(q, 2, *id);
 	sqlite3_bind_text(q, 3, cmd, (int)n, SQLITE_STATIC);
-	return step_done(s, q, "writing cmdlines");
+	if ((ret = step_done(s, q, "writing cmdlines")) || !sqlite3_changes(s->db))
+		return ret;
+	q = s->st[S_CMDLINE_FTS_ADD];
+	sqlite3_bind_int64(q, 1, epoch);
+	sqlite3_bind_int64(q, 2, *id);
+	sqlite3_bind_text(q, 3, cmd, (int)n, SQLITE_STATIC);
+	return step_done(s, q, "writing cmdline_fts");
 }
 
 struct agent_row {

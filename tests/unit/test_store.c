@@ -248,6 +248,9 @@ static void test_api_keys(void **state)
 	assert_int_equal(pt_store_batch(f->s, &b, 5000, &r), 0);
 	assert_int_equal(pt_store_commit(f->s), 0);
 	assert_int_equal(q1(f, "SELECT value FROM meta WHERE key='key_indexed_upto'"), 0);
+	/* committed, not yet indexed: in events only (the API reads them there) */
+	assert_int_equal(q1(f, "SELECT count(*) FROM cmdline_fts"), 0);
+	assert_int_equal(q1(f, "SELECT count(*) FROM ev_key"), 0);
 	assert_int_equal(pt_store_begin(f->s), 0);
 	assert_int_equal(pt_store_index(f->s, 1000, &n), 0);
 	assert_int_equal(pt_store_commit(f->s), 0);
@@ -276,6 +279,16 @@ static void test_api_keys(void **state)
 		assert_int_equal(q1(f, sql), 3);
 	}
 	assert_int_equal(q1(f, "SELECT count(*) FROM cmdlines WHERE text='/bin/x -a b c'"), 1);
+	/* the trigram index has each distinct command line once, with its epoch and id */
+	assert_int_equal(q1(f, "SELECT count(*) FROM cmdline_fts"), 1);
+	assert_int_equal(q1(f, "SELECT count(*) FROM cmdline_fts WHERE cmdline_fts MATCH '\"-a b\"'"), 1);
+	assert_int_equal(q1(f, "SELECT count(*) FROM cmdline_fts WHERE cmdline_fts MATCH '\"-A b\"'"), 0);
+	assert_int_equal(q1(f, "SELECT count(*) FROM cmdline_fts WHERE cmdline_fts MATCH '\"b c d\"'"), 0);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM cmdline_fts f JOIN cmdlines c"
+		 " ON c.epoch = f.epoch AND c.id = f.k WHERE f.k=%lld AND f.epoch = 0",
+		 (long long)pt_store_key('c', "/bin/x -a b c", 13));
+	assert_int_equal(q1(f, sql), 1);
+	assert_int_equal(q1(f, "SELECT value FROM meta WHERE key='cmdline_fts_from'"), 0);
 	assert_int_equal(q1(f, "SELECT count(*) FROM events_by_agent WHERE time_ns BETWEEN 1001 AND 1002"), 2);
 	assert_int_equal(q1(f, "SELECT sum(execs) FROM binary_agent_stats"), 3);
 	assert_int_equal(q1(f, "SELECT count(*) FROM binary_agent_stats"), 2);
