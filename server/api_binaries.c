@@ -35,13 +35,29 @@ static bool sha_match(const struct pt_record *r, const void *arg)
 	       !memcmp(r->u.exec.sha256, arg, PT_SHA256_LEN);
 }
 
+/* Adds a path unless listed or the list is full. */
+static int paths_push(struct paths *p, const void *path, size_t len)
+{
+	unsigned i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->len[i] == len && !memcmp(p->store.data + p->off[i], path, len))
+			return 0;
+	if (p->n == PATHS_MAX)
+		return 0;
+	p->off[p->n] = p->store.len;
+	if (pt_buf_append(&p->store, path, len))
+		return -EMSGSIZE;
+	p->len[p->n++] = len;
+	return 0;
+}
+
 static int path_row(sqlite3_stmt *st, void *arg)
 {
 	struct paths *p = arg;
 	const uint8_t *rec = sqlite3_column_blob(st, 2);
 	size_t len = (size_t)sqlite3_column_bytes(st, 2), used;
 	struct pt_record r;
-	unsigned i;
 
 	if (!rec || pt_record_decode(rec, len, &r, &used, NULL) || r.type != PT_REC_PROCESS_EXEC)
 		return 0;
@@ -49,17 +65,7 @@ static int path_row(sqlite3_stmt *st, void *arg)
 		p->size = r.u.exec.size;
 		p->has_size = true;
 	}
-	for (i = 0; i < p->n; i++)
-		if (p->len[i] == r.u.exec.path.len &&
-		    !memcmp(p->store.data + p->off[i], r.u.exec.path.ptr, p->len[i]))
-			return 0;
-	if (p->n < PATHS_MAX && r.u.exec.path.ptr) {
-		p->off[p->n] = p->store.len;
-		if (pt_buf_append(&p->store, r.u.exec.path.ptr, r.u.exec.path.len))
-			return 1;
-		p->len[p->n++] = r.u.exec.path.len;
-	}
-	return 0;
+	return r.u.exec.path.ptr && paths_push(p, r.u.exec.path.ptr, r.u.exec.path.len) ? 1 : 0;
 }
 
 /* The binary's execs above the fill mark (newest first), then its stored paths and size. */
@@ -98,17 +104,8 @@ static int stored_paths(struct pt_api *a, const uint8_t *sha, sqlite3_stmt *st, 
 	while (!ret && old && at < olen && p->n < PATHS_MAX) {
 		const uint8_t *z = memchr(old + at, 0, olen - at);
 		size_t l = z ? (size_t)(z - (old + at)) : olen - at;
-		unsigned i;
 
-		for (i = 0; i < p->n; i++)
-			if (p->len[i] == l && !memcmp(p->store.data + p->off[i], old + at, l))
-				break;
-		if (i == p->n) {
-			p->off[p->n] = p->store.len;
-			if ((ret = pt_buf_append(&p->store, old + at, l)))
-				break;
-			p->len[p->n++] = l;
-		}
+		ret = paths_push(p, old + at, l);
 		at += l + 1;
 	}
 	return ret;
