@@ -102,13 +102,25 @@ parts() {
 	    JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass"
 }
 expect_eq "partitions" "$(parts)" "$want_parts"
+# Dedup across partitions: stream 42's rows moved into yesterday's partition (as if stored
+# then), and the whole stream resent today: nothing is new, no row is added.
+yday=$((today - 1))
+pq "CREATE TABLE events_$(date -u -d "@$((yday * 86400))" +%Y%m%d) PARTITION OF events
+    FOR VALUES FROM ($((yday * day_ns))) TO ($(((yday + 1) * day_ns)))" >/dev/null
+pq "UPDATE events SET stored_ns = stored_ns - $day_ns WHERE stream_id = 42" >/dev/null
+want_parts="events_$(date -u -d "@$((yday * 86400))" +%Y%m%d) $want_parts"
+start_server --db "$URL"
+send --stream 42 --events 3000 --batch 500 --passes 2   # from seq 1, whatever was acked
+stop_server
+expect_eq "rows after resending a stream stored yesterday" "$(pq "SELECT count(*) FROM events")" 4801
+expect_eq "its duplicates counted" "$(PROCTRAIL_DB=$URL "$PT" agents --json | stable_agents | jq .duplicates)" 11500
 old=$((today - 40))
 pq "CREATE TABLE events_$(date -u -d "@$((old * 86400))" +%Y%m%d) PARTITION OF events
     FOR VALUES FROM ($((old * day_ns))) TO ($(((old + 1) * day_ns)))" >/dev/null
 pq "INSERT INTO events(agent, stream_id, seq, type, stored_ns, record)
     VALUES(999999, 1, 1, 1, $((old * day_ns + 1)), '\\x00')" >/dev/null
 start_server --db "$URL" --retention-days 30
-expect_eq "partitions after retention of 30 days" "$(parts)" "$want_parts"
+expect_eq "partitions after retention of 30 days (yesterday's kept)" "$(parts)" "$want_parts"
 expect_eq "rows kept" "$(pq "SELECT count(*) FROM events")" 4801
 grep -q "partition events_.* dropped" "$T/server.log" || fail "no retention line in the log"
 ok "retention dropped the partition of 40 days ago"
