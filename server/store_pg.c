@@ -283,8 +283,10 @@ static int pg_begin(void *arg)
 		if ((ret = cmd(s, "SET synchronous_commit = on")))
 			return ret;
 	}
-	if ((ret = cmd(s, "BEGIN")) || (ret = partitions(s, pt_real_ns())) ||
-	    (ret = cmd(s, "COMMIT")))
+	/* the day's DDL in a transaction of its own, only when the day changed */
+	if (pt_real_ns() / DAY_NS + 1 > (uint64_t)s->ensured_day &&
+	    ((ret = cmd(s, "BEGIN")) || (ret = partitions(s, pt_real_ns())) ||
+	     (ret = cmd(s, "COMMIT"))))
 		return ret;
 	return cmd(s, "BEGIN");
 }
