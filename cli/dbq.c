@@ -7,6 +7,7 @@
 #include "db.h"
 #include "dbq.h"
 #include "proctrail/log.h"
+#include "proctrail/store.h"
 
 struct cli_qdb {
 	sqlite3 *lite;
@@ -30,7 +31,7 @@ struct cli_qdb *cli_qdb_open(const struct cli_env *env)
 
 	if (!db)
 		return NULL;
-	if (env->db[0] && cli_is_pg_url(env->db))
+	if (env->db[0] && pt_store_is_pg_url(env->db))
 		db->pg = cli_pg_open(env->db);
 	else
 		db->lite = cli_db_open(env);
@@ -55,19 +56,29 @@ const char *cli_qdb_errmsg(struct cli_qdb *db)
 	return db->pg ? cli_pg_errmsg(db->pg) : sqlite3_errmsg(db->lite);
 }
 
-struct cli_q *cli_q_prepare(struct cli_qdb *db, const char *sql)
+static struct cli_q *prepare(struct cli_qdb *db, const char *sql, bool stream)
 {
 	struct cli_q *q = calloc(1, sizeof(*q));
 
 	if (!q)
 		return NULL;
 	q->db = db;
-	if (db->pg ? !(q->pq = cli_pg_prepare(db->pg, sql)) :
+	if (db->pg ? !(q->pq = cli_pg_prepare(db->pg, sql, stream)) :
 		     sqlite3_prepare_v2(db->lite, sql, -1, &q->st, NULL) != SQLITE_OK) {
 		free(q);
 		return NULL;
 	}
 	return q;
+}
+
+struct cli_q *cli_q_prepare(struct cli_qdb *db, const char *sql)
+{
+	return prepare(db, sql, false);
+}
+
+struct cli_q *cli_q_prepare_stream(struct cli_qdb *db, const char *sql)
+{
+	return prepare(db, sql, true);
 }
 
 void cli_q_bind_i64(struct cli_q *q, int i, int64_t v)

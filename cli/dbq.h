@@ -25,8 +25,11 @@ struct cli_qdb *cli_qdb_open(const struct cli_env *env);
 void cli_qdb_close(struct cli_qdb *db);
 const char *cli_qdb_errmsg(struct cli_qdb *db);
 
-/* Returns NULL (see cli_qdb_errmsg) when the statement is refused. */
+/* Returns NULL (see cli_qdb_errmsg) when the statement is refused. A query made by
+ * cli_q_prepare_stream() reads its rows one at a time (PostgreSQL: single-row mode) and no
+ * other query may run on the connection until it ended; cli_q_prepare() ones may nest. */
 struct cli_q *cli_q_prepare(struct cli_qdb *db, const char *sql);
+struct cli_q *cli_q_prepare_stream(struct cli_qdb *db, const char *sql);
 /* i from 1. A NULL v binds a NULL of that type: PostgreSQL must know every parameter's. */
 void cli_q_bind_i64(struct cli_q *q, int i, int64_t v);
 void cli_q_bind_text(struct cli_q *q, int i, const char *v);
@@ -43,11 +46,10 @@ void cli_q_finalize(struct cli_q *q);
 /* PostgreSQL's side (dbq_pg.c), behind the functions above. */
 struct cli_pg;
 struct cli_pgq;
-bool cli_is_pg_url(const char *url);
 struct cli_pg *cli_pg_open(const char *url);
 void cli_pg_close(struct cli_pg *db);
 const char *cli_pg_errmsg(struct cli_pg *db);
-struct cli_pgq *cli_pg_prepare(struct cli_pg *db, const char *sql);
+struct cli_pgq *cli_pg_prepare(struct cli_pg *db, const char *sql, bool stream);
 void cli_pg_bind(struct cli_pgq *q, int i, unsigned oid, const void *v, size_t len);
 int cli_pg_step(struct cli_pgq *q);
 bool cli_pg_null(struct cli_pgq *q, int col);

@@ -16,17 +16,14 @@ struct cli_pgq {
 	struct cli_pg *db;
 	char *sql;
 	PGresult *res;
-	int row, nparams;
-	bool failed;                  /* a parameter could not be kept: the query is not run */
+	int nparams;
+	bool failed;                  /* a parameter could not be kept, or the query failed */
+	bool started, done, stream;
+	int row;                      /* the row read, in a whole (not streamed) result */
 	unsigned oid[CLI_Q_PARAMS_MAX];
 	char *val[CLI_Q_PARAMS_MAX];
 	int len[CLI_Q_PARAMS_MAX], fmt[CLI_Q_PARAMS_MAX];
 };
-
-bool cli_is_pg_url(const char *url)
-{
-	return !strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11);
-}
 
 struct cli_pg *cli_pg_open(const char *url)
 {
@@ -59,7 +56,7 @@ const char *cli_pg_errmsg(struct cli_pg *db)
 }
 
 /* ?N -> $N, and a bare ? -> the next number. The CLI's queries hold no '?' in literals. */
-struct cli_pgq *cli_pg_prepare(struct cli_pg *db, const char *sql)
+struct cli_pgq *cli_pg_prepare(struct cli_pg *db, const char *sql, bool stream)
 {
 	struct cli_pgq *q = calloc(1, sizeof(*q));
 	size_t i, o = 0;
@@ -70,6 +67,7 @@ struct cli_pgq *cli_pg_prepare(struct cli_pg *db, const char *sql)
 		return NULL;
 	}
 	q->db = db;
+	q->stream = stream;
 	for (i = 0; sql[i]; i++) {
 		if (sql[i] != '?') {
 			q->sql[o++] = sql[i];
@@ -106,19 +104,52 @@ void cli_pg_bind(struct cli_pgq *q, int i, unsigned oid, const void *v, size_t l
 	q->fmt[i - 1] = 1;
 }
 
+/* Reads what is left of the query's results, so the connection is free again. */
+static void drain(struct cli_pgq *q)
+{
+	PGresult *r;
+
+	while ((r = PQgetResult(q->db->conn)))
+		PQclear(r);
+}
+
+/* Rows one at a time (single-row mode): events --json over millions of rows holds one. The
+ * others take their whole result at once, so the caller may run queries between rows. */
 int cli_pg_step(struct cli_pgq *q)
 {
+	ExecStatusType st;
+
 	if (q->failed)
 		return -1;
-	if (!q->res) {
-		/* an unbound parameter is a NULL of a type PostgreSQL infers from the query */
-		q->res = PQexecParams(q->db->conn, q->sql, q->nparams, q->oid,
-				      (const char *const *)q->val, q->len, q->fmt, 1);
-		if (PQresultStatus(q->res) != PGRES_TUPLES_OK)
-			return -1;
-		q->row = -1;
+	if (!q->stream) {
+		if (!q->started) {
+			q->started = q->done = true;
+			q->res = PQexecParams(q->db->conn, q->sql, q->nparams, q->oid,
+					      (const char *const *)q->val, q->len, q->fmt, 1);
+			if (PQresultStatus(q->res) != PGRES_TUPLES_OK)
+				return q->failed = true, -1;
+			q->row = -1;
+		}
+		return ++q->row < PQntuples(q->res) ? 1 : 0;
 	}
-	return ++q->row < PQntuples(q->res) ? 1 : 0;
+	if (!q->started) {
+		q->started = true;
+		if (!PQsendQueryParams(q->db->conn, q->sql, q->nparams, q->oid,
+				       (const char *const *)q->val, q->len, q->fmt, 1) ||
+		    !PQsetSingleRowMode(q->db->conn))
+			return q->failed = true, -1;
+	}
+	if (q->done)
+		return 0;
+	PQclear(q->res);
+	q->res = PQgetResult(q->db->conn);
+	st = PQresultStatus(q->res);
+	if (st == PGRES_SINGLE_TUPLE)
+		return 1;
+	q->failed = st != PGRES_TUPLES_OK;
+	q->done = true;
+	drain(q);
+	return q->failed ? -1 : 0;
 }
 
 bool cli_pg_null(struct cli_pgq *q, int col)
@@ -158,6 +189,9 @@ void cli_pg_finalize(struct cli_pgq *q)
 	if (!q)
 		return;
 	PQclear(q->res);
+	q->res = NULL;
+	if (q->started && !q->done)
+		drain(q);    /* a query left before its end: the connection takes the next one */
 	for (int i = 0; i < CLI_Q_PARAMS_MAX; i++)
 		free(q->val[i]);
 	free(q->sql);

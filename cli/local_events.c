@@ -67,7 +67,7 @@ int cli_local_events(const struct cli_env *env, int argc, char **argv)
 	db = cli_qdb_open(env);
 	if (!db)
 		goto out;
-	if (!(st = cli_q_prepare(db, sql))) {
+	if (!(st = cli_q_prepare_stream(db, sql))) {
 		log_warnx("query: %s", cli_qdb_errmsg(db));
 		goto out;
 	}

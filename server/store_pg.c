@@ -27,7 +27,7 @@
  * on a partitioned table must hold the partition key, so it could not dedup across days:
  * streams.high_seq and gaps do, as in the SQLite store (every sequence at or below high_seq
  * is stored or in a gap; only a gap's sequences are new), under the stream row's lock. events
- * has no index at all: a (agent, stream_id, seq, stored_ns) key cost 19 % more PostgreSQL CPU
+ * has no index at all: a (agent, stream_id, seq, stored_ns) key cost 23 % more PostgreSQL CPU
  * per event (docs/benchmarks.md), and nothing on the write path reads it. */
 static const char SCHEMA[] =
 	"SET client_min_messages = warning;"

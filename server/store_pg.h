@@ -5,17 +5,11 @@
 #define PROCTRAIL_SERVER_STORE_PG_H
 
 #include <stdbool.h>
-#include <string.h>
 
 #include "proctrail/store.h"
 
 struct pt_store_pg;
 
-/* postgresql://... or postgres://...: what --db selects PostgreSQL with. */
-static inline bool pt_store_is_pg_url(const char *url)
-{
-	return !strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11);
-}
 /* Connects (libpq URL), sets synchronous_commit=on, creates the schema and today's and
  * tomorrow's partitions, drops partitions older than retention_days (0: keeps every day).
  * Returns 0 or -errno (-EIO for database errors, logged without the URL's password). */

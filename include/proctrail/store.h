@@ -1,4 +1,5 @@
-/* The collector's SQLite store.
+/* The collector's SQLite store, and the storage interface every store keeps (struct
+ * pt_store_ops below; PostgreSQL's is server/store_pg.h).
  *
  * One pt_store is used by one thread only (the server's writer thread, or a test). The caller
  * groups calls in pt_store_begin()/pt_store_commit(): a commit is durable when it returns
@@ -19,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "proctrail/wire.h"
 
@@ -165,6 +167,13 @@ struct pt_store_ops {
 	void (*close)(void *s);
 };
 extern const struct pt_store_ops pt_store_sqlite_ops;
+
+/* postgresql://... or postgres://...: what --db (collector and CLI) selects PostgreSQL with;
+ * anything else is a SQLite file. */
+static inline bool pt_store_is_pg_url(const char *url)
+{
+	return !strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11);
+}
 
 /* Fills the fields of ev from a decoded record (shared by the session and tests). */
 void pt_store_event_from_record(struct pt_store_event *ev, const struct pt_record *r);
