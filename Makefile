@@ -50,11 +50,14 @@ LDFLAGS   += $(SANFLAGS)
 # Each program links what it uses: the CLI needs no libbpf or libevent, the collector no libbpf.
 LIB_LIBS    := -lssl -lcrypto -lzstd -lpthread
 AGENT_LIBS  := -lbpf -lelf -lz $(LIB_LIBS)
-SERVER_LIBS := -levent_openssl -levent_core -levent_extra -levent_pthreads -lsqlite3 -lyaml -lpcre2-8 $(LIB_LIBS)
-CLI_LIBS    := -lsqlite3 $(LIB_LIBS)
+# libpq: the collector's PostgreSQL store and the CLI's reads of it (their two files only)
+PQ_CFLAGS   := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+PQ_LIBS     := -lpq
+SERVER_LIBS := -levent_openssl -levent_core -levent_extra -levent_pthreads -lsqlite3 -lyaml -lpcre2-8 $(PQ_LIBS) $(LIB_LIBS)
+CLI_LIBS    := -lsqlite3 $(PQ_LIBS) $(LIB_LIBS)
 # tests, benchmarks and fuzzers may link any archive
 LDLIBS      := -lbpf -lelf -lz -levent_openssl -levent_core -levent_extra -levent_pthreads \
-	-lsqlite3 -lyaml -lpcre2-8 $(LIB_LIBS) -lm
+	-lsqlite3 -lyaml -lpcre2-8 $(PQ_LIBS) $(LIB_LIBS) -lm
 
 # The BPF target architecture is the build machine's (CO-RE's PT_REGS and syscall wrappers
 # differ per architecture). bpf/vmlinux.h is that architecture's BTF: `make vmlinux` refreshes it.
@@ -98,6 +101,8 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(call obj,server/store_pg.c cli/dbq_pg.c): CFLAGS += $(PQ_CFLAGS)
 
 # Agent code includes the BPF skeleton, so it must exist before agent objects compile.
 $(call obj,$(AGENT_SRC) agent/main.c): $(SKELS)

@@ -6,7 +6,7 @@
  *          [--window N] [--zstd] [--name NAME] [--stream ID] [--mode stream|pull]
  *          [--first-seq N] [--skip A-B] [--loss A-B] [--passes N] [--malformed]
  *          [--no-cert] [--no-pong] [--pace-ms N] [--verify-db FILE] [--timeout SEC]
- *          [--hostname TEXT] [--error-flood N] [--error-message TEXT]
+ *          [--hostname TEXT] [--error-flood N] [--error-message TEXT] [--seed N]
  *          [--pong-flood] [--unknown BYTES [--unknown-zeros]]
  *
  * Hostile modes (tests/integration/security_*.sh), after WELCOME instead of the records:
@@ -23,6 +23,9 @@
  * connections, connection i uses the bundle's certificate and --name (default: the bundle's
  * directory name) for all, each on its own stream (stream id + i), so the collector sees one
  * agent with many streams — enough load, one enrollment.
+ *
+ * --seed N makes the records (hashes, entity ids, times) the same on every run with that N,
+ * so two collectors (SQLite and PostgreSQL) can be sent identical batches and compared.
  *
  * --hostname replaces the HELLO host name (default: the name); --error-flood sends N
  * ERROR(DISABLED) frames carrying --error-message after WELCOME, before the batches: a hostile
@@ -64,7 +67,7 @@
 struct opts {
 	const char *bundle, *connect, *name, *verify_db, *mode, *hostname, *error_message;
 	unsigned connections, batch, window, passes, timeout_s, pace_ms, error_flood;
-	uint64_t events, stream, first_seq, skip_a, skip_b, loss_a, loss_b;
+	uint64_t events, stream, first_seq, skip_a, skip_b, loss_a, loss_b, seed;
 	int zstd, malformed, no_cert, no_pong, pong_flood, unknown_zeros, flood_type;
 	uint64_t unknown_bytes;
 };
@@ -94,6 +97,7 @@ struct replay {
 	struct rconn *c;
 	unsigned done, failed;
 	uint64_t acked_events;
+	uint64_t rnd;                 /* --seed: the current splitmix64 word */
 	double t_start, t_end;
 	uint8_t *pool;                 /* POOL_RECORDS encoded exec records */
 	uint32_t pool_off[POOL_RECORDS + 1];
@@ -124,6 +128,29 @@ static void set_result(struct replay *r, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Random bytes, or with --seed a fixed stream of them (splitmix64), so two runs send the same
+ * records: a store compared with another must be given identical batches. */
+static void fill_bytes(struct replay *r, uint8_t *p, size_t n)
+{
+	size_t i;
+
+	if (!r->o.seed) {
+		RAND_bytes(p, (int)n);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		uint64_t z;
+
+		if (i % 8 == 0) {
+			z = (r->o.seed += 0x9e3779b97f4a7c15ull);
+			z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+			z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+			r->rnd = z ^ (z >> 31);
+		}
+		p[i] = (uint8_t)(r->rnd >> (8 * (i % 8)));
+	}
+}
+
 /* Exec records that look like a busy build host: 64 binaries, varied argv. */
 static int build_pool(struct replay *r)
 {
@@ -131,13 +158,14 @@ static int build_pool(struct replay *r)
 		"/usr/bin/sh", "/usr/bin/sed", "/usr/bin/awk", "/usr/bin/grep", "/usr/bin/cat" };
 	size_t cap = (size_t)POOL_RECORDS * 1024, i;
 	struct pt_writer w;
-	uint64_t t = pt_real_ns();
+	/* with --seed, a fixed clock too (2023-11-14) */
+	uint64_t t = r->o.seed ? 1700000000ull * 1000000000ull : pt_real_ns();
 	uint8_t shas[64][PT_SHA256_LEN];
 
 	r->pool = malloc(cap);
 	if (!r->pool)
 		return -ENOMEM;
-	RAND_bytes(&shas[0][0], sizeof(shas));
+	fill_bytes(r, &shas[0][0], sizeof(shas));
 	pt_writer_init(&w, r->pool, cap);
 	for (i = 0; i < POOL_RECORDS; i++) {
 		char path[64], argv[256];
@@ -152,8 +180,8 @@ static int build_pool(struct replay *r)
 		e->pid = 10000 + (uint32_t)i;
 		e->tid = e->pid;
 		e->ppid = 9999;
-		RAND_bytes(e->entity_id, PT_ENTITY_ID_LEN);
-		RAND_bytes(e->parent_entity_id, PT_ENTITY_ID_LEN);
+		fill_bytes(r, e->entity_id, PT_ENTITY_ID_LEN);
+		fill_bytes(r, e->parent_entity_id, PT_ENTITY_ID_LEN);
 		e->uid = e->euid = e->gid = e->egid = 1000;
 		e->path = (struct pt_str){ path, (uint32_t)strlen(path) };
 		e->cwd = (struct pt_str){ "/home/build/src", 15 };
@@ -697,7 +725,7 @@ static void usage(void)
 	fprintf(stderr, "usage: replay --bundle DIR [--connect ADDR:PORT] [--connections N]"
 			" [--events N] [--batch N] [--window N] [--zstd] [--name NAME] [--stream ID]"
 			" [--mode stream|pull] [--first-seq N] [--skip A-B] [--loss A-B]"
-			" [--passes N] [--malformed] [--no-cert] [--no-pong] [--pace-ms N] [--verify-db FILE]"
+			" [--passes N] [--malformed] [--no-cert] [--no-pong] [--pace-ms N] [--verify-db FILE] [--seed N]"
 		" [--hostname TEXT] [--error-flood N] [--error-message TEXT]"
 			" [--timeout SEC] [--pong-flood] [--unknown BYTES [--unknown-zeros]]\n");
 	exit(2);
@@ -772,6 +800,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(k, "--unknown")) r.o.unknown_bytes = strtoull(v, NULL, 10);
 		else if (!strcmp(k, "--stream")) r.o.stream = strtoull(v, NULL, 10);
 		else if (!strcmp(k, "--first-seq")) r.o.first_seq = strtoull(v, NULL, 10);
+		else if (!strcmp(k, "--seed")) r.o.seed = strtoull(v, NULL, 10);
 		else if (!strcmp(k, "--skip")) { if (parse_range(v, &r.o.skip_a, &r.o.skip_b)) usage(); }
 		else if (!strcmp(k, "--loss")) { if (parse_range(v, &r.o.loss_a, &r.o.loss_b)) usage(); }
 		else usage();

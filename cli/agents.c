@@ -215,7 +215,7 @@ int cmd_agents(const struct cli_env *env, int argc, char **argv)
 			return 2;
 		}
 	}
-	if (json && !cli_api_configured(env, &o))
+	if (json && (env->db[0] || !cli_api_configured(env, &o)))
 		return cli_local_agents(env, argc, argv);
 	if (cli_api_open(&api, env, &o))
 		return 1;

@@ -8,6 +8,7 @@
 
 struct cli_env {
 	char home[CLI_PATH_MAX];   /* deployment directory: --home, $PROCTRAIL_HOME, ./var */
+	char db[CLI_PATH_MAX];     /* --db, $PROCTRAIL_DB: a SQLite file or a PostgreSQL URL; "" */
 };
 
 /* Joins home and a relative path into out; -ENAMETOOLONG if it does not fit. */

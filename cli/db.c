@@ -9,23 +9,29 @@
  * older deployments and a bare `proctrail-server --home` keep it. */
 static const char *const DB_PLACES[] = { CLI_DB_DIR "/proctrail.db", "proctrail.db" };
 
-static sqlite3 *open_flags(const struct cli_env *env, int flags)
+/* The deployment's database file: the first of DB_PLACES that exists, else the first. */
+static int find_place(const struct cli_env *env, char path[CLI_PATH_MAX])
 {
-	char path[CLI_PATH_MAX];
-	sqlite3 *db = NULL;
 	struct stat st;
 	size_t i;
 
 	for (i = 0; i < sizeof(DB_PLACES) / sizeof(DB_PLACES[0]); i++) {
-		if (cli_path(env, path, sizeof(path), DB_PLACES[i])) {
-			log_warnx("path too long");
-			return NULL;
-		}
+		if (cli_path(env, path, CLI_PATH_MAX, DB_PLACES[i]))
+			return -ENAMETOOLONG;
 		if (stat(path, &st) == 0 || errno != ENOENT)
-			break;
+			return 0;
 	}
-	if (i == sizeof(DB_PLACES) / sizeof(DB_PLACES[0]) &&
-	    cli_path(env, path, sizeof(path), DB_PLACES[0])) {
+	return cli_path(env, path, CLI_PATH_MAX, DB_PLACES[0]);
+}
+
+static sqlite3 *open_flags(const struct cli_env *env, int flags)
+{
+	char path[CLI_PATH_MAX];
+	sqlite3 *db = NULL;
+
+	/* --db FILE, else the deployment's */
+	if (env->db[0] ? snprintf(path, sizeof(path), "%s", env->db) >= (int)sizeof(path) :
+			 find_place(env, path) != 0) {
 		log_warnx("path too long");
 		return NULL;
 	}

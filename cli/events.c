@@ -391,7 +391,7 @@ int cmd_events(const struct cli_env *env, int argc, char **argv)
 	if (!r.json && !r.limit && !follow)
 		r.limit = TABLE_DEFAULT;
 	/* no API anywhere: this is the collector host of a deployment without one */
-	if (r.json && !follow && !cli_api_configured(env, &o))
+	if (r.json && !follow && (env->db[0] || !cli_api_configured(env, &o)))
 		return cli_local_events(env, argc, argv);
 	if (cli_api_open(&api, env, &o))
 		return 1;

@@ -1,5 +1,6 @@
 /* `proctrail events --json` where no API is configured (no --url, $PROCTRAIL_URL or
- * HOME/api.url): the stored records read from the collector's SQLite file on this host,
+ * HOME/api.url), or with --db: the stored records read from the collector's database (its
+ * SQLite file on this host, or PostgreSQL),
  * decoded with lib/wire and printed with the same ECS formatter as `proctrail-agent --stdout`. */
 #include <errno.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "dbq.h"
 #include "proctrail/buf.h"
 #include "proctrail/conf.h"
 #include "proctrail/ecs.h"
@@ -21,8 +23,8 @@ int cli_local_events(const struct cli_env *env, int argc, char **argv)
 	int has_sha = 0, json = 0, a, ret = 1, rc;
 	uint64_t limit = 0;
 	char err[256], sql[1024];
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
+	struct cli_qdb *db = NULL;
+	struct cli_q *st = NULL;
 	struct pt_buf line;
 	uint64_t bad = 0;
 
@@ -55,33 +57,33 @@ int cli_local_events(const struct cli_env *env, int argc, char **argv)
 		fprintf(stderr, "proctrail events: only --json output exists for now\n");
 		return 2;
 	}
-	/* --limit N: the N most recent, printed oldest first like tail(1). */
+	/* --limit N: the N most recent, printed oldest first like tail(1). One text for SQLite
+	 * and PostgreSQL (which wants the derived table named, and no negative LIMIT). */
 	snprintf(sql, sizeof(sql),
 		 "SELECT * FROM (SELECT e.id, e.record, a.name, h.name, e.stream_id, e.seq"
 		 " FROM events e JOIN agents a ON a.id = e.agent LEFT JOIN hosts h ON h.id = e.host"
 		 " WHERE (?1 IS NULL OR e.sha256 = ?1) AND (?2 IS NULL OR a.name = ?2)"
-		 " ORDER BY e.id DESC LIMIT ?3) ORDER BY 1");
-	db = cli_db_open(env);
+		 " ORDER BY e.id DESC%s) AS t ORDER BY 1", limit ? " LIMIT ?3" : "");
+	db = cli_qdb_open(env);
 	if (!db)
 		goto out;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		log_warnx("query: %s", sqlite3_errmsg(db));
+	if (!(st = cli_q_prepare_stream(db, sql))) {
+		log_warnx("query: %s", cli_qdb_errmsg(db));
 		goto out;
 	}
-	if (has_sha)
-		sqlite3_bind_blob(st, 1, sha, sizeof(sha), SQLITE_STATIC);
-	if (agent)
-		sqlite3_bind_text(st, 2, agent, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, limit ? (sqlite3_int64)limit : -1);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const uint8_t *rec = sqlite3_column_blob(st, 1);
-		size_t len = (size_t)sqlite3_column_bytes(st, 1), used;
-		const char *name = (const char *)sqlite3_column_text(st, 2);
-		const char *host = (const char *)sqlite3_column_text(st, 3);
+	cli_q_bind_blob(st, 1, has_sha ? sha : NULL, sizeof(sha));
+	cli_q_bind_text(st, 2, agent);
+	if (limit)
+		cli_q_bind_i64(st, 3, (int64_t)limit);
+	while ((rc = cli_q_step(st)) == 1) {
+		size_t len, used;
+		const uint8_t *rec = cli_q_blob(st, 1, &len);
+		const char *name = cli_q_text(st, 2, NULL);
+		const char *host = cli_q_text(st, 3, NULL);
 		struct pt_ecs_context ctx = {
 			.agent_id = name, .agent_name = name, .host_name = host,
-			.stream_id = (uint64_t)sqlite3_column_int64(st, 4),
-			.sequence = (uint64_t)sqlite3_column_int64(st, 5), .has_sequence = true,
+			.stream_id = (uint64_t)cli_q_i64(st, 4),
+			.sequence = (uint64_t)cli_q_i64(st, 5), .has_sequence = true,
 		};
 		struct pt_record r;
 
@@ -95,8 +97,8 @@ int cli_local_events(const struct cli_env *env, int argc, char **argv)
 		if (fwrite(line.data, 1, line.len, stdout) != line.len)
 			goto out;
 	}
-	if (rc != SQLITE_DONE) {
-		log_warnx("query: %s", sqlite3_errmsg(db));
+	if (rc != 0) {
+		log_warnx("query: %s", cli_qdb_errmsg(db));
 		goto out;
 	}
 	if (bad)
@@ -105,7 +107,7 @@ int cli_local_events(const struct cli_env *env, int argc, char **argv)
 	ret = fflush(stdout) ? 1 : 0;
 out:
 	pt_buf_free(&line);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	cli_q_finalize(st);
+	cli_qdb_close(db);
 	return ret;
 }

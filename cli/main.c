@@ -36,12 +36,14 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: proctrail [--home DIR] COMMAND [ARGS]\n\n"
+	fprintf(f, "usage: proctrail [--home DIR] [--db FILE|URL] COMMAND [ARGS]\n\n"
 		   "The deployment directory is --home, else $PROCTRAIL_HOME, else ./var.\n"
 		   "events, tree, binaries and agents ask the collector's HTTP API: its address is\n"
 		   "--url, else $PROCTRAIL_URL, else HOME/api.url; the operator token --token-file,\n"
 		   "else $PROCTRAIL_TOKEN, else HOME/operators/local.token; the CA --ca, else\n"
-		   "HOME/pki/ca.crt. Each of them may also follow the command.\n\n"
+		   "HOME/pki/ca.crt. Each of them may also follow the command.\n"
+		   "--db FILE|URL (else $PROCTRAIL_DB): events --json and agents --json read that\n"
+		   "database instead, a SQLite file or a PostgreSQL URL (postgresql://...).\n\n"
 		   "commands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %s\n", commands[i].help);
@@ -57,7 +59,7 @@ int cli_path(const struct cli_env *env, char *out, size_t outlen, const char *re
 int main(int argc, char **argv)
 {
 	struct cli_env env;
-	const char *home = getenv("PROCTRAIL_HOME");
+	const char *home = getenv("PROCTRAIL_HOME"), *db = getenv("PROCTRAIL_DB");
 	char *api_opts[6], **sub = NULL;
 	size_t i;
 	int a = 1, nopt = 0, ret;
@@ -85,6 +87,11 @@ int main(int argc, char **argv)
 			a += 2;
 			continue;
 		}
+		if (!strcmp(argv[a], "--db") && a + 1 < argc) {
+			db = argv[a + 1];
+			a += 2;
+			continue;
+		}
 		usage(stderr);
 		return 2;
 	}
@@ -95,6 +102,10 @@ int main(int argc, char **argv)
 	if (snprintf(env.home, sizeof(env.home), "%s", home && *home ? home : "./var") >=
 	    (int)sizeof(env.home)) {
 		fprintf(stderr, "proctrail: home directory path too long\n");
+		return 2;
+	}
+	if (snprintf(env.db, sizeof(env.db), "%s", db ? db : "") >= (int)sizeof(env.db)) {
+		fprintf(stderr, "proctrail: --db too long\n");
 		return 2;
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {

@@ -7,6 +7,8 @@ PACKAGES=(
 	build-essential clang llvm libclang-rt-14-dev pkg-config
 	libbpf-dev bpftool libelf-dev zlib1g-dev
 	libssl-dev openssl libevent-dev libsqlite3-dev sqlite3 libzstd-dev
+	# the PostgreSQL store (libpq) and its test cluster (tests/integration/pg_store.sh)
+	postgresql libpq-dev
 	libcmocka-dev
 	# detection: Sigma rules (YAML) and their regular expressions
 	libyaml-dev libpcre2-dev

@@ -5,6 +5,7 @@
 
 #include "proctrail/conf.h"
 #include "config.h"
+#include "store_pg.h"
 
 void pt_server_usage(FILE *f)
 {
@@ -22,7 +23,11 @@ void pt_server_usage(FILE *f)
 "  --cert FILE --key FILE     collector certificate and key (HOME/pki/server.{crt,key})\n"
 "  --crl FILE                 revocation list, reloaded when it changes and on SIGHUP\n"
 "                             (HOME/pki/crl.pem; `none` disables the check)\n"
-"  --db FILE                  SQLite database (HOME/proctrail.db)\n"
+"  --db FILE|URL              SQLite database (HOME/proctrail.db), or a PostgreSQL URL\n"
+"                             (postgresql://USER@HOST/DB?host=/run/postgresql ...;\n"
+"                             docs/operations.md); --api needs SQLite for now\n"
+"  --retention-days N         PostgreSQL: drop each day's events partition after N days\n"
+"                             (0, the default: keep everything)\n"
 "  --rules DIR                Sigma process_creation rules evaluated on every stored exec\n"
 "                             (docs/detection.md); reloaded on SIGHUP, each refused\n"
 "                             file logged with its reason\n"
@@ -174,6 +179,9 @@ static int apply(struct pt_server_config *c, const char *key, const char *v, cha
 	} else if (!strcmp(key, "frame-timeout")) {
 		ret = pt_conf_u64(key, v, 1, 3600, &n, err, errlen);
 		c->frame_timeout_s = (unsigned)n;
+	} else if (!strcmp(key, "retention-days")) {
+		ret = pt_conf_u64(key, v, 0, 100000, &n, err, errlen);
+		c->retention_days = (unsigned)n;
 	} else if (!strcmp(key, "stats-interval")) {
 		ret = pt_conf_u64(key, v, 0, 86400, &n, err, errlen);
 		c->stats_interval_s = (unsigned)n;
@@ -270,6 +278,12 @@ int pt_server_config_parse(struct pt_server_config *c, int argc, char **argv, ch
 			continue;
 		if ((ret = apply(c, arg + 2, argv[a], err, errlen)))
 			return ret;
+	}
+	/* The API's queries and its lookup tables are SQLite's: refused, not silently empty. */
+	if (pt_store_is_pg_url(c->db) && c->api[0]) {
+		snprintf(err, errlen, "--api is not available with a PostgreSQL --db yet (use the"
+			 " CLI's --db, or a SQLite --db for the API)");
+		return -EINVAL;
 	}
 	if (c->lim.bytes_per_s && c->lim.bytes_per_s < c->lim.max_frame) {
 		snprintf(err, errlen, "max-bytes-per-sec must be at least max-frame-bytes");

@@ -53,6 +53,8 @@ struct pt_job {
 
 TAILQ_HEAD(pt_job_list, pt_job);
 
+/* Runs job against a backend (include/proctrail/store.h); pt_job_run() on a SQLite store. */
+int pt_job_exec(const struct pt_store_ops *ops, void *store, struct pt_job *job);
 int pt_job_run(struct pt_store *store, struct pt_job *job);
 void pt_job_free(struct pt_job *job);
 

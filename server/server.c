@@ -29,6 +29,7 @@
 #include "proctrail/log.h"
 #include "proctrail/register.h"
 #include "proctrail/store.h"
+#include "store_pg.h"
 #include "proctrail/tls.h"
 #include "api.h"
 #include "checkpoint.h"
@@ -432,7 +433,13 @@ static int confine(const struct pt_server_config *cfg)
 	char err[512];
 	int ret, ro = 1;
 
-	dir_of(cfg->db, db_dir);
+	/* PostgreSQL: no database directory here; its connection may have to be made again */
+	if (pt_store_is_pg_url(cfg->db)) {
+		c.read_write[0] = NULL;
+		c.allow_tcp_connect = true;
+	} else {
+		dir_of(cfg->db, db_dir);
+	}
 	dir_of(cfg->ca, ca_dir);
 	if (cfg->crl[0]) {
 		dir_of(cfg->crl, crl_dir);
@@ -468,6 +475,26 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
 		return -EINVAL;
 	*len = (socklen_t)l;
 	return 0;
+}
+
+/* The PostgreSQL store: no WAL checkpointer (the database server has its own), and for now no
+ * block policies (they live in the SQLite file; docs/operations.md). */
+static int start_pg(struct server *srv)
+{
+	const struct pt_server_config *cfg = srv->cfg;
+	struct pt_store_pg *pg = NULL;
+	int ret;
+
+	if ((ret = pt_store_pg_open(&pg, cfg->db, cfg->retention_days)))
+		return ret;
+	log_info("store: PostgreSQL; block policies and Sigma alerts are not kept there yet");
+	if (cfg->confine && (ret = confine(cfg))) {
+		pt_store_pg_close(pg);
+		return ret;
+	}
+	if ((ret = pt_writer_start(&srv->writer, srv->base, &pt_store_pg_ops, pg, job_done, srv)))
+		pt_store_pg_close(pg);
+	return ret;
 }
 
 int pt_server_run(const struct pt_server_config *cfg)
@@ -529,6 +556,11 @@ int pt_server_run(const struct pt_server_config *cfg)
 			  strerror(-ret));
 	if ((ret = drop_privileges(cfg->user)))
 		goto out;
+	if (pt_store_is_pg_url(cfg->db)) {
+		if ((ret = start_pg(&srv)))
+			goto out;
+		goto serve;
+	}
 	if ((ret = pt_store_open(&store, cfg->db)))
 		goto out;
 	if ((ret = srv_policy_start(&srv))) {
@@ -545,10 +577,12 @@ int pt_server_run(const struct pt_server_config *cfg)
 		goto out;
 	}
 	pt_store_wal_hook(store, pt_checkpointer_kick, srv.ckpt);
-	if ((ret = pt_writer_start(&srv.writer, srv.base, store, job_done, &srv))) {
+	if ((ret = pt_writer_start(&srv.writer, srv.base, &pt_store_sqlite_ops, store, job_done,
+				   &srv))) {
 		pt_store_close(store);
 		goto out;
 	}
+serve:
 	if (cfg->rules[0] && (ret = rules_reload(&srv, "start")))
 		goto out;
 	if (srv.api)

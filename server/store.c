@@ -1448,6 +1448,50 @@ int pt_store_index(struct pt_store *s, uint64_t max_rows, uint64_t *indexed)
 	return keys_index(s, max_rows, indexed);
 }
 
+static int sq_begin(void *s) { return pt_store_begin(s); }
+static int sq_commit(void *s) { return pt_store_commit(s); }
+static void sq_rollback(void *s) { pt_store_rollback(s); }
+static void sq_close(void *s) { pt_store_close(s); }
+static void sq_set_rules(void *s, struct pt_sigma_set *r) { pt_store_set_rules(s, r); }
+
+static int sq_hello(void *s, const struct pt_store_hello *h, uint64_t now_ns,
+		    struct pt_store_hello_result *r)
+{
+	return pt_store_hello(s, h, now_ns, r);
+}
+
+static int sq_batch(void *s, const struct pt_store_batch *b, uint64_t now_ns,
+		    struct pt_store_batch_result *r)
+{
+	return pt_store_batch(s, b, now_ns, r);
+}
+
+static int sq_pong(void *s, int64_t agent, const struct pt_pong *p, uint64_t now_ns)
+{
+	return pt_store_pong(s, agent, p, now_ns);
+}
+
+static int sq_counters_add(void *s, int64_t agent, const struct pt_store_counter *c, size_t n)
+{
+	return pt_store_counters_add(s, agent, c, n);
+}
+
+static int sq_health(void *s, int64_t agent, const char *health, uint64_t now_ns)
+{
+	return pt_store_health(s, agent, health, now_ns);
+}
+
+static int sq_index(void *s, uint64_t max_rows, uint64_t *indexed)
+{
+	return pt_store_index(s, max_rows, indexed);
+}
+
+const struct pt_store_ops pt_store_sqlite_ops = {
+	.name = "sqlite", .begin = sq_begin, .commit = sq_commit, .rollback = sq_rollback,
+	.hello = sq_hello, .batch = sq_batch, .pong = sq_pong, .counters_add = sq_counters_add,
+	.health = sq_health, .index = sq_index, .set_rules = sq_set_rules, .close = sq_close,
+};
+
 void pt_store_event_from_record(struct pt_store_event *ev, const struct pt_record *r)
 {
 	ev->type = r->type;

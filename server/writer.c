@@ -28,7 +28,8 @@ struct pt_writer_thread {
 	size_t pending;
 	int stop;
 	uint64_t unindexed, groups;
-	struct pt_store *store;
+	const struct pt_store_ops *ops;
+	void *store;
 	struct event *done_ev;
 	pt_writer_done_fn done_fn;
 	void *arg;
@@ -42,15 +43,20 @@ struct pt_writer_thread {
 static void run_index(struct pt_writer_thread *w)
 {
 	uint64_t n = 0;
-	int ret = pt_store_begin(w->store);
+	int ret;
 
+	if (!w->ops->index) {    /* a backend without lookup tables behind the writer */
+		w->unindexed = 0;
+		return;
+	}
+	ret = w->ops->begin(w->store);
 	if (!ret)
-		ret = pt_store_index(w->store, 4 * PT_STORE_INDEX_EVERY, &n);
+		ret = w->ops->index(w->store, 4 * PT_STORE_INDEX_EVERY, &n);
 	if (!ret)
-		ret = pt_store_commit(w->store);
+		ret = w->ops->commit(w->store);
 	if (ret) {
 		log_warnx("pid index update failed: %s", strerror(-ret));
-		pt_store_rollback(w->store);
+		w->ops->rollback(w->store);
 		return;
 	}
 	/* Fewer than asked for: caught up with every committed event. */
@@ -60,19 +66,19 @@ static void run_index(struct pt_writer_thread *w)
 static void run_group(struct pt_writer_thread *w, struct pt_job_list *group)
 {
 	struct pt_job *job;
-	int ret = pt_store_begin(w->store);
+	int ret = w->ops->begin(w->store);
 
 	TAILQ_FOREACH(job, group, link) {
-		job->ret = ret ? ret : pt_job_run(w->store, job);
+		job->ret = ret ? ret : pt_job_exec(w->ops, w->store, job);
 		if (job->type == PT_JOB_BATCH && !job->ret)
 			w->unindexed += job->batch_res.inserted;
 	}
 	if (!ret)
-		ret = pt_store_commit(w->store);
+		ret = w->ops->commit(w->store);
 	if (ret) {
 		/* Nothing of the group is durable: no job may be acknowledged. */
 		log_warnx("store transaction failed: %s", strerror(-ret));
-		pt_store_rollback(w->store);
+		w->ops->rollback(w->store);
 		TAILQ_FOREACH(job, group, link)
 			job->ret = ret;
 	}
@@ -151,7 +157,8 @@ static void *writer_main(void *arg)
 			w->rules = w->rules_next;
 			w->rules_next = NULL;
 			w->rules_pending = false;
-			pt_store_set_rules(w->store, w->rules);
+			if (w->ops->set_rules)
+				w->ops->set_rules(w->store, w->rules);
 		}
 		pthread_mutex_unlock(&w->mu);
 		pt_sigma_free(old);
@@ -194,8 +201,8 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 	deliver(arg);
 }
 
-int pt_writer_start(struct pt_writer_thread **out, struct event_base *base, struct pt_store *store,
-		    pt_writer_done_fn done, void *arg)
+int pt_writer_start(struct pt_writer_thread **out, struct event_base *base,
+		    const struct pt_store_ops *ops, void *store, pt_writer_done_fn done, void *arg)
 {
 	struct pt_writer_thread *w = calloc(1, sizeof(*w));
 	int ret;
@@ -207,6 +214,7 @@ int pt_writer_start(struct pt_writer_thread **out, struct event_base *base, stru
 	TAILQ_INIT(&w->done);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
+	w->ops = ops;
 	w->store = store;
 	w->done_fn = done;
 	w->arg = arg;
@@ -268,7 +276,7 @@ void pt_writer_stop(struct pt_writer_thread *w)
 	pthread_join(w->thread, NULL);
 	deliver(w);
 	event_free(w->done_ev);
-	pt_store_close(w->store);
+	w->ops->close(w->store);
 	pt_sigma_free(w->rules);
 	pt_sigma_free(w->rules_next);
 	pthread_mutex_destroy(&w->mu);

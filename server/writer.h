@@ -2,6 +2,7 @@
  * transactions (one COMMIT, one WAL fsync, for everything that queued up meanwhile), and hands
  * them back to the loop through an event made active from the thread (libevent_pthreads).
  *
+ * The store is any backend behind struct pt_store_ops (SQLite, PostgreSQL).
  * Ownership: the writer owns the store it was given and every job between submit and the
  * done callback; the done callback owns the job it receives.
  */
@@ -15,8 +16,9 @@
 struct pt_writer_thread;
 typedef void (*pt_writer_done_fn)(struct pt_job *job, void *arg);
 
-int pt_writer_start(struct pt_writer_thread **out, struct event_base *base, struct pt_store *store,
-		    pt_writer_done_fn done, void *arg);
+/* store is a handle of ops' backend (include/proctrail/store.h), owned from here on. */
+int pt_writer_start(struct pt_writer_thread **out, struct event_base *base,
+		    const struct pt_store_ops *ops, void *store, pt_writer_done_fn done, void *arg);
 void pt_writer_submit(struct pt_writer_thread *w, struct pt_job *job);
 /* Moves the next group's jobs from in to group: in queue order, at most 4096 jobs and 16 MiB,
  * and at most a 4 MiB share per connection (at least one job) while other connections' jobs

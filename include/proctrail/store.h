@@ -1,4 +1,5 @@
-/* The collector's SQLite store.
+/* The collector's SQLite store, and the storage interface every store keeps (struct
+ * pt_store_ops below; PostgreSQL's is server/store_pg.h).
  *
  * One pt_store is used by one thread only (the server's writer thread, or a test). The caller
  * groups calls in pt_store_begin()/pt_store_commit(): a commit is durable when it returns
@@ -19,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "proctrail/wire.h"
 
@@ -138,6 +140,43 @@ uint64_t pt_store_alerts(const struct pt_store *s);
  * parent entity id (of an exec), 'h' SHA-256 of the file, 'x' executable path, 'c' command
  * line (args joined by single spaces). */
 int64_t pt_store_key(char tag, const void *p, size_t n);
+
+/* A storage backend as the collector's writer sees it: the calls above, over an opaque
+ * handle. The contract every backend keeps, whatever its database:
+ * - one handle is used by one thread; begin/commit/rollback bracket a group of calls;
+ * - commit returns 0 only when everything since begin is durable (it survives a crash of the
+ *   collector and of the database host): only then are the group's batches acknowledged;
+ * - each hello/batch/pong/counters_add call is all or nothing inside the group (a failed one
+ *   leaves the others), and a failed commit keeps nothing;
+ * - a batch stores each (agent, stream, seq) once, whatever was sent before (inserted counts
+ *   only the new ones), records unexplained gaps and removes what a resend or a LOSS range
+ *   explains, and keeps each record's wire bytes so readers decode them with lib/wire;
+ * - index (the lookup tables filled behind the writer) and set_rules may be NULL.
+ * SQLite (this file's functions) is pt_store_sqlite_ops; PostgreSQL is server/store_pg.h. */
+struct pt_store_ops {
+	const char *name;
+	int (*begin)(void *s);
+	int (*commit)(void *s);
+	void (*rollback)(void *s);
+	int (*hello)(void *s, const struct pt_store_hello *h, uint64_t now_ns,
+		     struct pt_store_hello_result *r);
+	int (*batch)(void *s, const struct pt_store_batch *b, uint64_t now_ns,
+		     struct pt_store_batch_result *r);
+	int (*pong)(void *s, int64_t agent, const struct pt_pong *p, uint64_t now_ns);
+	int (*counters_add)(void *s, int64_t agent, const struct pt_store_counter *c, size_t n);
+	int (*health)(void *s, int64_t agent, const char *health, uint64_t now_ns);
+	int (*index)(void *s, uint64_t max_rows, uint64_t *indexed);
+	void (*set_rules)(void *s, struct pt_sigma_set *rules);
+	void (*close)(void *s);
+};
+extern const struct pt_store_ops pt_store_sqlite_ops;
+
+/* postgresql://... or postgres://...: what --db (collector and CLI) selects PostgreSQL with;
+ * anything else is a SQLite file. */
+static inline bool pt_store_is_pg_url(const char *url)
+{
+	return !strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11);
+}
 
 /* Fills the fields of ev from a decoded record (shared by the session and tests). */
 void pt_store_event_from_record(struct pt_store_event *ev, const struct pt_record *r);
