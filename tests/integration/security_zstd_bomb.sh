@@ -8,7 +8,10 @@
 # by more than a small bound, and an honest agent next to the bombs keeps its ACK latency.
 . "$(dirname "$0")/collector_lib.bash"
 
-BOUND_MS=${SECURITY_FLOOD_BOUND_MS:-2000}
+# 5 s: a single TLS handshake took 2.07 s with both cores saturated (CI under stress-ng plus
+# concurrent builds), while the flood before the fix stretched WELCOME to 17-29 s and ACK p99
+# to 12-20 s, so a regression still fails by a wide margin.
+BOUND_MS=${SECURITY_FLOOD_BOUND_MS:-5000}
 # WAL and pages the stored rows of the test need; the bombs must not add megabytes.
 GROWTH_MAX=$((2 << 20))
 
