@@ -10,6 +10,7 @@ const LIVE_MAX = 500;              // rows the live view keeps
 const PAGE = 100;                  // rows a search page asks for
 
 const main = document.getElementById('main');
+let whoRole = '';                  // the signed-in operator's role, from /whoami
 let liveSource = null;             // the EventSource of the live view, closed on leaving it
 
 /* ---- DOM helpers: text only ---- */
@@ -551,7 +552,9 @@ function sampleSection(sha, agents) {
     }
     if (!timer) refresh();
   });
-  if (agents.length) sec.appendChild(el('p', {}, el('label', {}, 'From ', pick), ' ', button));
+  // the API refuses others too; the console does not offer what would be refused
+  if (whoRole !== 'admin') sec.appendChild(el('p', { id: 'sample-admin-only' }, 'Fetching a sample needs the admin role.'));
+  else if (agents.length) sec.appendChild(el('p', {}, el('label', {}, 'From ', pick), ' ', button));
   sec.appendChild(msg);
   sec.appendChild(list);
   refresh();
@@ -631,6 +634,7 @@ async function start() {
   }
   const w = document.getElementById('who');
   w.textContent = show(who.operator) + ' (' + show(who.role) + ')';
+  whoRole = who.role;
   document.getElementById('top').hidden = false;
   route();
 }
