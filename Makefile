@@ -163,10 +163,23 @@ FUZZ_CFLAGS := $(CFLAGS_BASE) -Ibuild/bpf -fsanitize=fuzzer,address,undefined -f
 fuzz: $(FUZZERS)
 # The sensor's record decoding is pure (no skeleton, no kernel): it is fuzzed like the library.
 FUZZ_AGENT_SRC := agent/sensor_decode.c agent/container.c agent/users.c
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(SERVER_SRC) $(FUZZ_AGENT_SRC) $(wildcard include/proctrail/*.h)
+# Every source is compiled once for all harnesses (instrumented, not linked with libFuzzer's
+# main) into one archive; each harness takes from it only what it uses.
+FUZZ_LIB_SRC := $(LIB_SRC) $(SERVER_SRC) $(FUZZ_AGENT_SRC)
+FUZZ_A := build/fuzz/libfuzz.a
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(CLANG) $(CFLAGS_BASE) -Ibuild/bpf -fsanitize=fuzzer-no-link,address,undefined \
+		-fno-sanitize-recover=all -MMD -MP -c $< -o $@
+$(patsubst %.c,build/fuzz/obj/%.o,$(FUZZ_AGENT_SRC)): $(SKELS)
+$(FUZZ_A): $(patsubst %.c,build/fuzz/obj/%.o,$(FUZZ_LIB_SRC))
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_A)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(SERVER_SRC) $(FUZZ_AGENT_SRC) $(LDLIBS)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_A) $(LDLIBS)
 
 bench-build: $(BENCHES) $(PROGRAMS)
 
@@ -246,4 +259,4 @@ deb:
 clean:
 	rm -rf build build-san
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj build/fuzz/obj -name '*.d' 2>/dev/null)

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "proctrail/bundle.h"
+#include "proctrail/file.h"
 #include "proctrail/log.h"
 #include "config.h"
 #include "join.h"
@@ -26,79 +27,15 @@ bool pt_join_wanted(int argc, char **argv)
 	return false;
 }
 
-static int read_file(const char *path, char **out, size_t *outlen)
-{
-	char *buf = malloc(BUNDLE_FILE_MAX + 1);
-	size_t len = 0;
-	ssize_t n;
-	int fd, ret = 0;
 
-	if (!buf)
-		return -ENOMEM;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		ret = -errno;
-		free(buf);
-		return ret;
-	}
-	while (len <= BUNDLE_FILE_MAX) {
-		n = read(fd, buf + len, BUNDLE_FILE_MAX + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = n < 0 ? -errno : 0;
-			break;
-		}
-		len += (size_t)n;
-	}
-	close(fd);
-	if (!ret && len > BUNDLE_FILE_MAX)
-		ret = -EFBIG;
-	if (ret) {
-		free(buf);
-		return ret;
-	}
-	*out = buf;
-	*outlen = len;
-	return 0;
-}
-
-/* Writes data to DIR/NAME through DIR/.NAME.tmp (fsync, rename, fsync of the directory). */
+/* Writes data to DIR/NAME, atomically and durably. */
 static int write_atomic(const char *dir, const char *name, const char *data, mode_t mode)
 {
-	char tmp[JOIN_PATH_MAX], dst[JOIN_PATH_MAX];
-	size_t len = strlen(data), off = 0;
-	int fd, dfd, ret = 0;
+	char dst[JOIN_PATH_MAX];
 
-	if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= (int)sizeof(tmp) ||
-	    snprintf(dst, sizeof(dst), "%s/%s", dir, name) >= (int)sizeof(dst))
+	if (snprintf(dst, sizeof(dst), "%s/%s", dir, name) >= (int)sizeof(dst))
 		return -ENAMETOOLONG;
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	while (off < len && !ret) {
-		ssize_t w = write(fd, data + off, len - off);
-
-		if (w < 0 && errno != EINTR)
-			ret = -errno;
-		else if (w > 0)
-			off += (size_t)w;
-	}
-	if (!ret && (fchmod(fd, mode) < 0 || fsync(fd) < 0))
-		ret = -errno;
-	if (close(fd) < 0 && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, dst) < 0)
-		ret = -errno;
-	if (ret) {
-		unlink(tmp);
-		return ret;
-	}
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
+	return pt_file_replace(dst, data, strlen(data), mode, (gid_t)-1);
 }
 
 static int config_text(const struct pt_bundle *b, const char *etc, const char *spool,
@@ -173,7 +110,7 @@ int pt_join_main(int argc, char **argv)
 		fprintf(stderr, "proctrail-agent: --join needs the bundle file\n");
 		return 2;
 	}
-	if ((ret = read_file(bundle_path, &data, &len))) {
+	if ((ret = pt_file_read(bundle_path, 0, BUNDLE_FILE_MAX, &data, &len))) {
 		log_warnx("%s: %s", bundle_path, strerror(-ret));
 		return 1;
 	}

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proctrail/file.h"
 #include "policy_file.h"
 
 int pt_policy_file_save(const char *path, uint64_t version, const struct pt_policy_rule *rules,
@@ -14,30 +15,16 @@ int pt_policy_file_save(const char *path, uint64_t version, const struct pt_poli
 {
 	size_t cap = 64 + (size_t)n * (PT_ATTR_HDR_LEN + PT_POLICY_RULE_LEN);
 	uint8_t *buf = malloc(cap);
-	char tmp[4200];
 	struct pt_writer w;
-	int fd = -1, rc;
+	int rc;
 
 	if (!buf)
 		return -ENOMEM;
 	pt_writer_init(&w, buf, cap);
 	if ((rc = pt_policy_rules_encode(&w, version, rules, n)) < 0)
 		goto out;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		rc = -ENAMETOOLONG;
-		goto out;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || write(fd, buf, w.len) != (ssize_t)w.len || fsync(fd) < 0 ||
-	    rename(tmp, path) < 0) {
-		rc = -errno;
-		unlink(tmp);
-		goto out;
-	}
-	rc = 0;
+	rc = pt_file_replace(path, buf, w.len, 0600, (gid_t)-1);
 out:
-	if (fd >= 0)
-		close(fd);
 	free(buf);
 	return rc;
 }
@@ -49,28 +36,24 @@ int pt_policy_file_load(const char *path, struct pt_enforcer *e, char *msg, size
 	struct pt_policy m;
 	struct pt_policy_iter it;
 	struct pt_policy_rule *rules = NULL;
-	uint8_t *buf = NULL;
-	struct stat st;
+	char *text = NULL;
+	uint8_t *buf;
+	size_t len;
 	uint32_t i = 0, n;
-	int fd, rc;
+	int rc;
 
 	msg[0] = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || st.st_size < (off_t)PT_FRAME_HDR_LEN || st.st_size > PT_FRAME_MAX) {
-		snprintf(msg, msglen, "%s: not a policy (size)", path);
-		close(fd);
-		return -EBADMSG;
+	if ((rc = pt_file_read(path, O_NOFOLLOW, PT_FRAME_MAX, &text, &len))) {
+		if (rc == -ENOENT)
+			return rc;
+		snprintf(msg, msglen, "%s: %s", path,
+			 rc == -EMSGSIZE ? "not a policy (size)" : strerror(-rc));
+		return rc == -EMSGSIZE ? -EBADMSG : rc;
 	}
-	buf = malloc((size_t)st.st_size);
-	if (!buf || read(fd, buf, (size_t)st.st_size) != st.st_size) {
-		rc = buf ? -EIO : -ENOMEM;
-		snprintf(msg, msglen, "%s: %s", path, strerror(-rc));
-		goto out;
-	}
-	if ((rc = pt_frame_header_parse(buf, (size_t)st.st_size, PT_FRAME_MAX, &h)) < 0 ||
-	    h.type != PT_FRAME_POLICY || PT_FRAME_HDR_LEN + h.payload_len != (size_t)st.st_size ||
-	    (rc = pt_frame_split(buf, (size_t)st.st_size, &f)) < 0 ||
+	buf = (uint8_t *)text;
+	if ((rc = pt_frame_header_parse(buf, len, PT_FRAME_MAX, &h)) < 0 ||
+	    h.type != PT_FRAME_POLICY || PT_FRAME_HDR_LEN + h.payload_len != len ||
+	    (rc = pt_frame_split(buf, len, &f)) < 0 ||
 	    (rc = pt_policy_decode(&f, &m, NULL)) < 0) {
 		snprintf(msg, msglen, "%s: not a valid POLICY frame; ignored", path);
 		rc = -EBADMSG;
@@ -88,8 +71,7 @@ int pt_policy_file_load(const char *path, struct pt_enforcer *e, char *msg, size
 	if (rc == 0)
 		snprintf(msg, msglen, "version %llu, %u rule(s)", (unsigned long long)m.version, i);
 out:
-	close(fd);
 	free(rules);
-	free(buf);
+	free(text);
 	return rc;
 }

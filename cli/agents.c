@@ -31,19 +31,6 @@ static int field(const struct pt_jr *d, int obj, const char *a, const char *b)
 	return v >= 0 || !b ? v : pt_jr_path(d, obj, b);
 }
 
-static size_t text_of(const struct pt_jr *d, int tok, char *out, size_t cap)
-{
-	int n = pt_jr_text(d, tok, out, cap);
-
-	if (n == -EMSGSIZE)
-		return strlen(out);
-	if (n < 0 || (tok >= 0 && d->tok[tok].type == PT_JR_NULL)) {
-		out[0] = '\0';
-		return 0;
-	}
-	return (size_t)n;
-}
-
 /* Sum of every loss counter: {"name":n} or {"name":{"total":n,"reported":m}}. */
 static uint64_t losses(const struct pt_jr *d, int obj)
 {
@@ -77,17 +64,17 @@ static int row(const struct pt_jr *d, int ag, struct cli_table *t)
 	uint64_t v;
 	int c, tok;
 
-	text_of(d, field(d, ag, "name", "agent.name"), name, sizeof(name));
-	text_of(d, field(d, ag, "host", "host.name"), host, sizeof(host));
-	text_of(d, field(d, ag, "version", "agent.version"), ver, sizeof(ver));
+	pt_jr_cell(d, field(d, ag, "name", "agent.name"), name, sizeof(name));
+	pt_jr_cell(d, field(d, ag, "host", "host.name"), host, sizeof(host));
+	pt_jr_cell(d, field(d, ag, "version", "agent.version"), ver, sizeof(ver));
 	c = pt_jr_bool(d, field(d, ag, "connected", NULL));
 	snprintf(conn, sizeof(conn), "%s", c == 1 ? "yes" : c == 0 ? "no" : "?");
-	text_of(d, field(d, ag, "last_seen", NULL), seen_raw, sizeof(seen_raw));
+	pt_jr_cell(d, field(d, ag, "last_seen", NULL), seen_raw, sizeof(seen_raw));
 	cli_local_time(seen, sizeof(seen), seen_raw);
 	silent[0] = '\0';
 	if (!pt_jr_u64(d, field(d, ag, "silent_seconds", NULL), &v))
 		snprintf(silent, sizeof(silent), "%llus", (unsigned long long)v);
-	text_of(d, field(d, ag, "health", NULL), health, sizeof(health));
+	pt_jr_cell(d, field(d, ag, "health", NULL), health, sizeof(health));
 	queue[0] = spool[0] = gaps[0] = policy[0] = '\0';
 	if (!pt_jr_u64(d, field(d, ag, "queue_depth", NULL), &v))
 		cli_human(queue, sizeof(queue), v);

@@ -23,42 +23,6 @@ static const struct cli_col HOST_COLS[] = {
 	{ "LAST SEEN", 23, 0, 0 }, { "EXECS", 8, 1, 0 },
 };
 
-static size_t text(const struct pt_jr *d, int obj, const char *key, char *out, size_t cap)
-{
-	int tok = pt_jr_get(d, obj, key);
-	int n = pt_jr_text(d, tok, out, cap);
-
-	if (n == -EMSGSIZE)
-		return strlen(out);
-	if (n < 0 || d->tok[tok].type == PT_JR_NULL) {
-		out[0] = '\0';
-		return 0;
-	}
-	return (size_t)n;
-}
-
-static void paths_of(const struct pt_jr *d, int obj, char *out, size_t cap)
-{
-	int arr = pt_jr_get(d, obj, "paths");
-	size_t n = 0;
-
-	out[0] = '\0';
-	for (int e = pt_jr_first(d, arr); e >= 0 && e < (int)d->tok[arr].next;
-	     e = (int)d->tok[e].next) {
-		int l;
-
-		if (n && n + 2 < cap)
-			out[n++] = ',', out[n++] = ' ';
-		l = pt_jr_text(d, e, out + n, cap - n);
-		if (l < 0) {
-			n = strlen(out);
-			break;
-		}
-		n += (size_t)l;
-	}
-	out[n < cap ? n : cap - 1] = '\0';
-}
-
 static int bin_row(const struct pt_jr *d, int b, struct cli_table *t)
 {
 	static char sha[80], hosts[32], execs[32], size[32], f_raw[64], l_raw[64], first[64];
@@ -66,17 +30,17 @@ static int bin_row(const struct pt_jr *d, int b, struct cli_table *t)
 	const char *vals[] = { sha, hosts, execs, size, first, last, paths };
 	uint64_t v;
 
-	text(d, b, "sha256", sha, sizeof(sha));
-	text(d, b, "hosts", hosts, sizeof(hosts));
-	text(d, b, "execs", execs, sizeof(execs));
+	pt_jr_cell(d, pt_jr_get(d, b, "sha256"), sha, sizeof(sha));
+	pt_jr_cell(d, pt_jr_get(d, b, "hosts"), hosts, sizeof(hosts));
+	pt_jr_cell(d, pt_jr_get(d, b, "execs"), execs, sizeof(execs));
 	size[0] = '\0';
 	if (!pt_jr_u64(d, pt_jr_get(d, b, "size"), &v))
 		cli_human(size, sizeof(size), v);
-	text(d, b, "first_seen", f_raw, sizeof(f_raw));
-	text(d, b, "last_seen", l_raw, sizeof(l_raw));
+	pt_jr_cell(d, pt_jr_get(d, b, "first_seen"), f_raw, sizeof(f_raw));
+	pt_jr_cell(d, pt_jr_get(d, b, "last_seen"), l_raw, sizeof(l_raw));
 	cli_local_time(first, sizeof(first), f_raw);
 	cli_local_time(last, sizeof(last), l_raw);
-	paths_of(d, b, paths, sizeof(paths));
+	pt_jr_join(d, pt_jr_get(d, b, "paths"), ", ", paths, sizeof(paths));
 	return cli_table_add(t, vals, NULL);
 }
 
@@ -136,13 +100,13 @@ static int one(struct cli_api *api, const char *sha, int json)
 		static char ag[256], host[256], f_raw[64], l_raw[64], first[64], last[64], ex[32];
 		const char *vals[] = { ag, host, first, last, ex };
 
-		text(&d, e, "agent", ag, sizeof(ag));
-		text(&d, e, "host", host, sizeof(host));
-		text(&d, e, "first_seen", f_raw, sizeof(f_raw));
-		text(&d, e, "last_seen", l_raw, sizeof(l_raw));
+		pt_jr_cell(&d, pt_jr_get(&d, e, "agent"), ag, sizeof(ag));
+		pt_jr_cell(&d, pt_jr_get(&d, e, "host"), host, sizeof(host));
+		pt_jr_cell(&d, pt_jr_get(&d, e, "first_seen"), f_raw, sizeof(f_raw));
+		pt_jr_cell(&d, pt_jr_get(&d, e, "last_seen"), l_raw, sizeof(l_raw));
 		cli_local_time(first, sizeof(first), f_raw);
 		cli_local_time(last, sizeof(last), l_raw);
-		text(&d, e, "execs", ex, sizeof(ex));
+		pt_jr_cell(&d, pt_jr_get(&d, e, "execs"), ex, sizeof(ex));
 		if (cli_table_add(&t, vals, NULL) == -ENOMEM)
 			goto out;
 	}

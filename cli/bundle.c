@@ -8,48 +8,19 @@
 #include <unistd.h>
 
 #include "proctrail/bundle.h"
+#include "proctrail/file.h"
 #include "proctrail/log.h"
 #include "cli.h"
 
 static int read_small(const char *path, char **out)
 {
-	char *buf = malloc(PT_BUNDLE_PEM_MAX + 1);
-	ssize_t n;
-	size_t len = 0;
-	int fd, ret = 0;
+	int ret = pt_file_read(path, O_NOFOLLOW, PT_BUNDLE_PEM_MAX, out, NULL);
 
-	*out = NULL;
-	if (!buf)
-		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		ret = -errno;
-		log_warn("%s", path);
-		free(buf);
-		return ret;
-	}
-	while (len < PT_BUNDLE_PEM_MAX + 1) {
-		n = read(fd, buf + len, PT_BUNDLE_PEM_MAX + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = n < 0 ? -errno : 0;
-			break;
-		}
-		len += (size_t)n;
-	}
-	close(fd);
-	if (!ret && len > PT_BUNDLE_PEM_MAX) {
+	if (ret == -EMSGSIZE)
 		log_warnx("%s: larger than %u bytes", path, PT_BUNDLE_PEM_MAX);
-		ret = -EMSGSIZE;
-	}
-	if (ret) {
-		free(buf);
-		return ret;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	return 0;
+	else if (ret)
+		log_warnx("%s: %s", path, strerror(-ret));
+	return ret;
 }
 
 static int usage(void)

@@ -48,28 +48,6 @@ static void usage(FILE *f)
 		   "API: --url https://HOST:PORT --token-file FILE --ca FILE\n");
 }
 
-/* Appends one argument of an event's process.args to a " "-joined line. */
-static void join_args(const struct pt_jr *d, int arr, char *out, size_t cap)
-{
-	size_t n = 0;
-
-	out[0] = '\0';
-	for (int e = pt_jr_first(d, arr), i = 0; e >= 0 && i < (int)d->tok[arr].count;
-	     e = (int)d->tok[e].next, i++) {
-		int l;
-
-		if (n && n + 1 < cap)
-			out[n++] = ' ';
-		l = pt_jr_text(d, e, out + n, cap - n);
-		if (l < 0) {
-			n = strlen(out);   /* what fitted */
-			break;
-		}
-		n += (size_t)l;
-	}
-	out[n < cap ? n : cap - 1] = '\0';
-}
-
 static size_t text(const struct pt_jr *d, int obj, const char *path, char *out, size_t cap)
 {
 	int n = pt_jr_text(d, pt_jr_path(d, obj, path), out, cap);
@@ -103,7 +81,7 @@ int cli_event_row(const struct pt_jr *d, int ev, struct cli_table *t, FILE *stre
 	sl = text(d, ev, "process.hash.sha256", sha, sizeof(sha));
 	vals[6] = sha, lens[6] = sl;
 	lens[7] = text(d, ev, "process.executable", exe, sizeof(exe)), vals[7] = exe;
-	join_args(d, pt_jr_path(d, ev, "process.args"), args, sizeof(args));
+	pt_jr_join(d, pt_jr_path(d, ev, "process.args"), " ", args, sizeof(args));
 	vals[8] = args, lens[8] = strlen(args);
 	if (stream)
 		return cli_table_print_row(t, vals, lens, stream);

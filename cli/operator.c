@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 
 #include "cli.h"
+#include "proctrail/file.h"
 #include "proctrail/operators.h"
 
 static int usage(void)
@@ -23,24 +24,12 @@ static int usage(void)
 
 static int write_token(const char *path, const char *token)
 {
-	char tmp[CLI_PATH_MAX + 8];
-	int fd, ret = 0;
+	char line[PT_OP_TOKEN_LEN + 2];
+	int n = snprintf(line, sizeof(line), "%s\n", token);
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, token, strlen(token)) != (ssize_t)strlen(token) || write(fd, "\n", 1) != 1 ||
-	    fsync(fd))
-		ret = errno ? -errno : -EIO;
-	close(fd);
-	if (!ret && rename(tmp, path))
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
-	return ret;
+	if (n < 0 || n >= (int)sizeof(line))
+		return -EINVAL;
+	return pt_file_replace(path, line, (size_t)n, 0600, (gid_t)-1);
 }
 
 int cli_operator(const struct cli_env *env, int argc, char **argv)

@@ -19,6 +19,7 @@
 #include <openssl/x509v3.h>
 
 #include "cli.h"
+#include "proctrail/file.h"
 #include "proctrail/log.h"
 #include "proctrail/register.h"
 #include "proctrail/tls.h"
@@ -132,57 +133,34 @@ out:
 	return c;
 }
 
-/* Writes through a temporary file and rename, so readers (the server reloading its CRL) never
- * see half a file; keys get mode 0600 from creation on. */
+/* Replaced atomically, so readers (the server reloading its CRL) never see half a file; keys
+ * get mode 0600 from creation on and pass only through secure memory. The mode is exact, not
+ * filtered by the umask: the unprivileged server must read a CRL that an operator with umask
+ * 077 wrote. */
 static int write_pem(const char *path, mode_t mode, X509 *cert, EVP_PKEY *key, X509_CRL *crl)
 {
-	char tmp[CLI_PATH_MAX + 8];
-	FILE *f = NULL;
-	int fd, ok, ret = 0;
+	BIO *mem = BIO_new(key ? BIO_s_secmem() : BIO_s_mem());
+	char *data;
+	long len;
+	int ok, ret = 0;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (fd < 0) {
-		ret = -errno;
-		log_warn("%s", tmp);
-		return ret;
-	}
-	/* Explicitly: the creation mode is filtered by the umask, and the unprivileged server
-	 * must be able to read the CRL an operator with umask 077 wrote. */
-	if (fchmod(fd, mode) < 0) {
-		ret = -errno;
-		close(fd);
-		goto out;
-	}
-	f = fdopen(fd, "w");
-	if (!f) {
-		ret = -errno;
-		close(fd);
-		goto out;
-	}
+	if (!mem)
+		return -ENOMEM;
 	if (cert)
-		ok = PEM_write_X509(f, cert);
+		ok = PEM_write_bio_X509(mem, cert);
 	else if (key)
-		ok = PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
+		ok = PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL);
 	else
-		ok = PEM_write_X509_CRL(f, crl);
-	if (!ok) {
+		ok = PEM_write_bio_X509_CRL(mem, crl);
+	if (!ok || (len = BIO_get_mem_data(mem, &data)) <= 0) {
 		tls_warn(path);
 		ret = -EIO;
+	} else {
+		ret = pt_file_replace(path, data, (size_t)len, mode, (gid_t)-1);
 	}
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-		ret = ret ? ret : -errno;
-	if (fclose(f) != 0 && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, path) < 0)
-		ret = -errno;
-out:
-	if (ret) {
+	if (ret)
 		log_warnx("writing %s failed: %s", path, strerror(-ret));
-		unlink(tmp);
-	}
+	BIO_free(mem);
 	return ret;
 }
 

@@ -14,42 +14,6 @@
 #define EXE_COLS    60u
 #define ARGS_COLS   80u
 
-static size_t text(const struct pt_jr *d, int obj, const char *key, char *out, size_t cap)
-{
-	int tok = pt_jr_get(d, obj, key);
-	int n = pt_jr_text(d, tok, out, cap);
-
-	if (n == -EMSGSIZE)
-		return strlen(out);
-	if (n < 0 || d->tok[tok].type == PT_JR_NULL) {
-		out[0] = '\0';
-		return 0;
-	}
-	return (size_t)n;
-}
-
-static void args_of(const struct pt_jr *d, int node, char *out, size_t cap)
-{
-	int arr = pt_jr_get(d, node, "args");
-	size_t n = 0;
-
-	out[0] = '\0';
-	for (int e = pt_jr_first(d, arr); e >= 0 && e < (int)d->tok[arr].next;
-	     e = (int)d->tok[e].next) {
-		int l;
-
-		if (n && n + 1 < cap)
-			out[n++] = ' ';
-		l = pt_jr_text(d, e, out + n, cap - n);
-		if (l < 0) {
-			n = strlen(out);
-			break;
-		}
-		n += (size_t)l;
-	}
-	out[n < cap ? n : cap - 1] = '\0';
-}
-
 static void indent(int depth, const char *mark)
 {
 	for (int i = 0; i < depth; i++)
@@ -64,22 +28,22 @@ static void node_line(const struct pt_jr *d, int node, int depth, int self)
 	size_t n;
 
 	indent(depth, self ? "* " : depth ? "- " : "");
-	text(d, node, "pid", pid, sizeof(pid));
-	n = text(d, node, "name", raw, sizeof(raw));
+	pt_jr_cell(d, pt_jr_get(d, node, "pid"), pid, sizeof(pid));
+	n = pt_jr_cell(d, pt_jr_get(d, node, "name"), raw, sizeof(raw));
 	printf("%s [%s] ", cli_cell(esc, sizeof(esc), raw, n, 32), pid);
-	n = text(d, node, "executable", raw, sizeof(raw));
+	n = pt_jr_cell(d, pt_jr_get(d, node, "executable"), raw, sizeof(raw));
 	printf("%s", cli_cell(esc, sizeof(esc), raw, n, EXE_COLS));
-	args_of(d, node, raw, sizeof(raw));
+	pt_jr_join(d, pt_jr_get(d, node, "args"), " ", raw, sizeof(raw));
 	printf("  %s", cli_cell(esc, sizeof(esc), raw, strlen(raw), ARGS_COLS));
-	text(d, node, "start", raw, sizeof(raw));
+	pt_jr_cell(d, pt_jr_get(d, node, "start"), raw, sizeof(raw));
 	printf("  %s", cli_local_time(t1, sizeof(t1), raw));
-	if (text(d, node, "end", raw, sizeof(raw)))
+	if (pt_jr_cell(d, pt_jr_get(d, node, "end"), raw, sizeof(raw)))
 		printf(" -> %s", cli_local_time(t2, sizeof(t2), raw));
 	else
 		printf(" -> running");
-	if (text(d, node, "exit_code", code, sizeof(code)))
+	if (pt_jr_cell(d, pt_jr_get(d, node, "exit_code"), code, sizeof(code)))
 		printf("  exit %s", cli_cell(esc, sizeof(esc), code, strlen(code), 12));
-	n = text(d, node, "entity_id", raw, sizeof(raw));
+	n = pt_jr_cell(d, pt_jr_get(d, node, "entity_id"), raw, sizeof(raw));
 	printf("  %s\n", cli_cell(esc, sizeof(esc), raw, n, 40));
 	/* an exec chain: every exec of this entity, in time order */
 	{
@@ -89,11 +53,11 @@ static void node_line(const struct pt_jr *d, int node, int depth, int self)
 			for (int e = pt_jr_first(d, ex); e >= 0 && e < (int)d->tok[ex].next;
 			     e = (int)d->tok[e].next) {
 				indent(depth + 2, "exec ");
-				n = text(d, e, "time", raw, sizeof(raw));
+				n = pt_jr_cell(d, pt_jr_get(d, e, "time"), raw, sizeof(raw));
 				printf("%s  ", cli_local_time(t1, sizeof(t1), raw));
-				n = text(d, e, "executable", raw, sizeof(raw));
+				n = pt_jr_cell(d, pt_jr_get(d, e, "executable"), raw, sizeof(raw));
 				printf("%s", cli_cell(esc, sizeof(esc), raw, n, EXE_COLS));
-				args_of(d, e, raw, sizeof(raw));
+				pt_jr_join(d, pt_jr_get(d, e, "args"), " ", raw, sizeof(raw));
 				printf("  %s\n", cli_cell(esc, sizeof(esc), raw, strlen(raw), ARGS_COLS));
 			}
 	}

@@ -1,5 +1,6 @@
 /* /api/v1/binaries and /api/v1/binaries/{sha256}: prevalence by SHA-256, fewest hosts first
- * (docs/api.md). Paths and size come from the binary's newest execs. */
+ * (docs/api.md). Paths and size come from binary_paths (kept by the lookup-table fill) and the
+ * execs committed after its mark; a binary without a row there, from its newest execs. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,9 +12,13 @@
 #include "proctrail/hex.h"
 #include "proctrail/store.h"
 
-#define PATHS_MAX      16
+#define PATHS_MAX      PT_STORE_BIN_PATHS_MAX
 #define PATH_EVENTS    32      /* newest execs read for paths and size */
 #define BIN_AGENTS_MAX 10000
+
+#define BIN_COLS "b.sha256, b.first_seen_ns, b.last_seen_ns, b.hosts, b.execs, p.size," \
+		 " p.paths, p.sha256 IS NOT NULL FROM binaries b" \
+		 " LEFT JOIN binary_paths p ON p.sha256 = b.sha256"
 
 struct paths {
 	size_t off[PATHS_MAX];      /* into store, which may move as it grows */
@@ -30,13 +35,29 @@ static bool sha_match(const struct pt_record *r, const void *arg)
 	       !memcmp(r->u.exec.sha256, arg, PT_SHA256_LEN);
 }
 
+/* Adds a path unless listed or the list is full. */
+static int paths_push(struct paths *p, const void *path, size_t len)
+{
+	unsigned i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->len[i] == len && !memcmp(p->store.data + p->off[i], path, len))
+			return 0;
+	if (p->n == PATHS_MAX)
+		return 0;
+	p->off[p->n] = p->store.len;
+	if (pt_buf_append(&p->store, path, len))
+		return -EMSGSIZE;
+	p->len[p->n++] = len;
+	return 0;
+}
+
 static int path_row(sqlite3_stmt *st, void *arg)
 {
 	struct paths *p = arg;
 	const uint8_t *rec = sqlite3_column_blob(st, 2);
 	size_t len = (size_t)sqlite3_column_bytes(st, 2), used;
 	struct pt_record r;
-	unsigned i;
 
 	if (!rec || pt_record_decode(rec, len, &r, &used, NULL) || r.type != PT_REC_PROCESS_EXEC)
 		return 0;
@@ -44,20 +65,55 @@ static int path_row(sqlite3_stmt *st, void *arg)
 		p->size = r.u.exec.size;
 		p->has_size = true;
 	}
-	for (i = 0; i < p->n; i++)
-		if (p->len[i] == r.u.exec.path.len &&
-		    !memcmp(p->store.data + p->off[i], r.u.exec.path.ptr, p->len[i]))
-			return 0;
-	if (p->n < PATHS_MAX && r.u.exec.path.ptr) {
-		p->off[p->n] = p->store.len;
-		if (pt_buf_append(&p->store, r.u.exec.path.ptr, r.u.exec.path.len))
-			return 1;
-		p->len[p->n++] = r.u.exec.path.len;
-	}
-	return 0;
+	return r.u.exec.path.ptr && paths_push(p, r.u.exec.path.ptr, r.u.exec.path.len) ? 1 : 0;
 }
 
-/* {"sha256","paths","size","first_seen","last_seen","hosts","execs" (without the brace) */
+/* The binary's execs above the fill mark (newest first), then its stored paths and size. */
+static int stored_paths(struct pt_api *a, const uint8_t *sha, sqlite3_stmt *st, int col,
+			struct paths *p)
+{
+	const uint8_t *old = sqlite3_column_blob(st, col + 1);
+	size_t olen = (size_t)sqlite3_column_bytes(st, col + 1), at = 0;
+	sqlite3_stmt *t = NULL;
+	int rc, ret = 0;
+
+	if (sqlite3_prepare_v2(a->db, "SELECT id, time_ns, record FROM events WHERE id > (SELECT"
+			       " CAST(value AS INTEGER) FROM meta WHERE key = 'key_indexed_upto')"
+			       " AND sha256 = ?1 ORDER BY id DESC LIMIT ?2", -1, &t, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_blob(t, 1, sha, PT_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_int(t, 2, PATH_EVENTS);
+	while ((rc = sqlite3_step(t)) == SQLITE_ROW) {
+		const uint8_t *rec = sqlite3_column_blob(t, 2);
+		size_t len = (size_t)sqlite3_column_bytes(t, 2), used;
+		struct pt_record r;
+
+		if (!rec || pt_record_decode(rec, len, &r, &used, NULL) || used != len ||
+		    !sha_match(&r, sha))
+			continue;
+		if (path_row(t, p))
+			break;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		ret = -EIO;
+	sqlite3_finalize(t);
+	if (!p->has_size && sqlite3_column_type(st, col) != SQLITE_NULL) {
+		p->size = (uint64_t)sqlite3_column_int64(st, col);
+		p->has_size = true;
+	}
+	while (!ret && old && at < olen && p->n < PATHS_MAX) {
+		const uint8_t *z = memchr(old + at, 0, olen - at);
+		size_t l = z ? (size_t)(z - (old + at)) : olen - at;
+
+		ret = paths_push(p, old + at, l);
+		at += l + 1;
+	}
+	return ret;
+}
+
+/* {"sha256","paths","size","first_seen","last_seen","hosts","execs" (without the brace).
+ * st: sha256, first_seen_ns, last_seen_ns, hosts, execs, then binary_paths' size and paths
+ * and whether it has a row. */
 static int binary_fields(struct pt_api *a, struct pt_json *j, sqlite3_stmt *st)
 {
 	const uint8_t *sha = sqlite3_column_blob(st, 0);
@@ -68,8 +124,11 @@ static int binary_fields(struct pt_api *a, struct pt_json *j, sqlite3_stmt *st)
 	if (!sha || sqlite3_column_bytes(st, 0) != PT_SHA256_LEN)
 		return -EBADMSG;
 	pt_buf_init(&p.store, PATHS_MAX * (PT_PATH_MAX + 1));
-	ret = api_key_rows(a, pt_store_key('h', sha, PT_SHA256_LEN), 0, sha_match, sha, PATH_EVENTS,
-			   path_row, &p);
+	if (sqlite3_column_int(st, 7))
+		ret = stored_paths(a, sha, st, 5, &p);
+	else
+		ret = api_key_rows(a, pt_store_key('h', sha, PT_SHA256_LEN), 0, sha_match, sha,
+				   PATH_EVENTS, path_row, &p);
 	pt_json_khex(j, "sha256", sha, PT_SHA256_LEN);
 	pt_json_open(j, "paths", '[');
 	for (i = 0; i < p.n; i++)
@@ -104,12 +163,11 @@ void api_binaries(struct pt_api *a, struct evhttp_request *req)
 	pt_buf_reset(&a->out);
 	if (api_begin(a) ||
 	    sqlite3_prepare_v2(a->db,
-			       "SELECT sha256, first_seen_ns, last_seen_ns, hosts, execs FROM binaries"
-			       " WHERE (?1 < 0 OR hosts <= ?1) AND first_seen_ns >= ?2"
-			       " AND (?3 IS NULL OR sha256 = ?3)"
-			       " AND (?4 < 0 OR hosts > ?4 OR (hosts = ?4 AND (first_seen_ns < ?5"
-			       " OR (first_seen_ns = ?5 AND sha256 > ?6))))"
-			       " ORDER BY hosts ASC, first_seen_ns DESC, sha256 ASC LIMIT ?7",
+			       "SELECT " BIN_COLS " WHERE (?1 < 0 OR b.hosts <= ?1)"
+			       " AND b.first_seen_ns >= ?2 AND (?3 IS NULL OR b.sha256 = ?3)"
+			       " AND (?4 < 0 OR b.hosts > ?4 OR (b.hosts = ?4 AND (b.first_seen_ns < ?5"
+			       " OR (b.first_seen_ns = ?5 AND b.sha256 > ?6))))"
+			       " ORDER BY b.hosts ASC, b.first_seen_ns DESC, b.sha256 ASC LIMIT ?7",
 			       -1, &st, NULL) != SQLITE_OK) {
 		api_error(req, 500, "database error");
 		goto out;
@@ -172,8 +230,8 @@ void api_binary_one(struct pt_api *a, struct evhttp_request *req, const char *he
 	}
 	pt_buf_reset(&a->out);
 	if (api_begin(a) ||
-	    sqlite3_prepare_v2(a->db, "SELECT sha256, first_seen_ns, last_seen_ns, hosts, execs"
-				      " FROM binaries WHERE sha256 = ?", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(a->db, "SELECT " BIN_COLS " WHERE b.sha256 = ?", -1, &st, NULL) !=
+	    SQLITE_OK ||
 	    sqlite3_prepare_v2(a->db, "SELECT a.name, a.hostname, s.first_seen_ns, s.last_seen_ns,"
 				      " s.execs FROM binary_agent_stats s JOIN agents a ON a.id = s.agent"
 				      " WHERE s.sha256 = ? ORDER BY s.first_seen_ns, a.name LIMIT ?",

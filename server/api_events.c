@@ -182,6 +182,98 @@ static int bind_run(struct pt_api *a, const char *sql, const struct pt_api_filte
 	return sc->err;
 }
 
+#define FTS_IDS_MAX 1024u   /* command lines of one epoch looked up by id; more: that epoch scans */
+
+/* Runs the events of the epoch's matching command lines (ids, a JSON array), or the scan of
+ * the epoch's cmdlines when there were too many of them to list. */
+static int cmdline_epoch_run(struct pt_api *a, const struct pt_api_filter *f,
+			     const struct source *src, uint64_t hi, int64_t ep, struct pt_buf *ids,
+			     bool overflow, struct scan *sc)
+{
+	static const char BY_ID[] = "SELECT " COLS " FROM ev_key k CROSS JOIN events e"
+				    " ON e.id = k.event" JOINS " WHERE k.epoch = ?9 AND k.k IN"
+				    " (SELECT value FROM json_each(?4)) AND k.event < ?2"
+				    " ORDER BY k.event DESC";
+	struct pt_api_filter g;
+
+	if (overflow)
+		return bind_run(a, src->sql, f, src, 0, hi, ep, sc);
+	if (pt_buf_append(ids, "]", 1))
+		return -ENOMEM;
+	g = *f;          /* ?4 carries the ids, the record is still checked with f */
+	g.cmdline = (const char *)ids->data;
+	g.cmdline_len = ids->len;
+	return bind_run(a, BY_ID, &g, src, 0, hi, ep, sc);
+}
+
+/* Epochs top..bottom (bottom >= the first one the index covers) by the FTS index, newest
+ * first: one query over the index, its rows grouped by epoch (rowid order is epoch order). */
+static int cmdline_fts_run(struct pt_api *a, const struct pt_api_filter *f,
+			   const struct source *src, uint64_t hi, int64_t top, int64_t bottom,
+			   struct scan *sc)
+{
+	sqlite3_stmt *st = NULL;
+	struct pt_buf q, ids;
+	int64_t cur = -1;
+	unsigned n = 0;
+	bool overflow = false;
+	int rc = SQLITE_DONE, ret = 0;
+
+	pt_buf_init(&q, 2 * PT_API_VALUE_MAX + 2);
+	pt_buf_init(&ids, FTS_IDS_MAX * 24 + 8);
+	/* one FTS5 string: the substring between double quotes, each quote doubled */
+	ret = pt_buf_append(&q, "\"", 1);
+	for (size_t i = 0; !ret && i < f->cmdline_len; i++)
+		ret = pt_buf_append(&q, f->cmdline[i] == '"' ? "\"\"" : &f->cmdline[i],
+				    f->cmdline[i] == '"' ? 2 : 1);
+	if (ret || (ret = pt_buf_append(&q, "\"", 1)))
+		goto out;
+	if (sqlite3_prepare_v2(a->db, "SELECT epoch, k FROM cmdline_fts WHERE cmdline_fts MATCH ?1"
+			       " ORDER BY rowid DESC", -1, &st, NULL) != SQLITE_OK) {
+		log_warnx("API events: %s", sqlite3_errmsg(a->db));
+		ret = -EIO;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, (const char *)q.data, (int)q.len, SQLITE_STATIC);
+	while (!sc->full && !sc->budget && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t ep = sqlite3_column_int64(st, 0);
+
+		if (ep > top)
+			continue;
+		if (ep != cur) {
+			if (cur >= 0 && (ret = cmdline_epoch_run(a, f, src, hi, cur, &ids, overflow, sc)))
+				goto out;
+			cur = -1;
+			if (ep < bottom || sc->full || sc->budget)
+				break;
+			cur = ep;
+			n = 0;
+			overflow = false;
+			pt_buf_reset(&ids);
+		}
+		if (overflow)
+			continue;
+		if (n++ == FTS_IDS_MAX) {
+			overflow = true;
+			continue;
+		}
+		if ((ret = pt_buf_printf(&ids, "%c%lld", n == 1 ? '[' : ',',
+					 (long long)sqlite3_column_int64(st, 1))))
+			goto out;
+	}
+	if (cur >= 0 && !sc->full && !sc->budget)
+		ret = cmdline_epoch_run(a, f, src, hi, cur, &ids, overflow, sc);
+	else if (!sc->full && !sc->budget && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_warnx("API events: %s", sqlite3_errmsg(a->db));
+		ret = -EIO;
+	}
+out:
+	sqlite3_finalize(st);
+	pt_buf_free(&q);
+	pt_buf_free(&ids);
+	return ret;
+}
+
 void api_events(struct pt_api *a, struct evhttp_request *req)
 {
 	static const char TAIL[] = "SELECT " COLS " FROM events e" JOINS
@@ -190,7 +282,7 @@ void api_events(struct pt_api *a, struct evhttp_request *req)
 	struct pt_api_filter f;
 	struct source src;
 	struct scan sc = { 0 };
-	uint64_t hi, upto = 0;
+	uint64_t hi, upto = 0, fts_from = 0;
 	char cur[PT_API_CURSOR_MAX];
 	int ret;
 
@@ -216,8 +308,20 @@ void api_events(struct pt_api *a, struct evhttp_request *req)
 		if (!sc.full && !sc.budget && (ret = bind_run(a, src.sql, &f, &src, 0, hi, 0, &sc)))
 			goto fail;
 	} else if (hi > 1) {
-		for (int64_t ep = (int64_t)((hi - 1) >> PT_STORE_EPOCH_BITS);
-		     ep >= 0 && !sc.full && !sc.budget; ep--)
+		int64_t ep = (int64_t)((hi - 1) >> PT_STORE_EPOCH_BITS), fts_bottom = ep + 1;
+
+		if (pt_api_cmdline_indexed(&f)) {
+			/* the index has every epoch above the one its mark falls in */
+			if ((ret = meta_u64(a, "cmdline_fts_from", &fts_from)))
+				goto fail;
+			fts_bottom = fts_from ? (int64_t)(fts_from >> PT_STORE_EPOCH_BITS) + 1 : 0;
+			if (fts_bottom <= ep) {
+				if ((ret = cmdline_fts_run(a, &f, &src, hi, ep, fts_bottom, &sc)))
+					goto fail;
+				ep = fts_bottom - 1;
+			}
+		}
+		for (; ep >= 0 && !sc.full && !sc.budget; ep--)
 			if ((ret = bind_run(a, src.sql, &f, &src, 0, hi, ep, &sc)))
 				goto fail;
 	}

@@ -350,6 +350,19 @@ static bool rec_pid(const struct pt_record *r, uint32_t *pid, const uint8_t **en
 	return false;
 }
 
+/* The FTS5 trigram index finds exactly the command lines that contain the substring when it
+ * is 3 bytes or more of ASCII (shorter: no trigram; other bytes: the tokenizer reads UTF-8, and
+ * a substring starting inside a character would not line up). Otherwise the scan of cmdlines. */
+bool pt_api_cmdline_indexed(const struct pt_api_filter *f)
+{
+	if (!(f->set & PT_F_CMDLINE) || !f->cmdline || f->cmdline_len < 3)
+		return false;
+	for (size_t i = 0; i < f->cmdline_len; i++)
+		if (!f->cmdline[i] || (unsigned char)f->cmdline[i] > 0x7f)
+			return false;
+	return true;
+}
+
 size_t pt_api_cmdline(const struct pt_exec *x, char *out, size_t outlen)
 {
 	size_t i, o = 0;

@@ -93,4 +93,8 @@ bool pt_api_filter_match(const struct pt_api_filter *f, const struct pt_api_row 
  * cut at outlen - 1). Returns the length written. */
 size_t pt_api_cmdline(const struct pt_exec *x, char *out, size_t outlen);
 
+/* Whether f's command-line substring can be looked up in the FTS5 trigram index (cmdline_fts):
+ * 3 bytes or more, all ASCII. Otherwise the API scans the distinct command lines. */
+bool pt_api_cmdline_indexed(const struct pt_api_filter *f);
+
 #endif

@@ -122,20 +122,6 @@ static int fetch(struct walk *w, uint64_t id, struct pt_record *r)
 	return decode_row(w->by_id, r);
 }
 
-static void args_json(struct pt_json *j, struct pt_str argv)
-{
-	size_t i = 0;
-
-	pt_json_open(j, "args", '[');
-	while (argv.ptr && i < argv.len) {
-		size_t l = strnlen(argv.ptr + i, argv.len - i);
-
-		pt_json_elem_str(j, argv.ptr + i, l);
-		i += l + 1;
-	}
-	pt_json_close(j, ']');
-}
-
 static void knull(struct pt_json *j, const char *key)
 {
 	pt_json_key(j, key);
@@ -185,7 +171,7 @@ static int node_json(struct walk *w, const struct node *n)
 		while (k > 0 && x->path.ptr[k - 1] != '/')
 			k--;
 		pt_json_kstr(j, "name", x->path.ptr ? x->path.ptr + k : "", x->path.len - k);
-		args_json(j, x->argv);
+		pt_json_kargv(j, "args", x->argv.ptr, x->argv.len);
 		pt_json_ktime(j, "start", n->first_exec_time);
 		pt_json_ku64_str(j, "event_id", n->exec_id[n->nexec - 1]);
 		context_json(j, x);
@@ -216,7 +202,7 @@ static int node_json(struct walk *w, const struct node *n)
 		pt_json_open(j, NULL, '{');
 		pt_json_kstr(j, "executable", r.u.exec.path.ptr ? r.u.exec.path.ptr : "",
 			     r.u.exec.path.len);
-		args_json(j, r.u.exec.argv);
+		pt_json_kargv(j, "args", r.u.exec.argv.ptr, r.u.exec.argv.len);
 		pt_json_ktime(j, "time", r.u.exec.time_ns);
 		pt_json_ku64_str(j, "event_id", n->exec_id[i]);
 		if (r.u.exec.hash_status == PT_HASH_OK)

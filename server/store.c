@@ -12,6 +12,7 @@
 #include <openssl/sha.h>
 #include <sqlite3.h>
 
+#include "proctrail/buf.h"
 #include "proctrail/log.h"
 #include "proctrail/store.h"
 #include "detect.h"
@@ -77,6 +78,20 @@ static const char SCHEMA[] =
 	"CREATE TABLE IF NOT EXISTS cmdlines(epoch INTEGER NOT NULL, id INTEGER NOT NULL,"
 	"  text TEXT NOT NULL, PRIMARY KEY(epoch, id)) WITHOUT ROWID;"
 	"INSERT OR IGNORE INTO meta VALUES('key_indexed_upto', '0');"
+	/* The command lines again, as an FTS5 trigram index, so a substring search reads the
+	 * posting lists of its trigrams instead of every distinct command line. Each row is a new
+	 * cmdlines row (same epoch and id), so rowid order is epoch order. A database made before
+	 * it has cmdlines up to cmdline_fts_from that are not in it: their epochs keep the scan. */
+	"CREATE VIRTUAL TABLE IF NOT EXISTS cmdline_fts USING fts5(text, epoch UNINDEXED,"
+	"  k UNINDEXED, tokenize='trigram case_sensitive 1');"
+	"INSERT OR IGNORE INTO meta SELECT 'cmdline_fts_from', value FROM meta"
+	"  WHERE key='key_indexed_upto';"
+	/* What a binary's page shows besides its counts: the size of its newest exec and its most
+	 * recent distinct paths (PT_STORE_BIN_PATHS_MAX, newest first, each ending in a NUL),
+	 * kept by the fill up to key_indexed_upto. A binary without a row (a database from before
+	 * the table) is read from its execs. */
+	"CREATE TABLE IF NOT EXISTS binary_paths(sha256 BLOB PRIMARY KEY, size INTEGER,"
+	"  paths BLOB NOT NULL) WITHOUT ROWID;"
 	/* rare binaries: fewest hosts first, then newest */
 	"CREATE INDEX IF NOT EXISTS binaries_rare ON binaries(hosts, first_seen_ns DESC);"
 	/* one binary's agents with their own first/last seen and exec count */
@@ -93,13 +108,15 @@ static const char SCHEMA[] =
 	"  host INTEGER, time_ns INTEGER, created_ns INTEGER NOT NULL, rule_file TEXT,"
 	"  UNIQUE(event, rule_id));";
 
+#define PATH_BYTES_MAX (16u << 20)   /* paths the fill holds for binary_paths before writing */
+
 enum stmt_id {
 	S_EVENT, S_STREAM_GET, S_STREAM_PUT, S_GAP_ADD, S_GAP_OVERLAP, S_GAP_DEL, S_LOSS_ADD,
 	S_LOSS_OVERLAP, S_COUNTER_REPORTED, S_COUNTER_TOTAL, S_COUNTER_ADD, S_BIN_AGENT, S_BIN_UPSERT,
 	S_AGENT_BATCH, S_AGENT_UPSERT, S_AGENT_ID, S_HOST_ADD, S_HOST_ID, S_AGENT_PONG,
 	S_AGENT_HEALTH, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO, S_INDEX_UPTO, S_INDEX_MAXID,
 	S_INDEX_FILL, S_INDEX_SET, S_REGRESSION_ADD, S_BIN_AGENT_STATS, S_KEY_UPTO, S_KEY_SET,
-	S_KEY_ROWS, S_KEY_ADD, S_AGENT_TIME_ADD, S_CMDLINE_ADD, S_ALERT, S_MAX
+	S_KEY_ROWS, S_KEY_ADD, S_AGENT_TIME_ADD, S_CMDLINE_ADD, S_CMDLINE_FTS_ADD, S_BIN_PATHS_GET, S_BIN_PATHS_PUT, S_ALERT, S_MAX
 };
 
 static const char *const SQL[S_MAX] = {
@@ -172,11 +189,15 @@ static const char *const SQL[S_MAX] = {
 	[S_KEY_ADD] = "INSERT OR IGNORE INTO ev_key VALUES(?1,?2,?3)",
 	[S_AGENT_TIME_ADD] = "INSERT OR IGNORE INTO events_by_agent VALUES(?1,?2,?3,?4)",
 	[S_CMDLINE_ADD] = "INSERT OR IGNORE INTO cmdlines VALUES(?1,?2,?3)",
+	[S_CMDLINE_FTS_ADD] = "INSERT INTO cmdline_fts(text, epoch, k) VALUES(?3,?1,?2)",
+	[S_BIN_PATHS_GET] = "SELECT paths FROM binary_paths WHERE sha256 = ?",
+	[S_BIN_PATHS_PUT] = "INSERT OR REPLACE INTO binary_paths VALUES(?1,?2,?3)",
 };
 
 struct bin_agg;
 struct key_row;
 struct agent_row;
+struct path_row;
 
 struct pt_store {
 	sqlite3 *db;
@@ -184,6 +205,9 @@ struct pt_store {
 	struct bin_agg *agg;          /* prevalence of this transaction, written at commit */
 	struct key_row *keys;         /* the lookup tables' fill: kept between fills, so a fill */
 	struct agent_row *agent_rows; /* neither allocates nor faults its pages in again */
+	struct path_row *path_rows;   /* the fill's execs with a hash, for binary_paths */
+	size_t npath_rows;
+	struct pt_buf path_bytes;     /* their paths */
 	size_t agg_n, agg_cap, agg_pending;
 	void (*wal_fn)(void *arg, uint64_t wal_bytes);
 	void *wal_arg;
@@ -225,6 +249,8 @@ void pt_store_close(struct pt_store *s)
 	free(s->agg);
 	free(s->keys);
 	free(s->agent_rows);
+	free(s->path_rows);
+	pt_buf_free(&s->path_bytes);
 	free(s->view);
 	free(s);
 }
@@ -317,6 +343,7 @@ int pt_store_open(struct pt_store **out, const char *path)
 	if (!s)
 		return -ENOMEM;
 	snprintf(s->path, sizeof(s->path), "%s", path);
+	pt_buf_init(&s->path_bytes, PATH_BYTES_MAX);
 	if ((ret = private_db_files(path)))
 		goto out;
 	if (sqlite3_open_v2(path, &s->db,
@@ -1053,6 +1080,7 @@ static int cmdline_add(struct pt_store *s, int64_t epoch, const struct pt_exec *
 	char cmd[PT_ARGV_MAX + 1];
 	size_t n = 0, i;
 	sqlite3_stmt *q = s->st[S_CMDLINE_ADD];
+	int ret;
 
 	for (i = 0; x->argv.ptr && i < x->argv.len && n < PT_ARGV_MAX; i++) {
 		char c = x->argv.ptr[i];
@@ -1075,7 +1103,13 @@ static int cmdline_add(struct pt_store *s, int64_t epoch, const struct pt_exec *
 	sqlite3_bind_int64(q, 1, epoch);
 	sqlite3_bind_int64(q, 2, *id);
 	sqlite3_bind_text(q, 3, cmd, (int)n, SQLITE_STATIC);
-	return step_done(s, q, "writing cmdlines");
+	if ((ret = step_done(s, q, "writing cmdlines")) || !sqlite3_changes(s->db))
+		return ret;
+	q = s->st[S_CMDLINE_FTS_ADD];
+	sqlite3_bind_int64(q, 1, epoch);
+	sqlite3_bind_int64(q, 2, *id);
+	sqlite3_bind_text(q, 3, cmd, (int)n, SQLITE_STATIC);
+	return step_done(s, q, "writing cmdline_fts");
 }
 
 struct agent_row {
@@ -1126,6 +1160,124 @@ static void name(type *v, size_t n)                                             
 SORT_FN(sort_keys, struct key_row, cmp_key_row)
 SORT_FN(sort_agent_rows, struct agent_row, cmp_agent_row)
 
+/* binary_paths: the fill's execs with a hash, merged per binary into its row. */
+struct path_row {
+	uint8_t sha[PT_SHA256_LEN];
+	int64_t event;
+	uint64_t size;
+	size_t off;                  /* into pt_store.path_bytes */
+	uint32_t len;
+};
+
+static int cmp_path_row(const void *a, const void *b)
+{
+	const struct path_row *x = a, *y = b;
+	int c = memcmp(x->sha, y->sha, PT_SHA256_LEN);
+
+	if (c)
+		return c;
+	return (x->event < y->event) - (x->event > y->event);   /* newest first */
+}
+SORT_FN(sort_path_rows, struct path_row, cmp_path_row)
+
+/* Appends path (len bytes, no NUL in it) to the list p (*n bytes) of distinct NUL-ended paths, unless
+ * it is there or the list is full. */
+static void paths_add(uint8_t *p, size_t *n, unsigned *count, const void *path, size_t len)
+{
+	size_t at = 0;
+
+	if (*count >= PT_STORE_BIN_PATHS_MAX)
+		return;
+	while (at < *n) {
+		size_t l = strlen((const char *)p + at);
+
+		if (l == len && !memcmp(p + at, path, len))
+			return;
+		at += l + 1;
+	}
+	memcpy(p + *n, path, len);
+	p[*n + len] = 0;
+	*n += len + 1;
+	(*count)++;
+}
+
+static int paths_flush(struct pt_store *s)
+{
+	uint8_t *list;
+	sqlite3_stmt *g = s->st[S_BIN_PATHS_GET], *u = s->st[S_BIN_PATHS_PUT];
+	struct path_row *v = s->path_rows;
+	size_t i = 0, j, n;
+	int ret = 0;
+
+	if (!s->npath_rows)
+		return 0;
+	if (!(list = malloc(PT_STORE_BIN_PATHS_MAX * (PT_PATH_MAX + 1))))
+		return -ENOMEM;
+	sort_path_rows(v, s->npath_rows);
+	while (i < s->npath_rows && !ret) {
+		unsigned count = 0;
+		int rc;
+
+		n = 0;
+		for (j = i; j < s->npath_rows && !memcmp(v[j].sha, v[i].sha, PT_SHA256_LEN); j++)
+			paths_add(list, &n, &count, s->path_bytes.data + v[j].off, v[j].len);
+		/* then the paths stored before, still newest first */
+		sqlite3_bind_blob(g, 1, v[i].sha, PT_SHA256_LEN, SQLITE_STATIC);
+		if ((rc = sqlite3_step(g)) == SQLITE_ROW) {
+			const uint8_t *old = sqlite3_column_blob(g, 0);
+			size_t olen = (size_t)sqlite3_column_bytes(g, 0), at = 0;
+
+			while (old && at < olen) {
+				const uint8_t *z = memchr(old + at, 0, olen - at);
+				size_t l = z ? (size_t)(z - (old + at)) : olen - at;
+
+				if (l <= PT_PATH_MAX)
+					paths_add(list, &n, &count, old + at, l);
+				at += l + 1;
+			}
+		} else if (rc != SQLITE_DONE) {
+			ret = db_err(s, "reading binary_paths");
+		}
+		sqlite3_reset(g);
+		sqlite3_clear_bindings(g);
+		if (ret)
+			break;
+		sqlite3_bind_blob(u, 1, v[i].sha, PT_SHA256_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(u, 2, i64(v[i].size));
+		sqlite3_bind_blob(u, 3, list, (int)n, SQLITE_STATIC);
+		ret = step_done(s, u, "writing binary_paths");
+		i = j;
+	}
+	free(list);
+	s->npath_rows = 0;
+	pt_buf_reset(&s->path_bytes);
+	return ret;
+}
+
+static int path_row_add(struct pt_store *s, int64_t id, const struct pt_exec *x)
+{
+	struct path_row *r;
+	int ret;
+
+	if (x->hash_status != PT_HASH_OK)
+		return 0;
+	if (!s->path_rows && !(s->path_rows = malloc(KEY_CHUNK * sizeof(*s->path_rows))))
+		return -ENOMEM;
+	if ((s->npath_rows == KEY_CHUNK ||
+	     s->path_bytes.len + x->path.len > PATH_BYTES_MAX) && (ret = paths_flush(s)))
+		return ret;
+	r = &s->path_rows[s->npath_rows];
+	memcpy(r->sha, x->sha256, PT_SHA256_LEN);
+	r->event = id;
+	r->size = x->size;
+	r->off = s->path_bytes.len;
+	r->len = x->path.ptr && !memchr(x->path.ptr, 0, x->path.len) ? x->path.len : 0;
+	if (r->len && (ret = pt_buf_append(&s->path_bytes, x->path.ptr, r->len)))
+		return ret;
+	s->npath_rows++;
+	return 0;
+}
+
 /* Sorted inserts: each B-tree is written in key order, page after page. */
 static int keys_flush(struct pt_store *s, struct key_row *v, size_t n, struct agent_row *ag,
 		      size_t nag)
@@ -1174,7 +1326,8 @@ static int event_keys(struct pt_store *s, int64_t id, const uint8_t *rec, size_t
 		if (x->hash_status == PT_HASH_OK)
 			key_add(s, v, n, epoch, 'h', x->sha256, PT_SHA256_LEN, id);
 		key_add(s, v, n, epoch, 'x', x->path.ptr ? x->path.ptr : "", x->path.len, id);
-		if ((ret = cmdline_add(s, epoch, x, &cmd, cache, cache_epoch)))
+		if ((ret = cmdline_add(s, epoch, x, &cmd, cache, cache_epoch)) ||
+		    (ret = path_row_add(s, id, x)))
 			return ret;
 		v[*n].epoch = epoch;
 		v[*n].k = cmd;
@@ -1238,6 +1391,10 @@ static int keys_fill(struct pt_store *s, uint64_t upto, uint64_t to)
 	sqlite3_clear_bindings(q);
 	if (!ret)
 		ret = keys_flush(s, v, n, ag, nag);
+	if (!ret)
+		ret = paths_flush(s);
+	s->npath_rows = 0;
+	pt_buf_reset(&s->path_bytes);
 	return ret;
 }
 

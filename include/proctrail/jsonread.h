@@ -59,6 +59,12 @@ int pt_jr_first(const struct pt_jr *doc, int tok);
  * false or null as its text. Returns the decoded length, -ENOENT (tok < 0), -EMSGSIZE when
  * out is too small (out then holds what fitted), -EINVAL for a container. */
 int pt_jr_text(const struct pt_jr *doc, int tok, char *out, size_t cap);
+/* For display: the value's text as pt_jr_text gives it, cut to what fits in out; "" for a
+ * missing value, null or a container. Returns strlen(out). */
+size_t pt_jr_cell(const struct pt_jr *doc, int tok, char *out, size_t cap);
+/* For display: the texts of the array arr's elements joined with sep, cut to what fits;
+ * "" when arr is not an array. Returns strlen(out). */
+size_t pt_jr_join(const struct pt_jr *doc, int arr, const char *sep, char *out, size_t cap);
 /* Numbers: 0, -ENOENT, -EINVAL (not an integer of that range). */
 int pt_jr_u64(const struct pt_jr *doc, int tok, uint64_t *v);
 int pt_jr_i64(const struct pt_jr *doc, int tok, int64_t *v);

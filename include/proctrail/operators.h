@@ -34,6 +34,8 @@ struct pt_operators {
 const char *pt_op_role_name(enum pt_op_role r);
 /* "read" / "admin" -> role; 0 when neither. */
 enum pt_op_role pt_op_role_parse(const char *s);
+/* 1 when name is usable as an operator name: the agent-name alphabet (pt_tls_name_valid),
+ * 1..PT_OP_NAME_MAX bytes. */
 int pt_op_name_valid(const char *name);
 
 /* Parses the file's text. Returns 0, or -EINVAL with the line number in *bad_line. */

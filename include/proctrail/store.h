@@ -131,6 +131,9 @@ uint64_t pt_store_alerts(const struct pt_store *s);
 /* The API's lookup tables (ev_key, events_by_agent, cmdlines) are filled by pt_store_index()
  * too, up to meta.key_indexed_upto. Their rows lead with the event's epoch. */
 #define PT_STORE_EPOCH_BITS 18
+/* binary_paths.paths holds at most this many paths (a binary's page shows as many). */
+#define PT_STORE_BIN_PATHS_MAX 16u
+
 /* 63 bits of SHA-256(tag || p[0..n)): ev_key.k and cmdlines.id. Tags: 'e' entity id, 'P'
  * parent entity id (of an exec), 'h' SHA-256 of the file, 'x' executable path, 'c' command
  * line (args joined by single spaces). */

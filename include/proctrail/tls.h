@@ -56,6 +56,7 @@ int pt_tls_client_expect_host(SSL *ssl, const char *host);
 
 /* The verified peer's subject CN, checked against the agent-name charset. 0 or -EPERM. */
 int pt_tls_peer_cn(SSL *ssl, char *out, size_t outlen);
+/* 1 when name is [A-Za-z0-9._-], 1..PT_TLS_CN_MAX bytes, not starting with "." or "-". */
 int pt_tls_name_valid(const char *name);
 
 /* First queued OpenSSL error as text (drains the queue). */

@@ -92,20 +92,6 @@ static size_t base_name(struct pt_str p, const char **out)
 	return n - i;
 }
 
-static void args(struct pt_json *j, struct pt_str argv)
-{
-	size_t i = 0;
-
-	pt_json_open(j, "args", '[');
-	while (argv.ptr && i < argv.len) {
-		size_t l = strnlen(argv.ptr + i, argv.len - i);
-
-		pt_json_elem_str(j, argv.ptr + i, l);
-		i += l + 1;
-	}
-	pt_json_close(j, ']');
-}
-
 /* process.command_line: the arguments joined with single spaces, nothing quoted or escaped
  * (docs/ecs.md). Rules match on it as text; the args array keeps the exact boundaries. */
 static void command_line(struct pt_json *j, const char *key, struct pt_str argv)
@@ -199,7 +185,7 @@ static void format_exec(struct pt_json *j, const struct pt_exec *x, const struct
 	entity(j, "entity_id", x->entity_id);
 	pt_json_kstr(j, "name", name, name_len);
 	pstr(j, "executable", x->path);
-	args(j, x->argv);
+	pt_json_kargv(j, "args", x->argv.ptr, x->argv.len);
 	pt_json_ku64(j, "args_count", x->args_count);
 	command_line(j, "command_line", x->argv);
 	pstr(j, "working_directory", x->cwd);
@@ -220,7 +206,7 @@ static void format_exec(struct pt_json *j, const struct pt_exec *x, const struct
 
 		pstr(j, "executable", x->parent_path);
 		pt_json_kstr(j, "name", pname, pname_len);
-		args(j, x->parent_argv);
+		pt_json_kargv(j, "args", x->parent_argv.ptr, x->parent_argv.len);
 		pt_json_ku64(j, "args_count", x->parent_args_count);
 		command_line(j, "command_line", x->parent_argv);
 	}

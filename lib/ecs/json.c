@@ -223,3 +223,17 @@ void pt_json_elem_str(struct pt_json *j, const char *s, size_t len)
 	comma(j);
 	pt_json_string(j, s, len);
 }
+
+void pt_json_kargv(struct pt_json *j, const char *key, const char *argv, size_t len)
+{
+	size_t i = 0;
+
+	pt_json_open(j, key, '[');
+	while (argv && i < len) {
+		size_t l = strnlen(argv + i, len - i);
+
+		pt_json_elem_str(j, argv + i, l);
+		i += l + 1;
+	}
+	pt_json_close(j, ']');
+}

@@ -31,5 +31,8 @@ void pt_json_kbool(struct pt_json *j, const char *key, bool v);
 void pt_json_khex(struct pt_json *j, const char *key, const uint8_t *p, size_t len);
 void pt_json_ktime(struct pt_json *j, const char *key, uint64_t ns);    /* RFC 3339, ns */
 void pt_json_elem_str(struct pt_json *j, const char *s, size_t len);   /* array element */
+/* "key": an array of the NUL-separated strings in argv[0..len) (the wire's argv); a last
+ * string without its NUL is kept. argv may be NULL: an empty array. */
+void pt_json_kargv(struct pt_json *j, const char *key, const char *argv, size_t len);
 
 #endif

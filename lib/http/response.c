@@ -227,13 +227,15 @@ int pt_http_resp_feed(struct pt_http_resp *r, const uint8_t *data, size_t n, siz
 			break;
 		}
 		case PT_HTTP_BODY_LEN:
+		case PT_HTTP_CHUNK_DATA:
+			/* A Content-Length body and a chunk's data differ only in what follows them. */
 			k = left < r->length ? left : (size_t)r->length;
 			if ((ret = body(r, p, k)))
 				return ret;
 			off += k;
 			r->length -= k;
 			if (!r->length)
-				r->state = PT_HTTP_DONE;
+				r->state = r->state == PT_HTTP_BODY_LEN ? PT_HTTP_DONE : PT_HTTP_CHUNK_CRLF;
 			break;
 		case PT_HTTP_BODY_CLOSE:
 			if ((ret = body(r, p, left)))
@@ -251,15 +253,6 @@ int pt_http_resp_feed(struct pt_http_resp *r, const uint8_t *data, size_t n, siz
 			if (ret)
 				return ret;
 			r->state = r->length ? PT_HTTP_CHUNK_DATA : PT_HTTP_TRAILER;
-			break;
-		case PT_HTTP_CHUNK_DATA:
-			k = left < r->length ? left : (size_t)r->length;
-			if ((ret = body(r, p, k)))
-				return ret;
-			off += k;
-			r->length -= k;
-			if (!r->length)
-				r->state = PT_HTTP_CHUNK_CRLF;
 			break;
 		case PT_HTTP_CHUNK_CRLF:
 			/* the CRLF after a chunk's data (a bare LF is tolerated) */

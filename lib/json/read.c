@@ -497,3 +497,47 @@ int pt_jr_bool(const struct pt_jr *doc, int tok)
 		return 1;
 	return doc->tok[tok].type == PT_JR_FALSE ? 0 : -EINVAL;
 }
+
+size_t pt_jr_cell(const struct pt_jr *doc, int tok, char *out, size_t cap)
+{
+	int n;
+
+	if (!cap)
+		return 0;
+	n = pt_jr_text(doc, tok, out, cap);
+	if (n == -EMSGSIZE)
+		return strlen(out);
+	if (n < 0 || doc->tok[tok].type == PT_JR_NULL) {
+		out[0] = '\0';
+		return 0;
+	}
+	return (size_t)n;
+}
+
+size_t pt_jr_join(const struct pt_jr *doc, int arr, const char *sep, char *out, size_t cap)
+{
+	size_t n = 0, seplen = strlen(sep);
+
+	if (!cap)
+		return 0;
+	out[0] = '\0';
+	if (!valid(doc, arr) || doc->tok[arr].type != PT_JR_ARRAY)
+		return 0;
+	for (uint32_t i = 0, e = (uint32_t)pt_jr_first(doc, arr); i < doc->tok[arr].count;
+	     e = doc->tok[e].next, i++) {
+		int l;
+
+		if (n && n + seplen < cap) {
+			memcpy(out + n, sep, seplen);
+			n += seplen;
+		}
+		l = pt_jr_text(doc, (int)e, out + n, cap - n);
+		if (l < 0) {
+			n = strlen(out);   /* what fitted */
+			break;
+		}
+		n += (size_t)l;
+	}
+	out[n < cap ? n : cap - 1] = '\0';
+	return strlen(out);
+}

@@ -11,8 +11,11 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "proctrail/buf.h"
+#include "proctrail/file.h"
 #include "proctrail/hex.h"
 #include "proctrail/operators.h"
+#include "proctrail/tls.h"
 
 const char *pt_op_role_name(enum pt_op_role r)
 {
@@ -30,18 +33,8 @@ enum pt_op_role pt_op_role_parse(const char *s)
 
 int pt_op_name_valid(const char *name)
 {
-	size_t i, n = strlen(name);
-
-	if (n == 0 || n > PT_OP_NAME_MAX)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
+	/* The same alphabet as agent names, so one validator guards both kinds of name. */
+	return strlen(name) <= PT_OP_NAME_MAX && pt_tls_name_valid(name);
 }
 
 void pt_operators_free(struct pt_operators *ops)
@@ -149,46 +142,30 @@ int pt_operators_load(struct pt_operators *ops, const char *path, size_t *bad_li
 
 int pt_operators_save(const struct pt_operators *ops, const char *path)
 {
-	char tmp[4096], hex[65];
+	struct pt_buf text;
 	struct stat old;
-	FILE *f = NULL;
+	mode_t mode = 0600;
+	gid_t gid = (gid_t)-1;
+	char hex[65];
 	size_t i;
-	int fd, ret = 0;
+	int ret;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
+	pt_buf_init(&text, PT_OP_FILE_MAX);
+	ret = pt_buf_append_str(&text, "# proctrail API operators: name, role, SHA-256 of the token\n");
+	for (i = 0; i < ops->n && !ret; i++) {
+		pt_hex_encode(ops->v[i].token_sha, 32, hex);
+		ret = pt_buf_printf(&text, "%s\t%s\t%s\n", ops->v[i].name,
+				    pt_op_role_name(ops->v[i].role), hex);
+	}
 	/* The file keeps the group it had: the collector, running as its service user, reads it
 	 * through that group (0640, root's), so that user can read the operators but never add one. */
-	if (!lstat(path, &old) && S_ISREG(old.st_mode) && (old.st_mode & 0040) &&
-	    (fchown(fd, (uid_t)-1, old.st_gid) || fchmod(fd, 0640))) {
-		ret = -errno;
-		close(fd);
-		unlink(tmp);
-		return ret;
+	if (!lstat(path, &old) && S_ISREG(old.st_mode) && (old.st_mode & 0040)) {
+		mode = 0640;
+		gid = old.st_gid;
 	}
-	if (!(f = fdopen(fd, "w"))) {
-		ret = -errno;
-		close(fd);
-		unlink(tmp);
-		return ret;
-	}
-	fprintf(f, "# proctrail API operators: name, role, SHA-256 of the token\n");
-	for (i = 0; i < ops->n; i++) {
-		pt_hex_encode(ops->v[i].token_sha, 32, hex);
-		fprintf(f, "%s\t%s\t%s\n", ops->v[i].name, pt_op_role_name(ops->v[i].role), hex);
-	}
-	if (fflush(f) || fsync(fileno(f)))
-		ret = -errno;
-	if (fclose(f) && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, path))
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
+	if (!ret)
+		ret = pt_file_replace(path, text.data, text.len, mode, gid);
+	pt_buf_free(&text);
 	return ret;
 }
 

@@ -3,13 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proctrail/file.h"
 #include "proctrail/register.h"
 #include "proctrail/tls.h"
 
@@ -258,69 +258,15 @@ out:
 	return ret;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int pt_register_save(const struct pt_register *r, const char *path, unsigned mode)
 {
-	char tmp[4096], dir[4096];
 	char *text = NULL;
 	size_t len;
-	int fd = -1, dfd, created = 0, ret;
+	int ret;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp) ||
-	    snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		return -ENAMETOOLONG;
 	if ((ret = pt_register_format(r, &text, &len)))
 		return ret;
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
-	if (fd < 0) {
-		ret = -errno;
-		goto out;
-	}
-	created = 1;
-	/* Explicitly: the creation mode is filtered by the umask. */
-	if (fchmod(fd, (mode_t)mode) < 0 || (ret = write_all(fd, text, len)) || fsync(fd) < 0) {
-		ret = ret ? ret : -errno;
-		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		ret = -errno;
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	created = 0;
-	/* The rename is durable once the directory is. */
-	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		if (fsync(dfd) < 0)
-			ret = -errno;
-		close(dfd);
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	if (ret && created)
-		unlink(tmp);
+	ret = pt_file_replace(path, text, len, (mode_t)mode, (gid_t)-1);
 	free(text);
 	return ret;
 }

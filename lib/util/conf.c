@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "proctrail/conf.h"
+#include "proctrail/file.h"
 
 void pt_conf_init(struct pt_conf *c, const char *name)
 {
@@ -155,40 +156,18 @@ int pt_conf_load(struct pt_conf *c, const char *path, char *err, size_t errlen)
 {
 	char *data = NULL;
 	size_t len = 0;
-	ssize_t n;
-	int fd, ret = 0;
+	int ret;
 
 	snprintf(c->name, sizeof(c->name), "%s", path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if ((ret = pt_file_read(path, 0, PT_CONF_FILE_MAX, &data, &len))) {
+		if (ret == -EMSGSIZE)
+			snprintf(err, errlen, "%s: larger than %u bytes", path, PT_CONF_FILE_MAX);
+		else
+			snprintf(err, errlen, "%s: %s", path, strerror(-ret));
 		return ret;
 	}
-	/* One byte over the maximum tells "too large" from "exactly at the limit". */
-	data = malloc(PT_CONF_FILE_MAX + 1);
-	if (!data) {
-		ret = -ENOMEM;
-		snprintf(err, errlen, "%s: out of memory", path);
-		goto out;
-	}
-	while (len < PT_CONF_FILE_MAX + 1) {
-		n = read(fd, data + len, PT_CONF_FILE_MAX + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
 	ret = pt_conf_parse(c, data, len, err, errlen);
-out:
 	free(data);
-	close(fd);
 	return ret;
 }
 

@@ -93,6 +93,7 @@ check entity_id "entity_id=$ENT" ".process.entity_id == \"$ENT\""
 check pid "pid=$PID" ".process.pid == $PID"
 check cmdline "cmdline=file1.c%20-o" '.process.args | join(" ") | contains("file1.c -o")'
 check "agent + cmdline" "agent=a1&cmdline=file2" '.agent.name == "a1" and (.process.args | join(" ") | contains("file2"))'
+check "cmdline, 2 bytes (no trigram: the scan)" "cmdline=e7" '.process.args | join(" ") | contains("e7")'
 check to "to=$TS" "(.\"@timestamp\" <= \"$TS\")"
 check from "from=$TS" "(.\"@timestamp\" >= \"$TS\")"
 check "agent + from" "agent=a2&from=$TS" ".agent.name == \"a2\" and (.\"@timestamp\" >= \"$TS\")"
@@ -106,6 +107,12 @@ for _ in $(seq 100); do
 done
 q "UPDATE meta SET value='350' WHERE key='key_indexed_upto'"
 all_checks
+# A database from before the trigram index: its command lines up to cmdline_fts_from are not
+# in it, and those epochs are scanned; the answers stay the same.
+q "UPDATE meta SET value='700' WHERE key='key_indexed_upto'"
+q "DELETE FROM cmdline_fts; UPDATE meta SET value='350' WHERE key='cmdline_fts_from'"
+all_checks
+q "UPDATE meta SET value='350' WHERE key='key_indexed_upto'"
 all_events alice "limit=41" >"$T/every2.json"
 expect_eq "paging with an unindexed tail" "$(jq -r .proctrail.event_id "$T/every2.json" | md5sum)" \
 	"$(jq -r .proctrail.event_id "$T/every.json" | md5sum)"
@@ -119,6 +126,13 @@ all_events alice "from=1h&action=exec&limit=1000" >"$T/f.json"
 expect_eq "relative age" "$(wc -l <"$T/f.json")" 700
 all_events alice "to=1h" >"$T/f.json"
 expect_eq "an hour ago: none yet" "$(wc -l <"$T/f.json")" 0
+
+# FTS5 syntax in the substring is text: quotes and operators match nothing here, no error
+api bob "/api/v1/events?cmdline=file1%22%20OR%20%22make" >/dev/null
+expect_eq "cmdline with quotes and OR: status" "$(status)" 200
+expect_eq "cmdline with quotes and OR: none" "$(jq '.events | length' "$T/body")" 0
+api bob "/api/v1/events?cmdline=-o%20*" >/dev/null
+expect_eq "cmdline with a star: none" "$(jq '.events | length' "$T/body")" 0
 
 ID=$(jq -r .proctrail.event_id <<<"$E")
 expect_eq "event by id" "$(api bob "/api/v1/events/$ID" | jq -c .)" "$(jq -c . <<<"$E")"
@@ -148,6 +162,16 @@ jq -e '.agents[0].silent_seconds >= 0 and (.agents[0].counters | type) == "objec
 	fail "agents: $(cat "$T/agents.json")"
 expect_eq "binaries (replay hashes are per agent)" "$(api alice '/api/v1/binaries?max_hosts=1&limit=1000' | jq '.binaries | length')" 128
 expect_eq "binary by hash" "$(api alice "/api/v1/binaries/$SHA" | jq -c '[.hosts, (.agents | length), .paths]')" '[1,1,["/usr/bin/make"]]'
+# paths and size from binary_paths (with the unindexed tail above the mark) are what the
+# execs themselves say: the same page once the table is emptied (a database from before it)
+api alice '/api/v1/binaries?limit=1000' | jq -S . >"$T/bins.json"
+api alice "/api/v1/binaries/$SHA" | jq -S . >"$T/bin1.json"
+[ "$(q 'SELECT count(*) FROM binary_paths')" -gt 0 ] || fail "binary_paths is empty"
+q "DELETE FROM binary_paths"
+expect_eq "binaries page without binary_paths" "$(api alice '/api/v1/binaries?limit=1000' | jq -S . | md5sum)" "$(md5sum <"$T/bins.json")"
+expect_eq "binary without binary_paths" "$(api alice "/api/v1/binaries/$SHA" | jq -S . | md5sum)" "$(md5sum <"$T/bin1.json")"
+jq -e '.binaries | all(.size != null and (.paths | length) == 1)' "$T/bins.json" >/dev/null ||
+	fail "binaries: size or paths missing: $(head -c 300 "$T/bins.json")"
 N=$(jq -r "select(.process.hash.sha256 == \"$SHA\") | .proctrail.event_id" "$T/every.json" | wc -l)
 expect_eq "binary exec count" "$(api alice "/api/v1/binaries/$SHA" | jq .execs)" "$N"
 stop_server

@@ -249,6 +249,21 @@ static void test_match(void **state)
 	M("sha256=abababababababababababababababababababababababababababababababaa", false);
 	r.u.exec.hash_status = PT_HASH_OK + 1;
 	M("sha256=abababababababababababababababababababababababababababababababab", false);
+#define I(qs, want) do { \
+		TAILQ_INIT(&q); \
+		assert_int_equal(evhttp_parse_query_str(qs, &q), 0); \
+		assert_int_equal(pt_api_filter_parse(&f, &q, PT_API_P_EVENTS, 1000, err, sizeof(err)), 0); \
+		assert_int_equal(pt_api_cmdline_indexed(&f), want); \
+		evhttp_clear_headers(&q); \
+	} while (0)
+	/* the trigram index for 3 ASCII bytes or more; shorter or other bytes scan */
+	I("cmdline=-l%20", true);
+	I("cmdline=%22x%22", true);
+	I("cmdline=-l", false);
+	I("cmdline=a", false);
+	I("cmdline=%C3%A9t%C3%A9", false);
+	I("cmdline=ab%01", true);
+	I("exe=/bin/ls", false);
 	r.type = PT_REC_LOSS;
 	M("pid=9", false);
 	M("exe_prefix=/", false);

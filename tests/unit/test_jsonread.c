@@ -116,6 +116,33 @@ static void test_limits(void **state)
 	pt_jr_free(&d);
 }
 
+static void test_cells_for_display(void **state)
+{
+	const char *s = "{\"a\":[\"ls\",\"-l\",\"x y\"],\"n\":null,\"o\":{},\"s\":\"abcdef\","
+			"\"e\":[],\"k\":[{\"x\":1},\"z\"],\"after\":\"q\"}";
+	struct pt_jr d;
+	char out[8];
+
+	(void)state;
+	assert_int_equal(parse(&d, s), 0);
+	assert_int_equal(pt_jr_join(&d, pt_jr_get(&d, 0, "a"), " ", out, sizeof(out)), 7);
+	assert_string_equal(out, "ls -l x");   /* cut to what fits */
+	assert_int_equal(pt_jr_join(&d, pt_jr_get(&d, 0, "e"), ", ", out, sizeof(out)), 0);
+	assert_int_equal(pt_jr_join(&d, pt_jr_get(&d, 0, "s"), ", ", out, sizeof(out)), 0);
+	assert_int_equal(pt_jr_join(&d, -1, ", ", out, sizeof(out)), 0);
+	/* A container element stops the line; the walk never runs past the array. */
+	assert_int_equal(pt_jr_join(&d, pt_jr_get(&d, 0, "k"), ",", out, sizeof(out)), 0);
+	assert_int_equal(pt_jr_cell(&d, pt_jr_get(&d, 0, "s"), out, sizeof(out)), 6);
+	assert_string_equal(out, "abcdef");
+	assert_int_equal(pt_jr_cell(&d, pt_jr_get(&d, 0, "s"), out, 4), 3);
+	assert_string_equal(out, "abc");
+	assert_int_equal(pt_jr_cell(&d, pt_jr_get(&d, 0, "n"), out, sizeof(out)), 0);
+	assert_int_equal(pt_jr_cell(&d, pt_jr_get(&d, 0, "o"), out, sizeof(out)), 0);
+	assert_int_equal(pt_jr_cell(&d, pt_jr_get(&d, 0, "missing"), out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+	pt_jr_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -123,6 +150,7 @@ int main(void)
 		cmocka_unit_test(test_string_escapes),
 		cmocka_unit_test(test_refuses_what_is_not_json),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_cells_for_display),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -248,6 +248,9 @@ static void test_api_keys(void **state)
 	assert_int_equal(pt_store_batch(f->s, &b, 5000, &r), 0);
 	assert_int_equal(pt_store_commit(f->s), 0);
 	assert_int_equal(q1(f, "SELECT value FROM meta WHERE key='key_indexed_upto'"), 0);
+	/* committed, not yet indexed: in events only (the API reads them there) */
+	assert_int_equal(q1(f, "SELECT count(*) FROM cmdline_fts"), 0);
+	assert_int_equal(q1(f, "SELECT count(*) FROM ev_key"), 0);
 	assert_int_equal(pt_store_begin(f->s), 0);
 	assert_int_equal(pt_store_index(f->s, 1000, &n), 0);
 	assert_int_equal(pt_store_commit(f->s), 0);
@@ -276,6 +279,16 @@ static void test_api_keys(void **state)
 		assert_int_equal(q1(f, sql), 3);
 	}
 	assert_int_equal(q1(f, "SELECT count(*) FROM cmdlines WHERE text='/bin/x -a b c'"), 1);
+	/* the trigram index has each distinct command line once, with its epoch and id */
+	assert_int_equal(q1(f, "SELECT count(*) FROM cmdline_fts"), 1);
+	assert_int_equal(q1(f, "SELECT count(*) FROM cmdline_fts WHERE cmdline_fts MATCH '\"-a b\"'"), 1);
+	assert_int_equal(q1(f, "SELECT count(*) FROM cmdline_fts WHERE cmdline_fts MATCH '\"-A b\"'"), 0);
+	assert_int_equal(q1(f, "SELECT count(*) FROM cmdline_fts WHERE cmdline_fts MATCH '\"b c d\"'"), 0);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM cmdline_fts f JOIN cmdlines c"
+		 " ON c.epoch = f.epoch AND c.id = f.k WHERE f.k=%lld AND f.epoch = 0",
+		 (long long)pt_store_key('c', "/bin/x -a b c", 13));
+	assert_int_equal(q1(f, sql), 1);
+	assert_int_equal(q1(f, "SELECT value FROM meta WHERE key='cmdline_fts_from'"), 0);
 	assert_int_equal(q1(f, "SELECT count(*) FROM events_by_agent WHERE time_ns BETWEEN 1001 AND 1002"), 2);
 	assert_int_equal(q1(f, "SELECT sum(execs) FROM binary_agent_stats"), 3);
 	assert_int_equal(q1(f, "SELECT count(*) FROM binary_agent_stats"), 2);
@@ -284,6 +297,47 @@ static void test_api_keys(void **state)
 	assert_int_equal(pt_store_index(f->s, 1000, &n), 0);
 	assert_int_equal(pt_store_commit(f->s), 0);
 	assert_int_equal(n, 0);
+	/* binary_paths: each hash's newest size and distinct paths, newest first */
+	assert_int_equal(q1(f, "SELECT count(*) FROM binary_paths"), 2);
+	assert_int_equal(q1(f, "SELECT count(*) FROM binary_paths WHERE hex(paths) = hex('/bin/x') || '00'"
+			    " AND size = 0"), 2);
+	/* a newer exec of hash bb from another path, with a size: committed, not yet indexed,
+	 * then indexed (its path first, the older one kept) */
+	pt_writer_init(&w, raw, sizeof(raw));
+	{
+		struct pt_record rec = { .type = PT_REC_PROCESS_EXEC, .version = 1 }, back;
+		size_t used;
+
+		rec.u.exec.time_ns = 2000;
+		rec.u.exec.pid = 11;
+		rec.u.exec.path = (struct pt_str){ "/opt/y", 6 };
+		rec.u.exec.argv = (struct pt_str){ argv, sizeof(argv) - 1 };
+		rec.u.exec.size = 77;
+		memset(rec.u.exec.sha256, 0xbb, PT_SHA256_LEN);
+		rec.u.exec.hash_status = PT_HASH_OK;
+		assert_int_equal(pt_record_encode(&w, &rec), 0);
+		assert_int_equal(pt_record_decode(raw, w.len, &back, &used, NULL), 0);
+		pt_store_event_from_record(&ev[0], &back);
+		ev[0].seq = 4;
+		ev[0].off = 0;
+		ev[0].len = (uint32_t)w.len;
+	}
+	b.first_seq = 4;
+	b.count = 1;
+	b.raw_len = w.len;
+	assert_int_equal(pt_store_begin(f->s), 0);
+	assert_int_equal(pt_store_batch(f->s, &b, 6000, &r), 0);
+	assert_int_equal(pt_store_commit(f->s), 0);
+	assert_int_equal(q1(f, "SELECT count(*) FROM binary_paths WHERE size = 77"), 0);
+	assert_int_equal(pt_store_begin(f->s), 0);
+	assert_int_equal(pt_store_index(f->s, 1000, &n), 0);
+	assert_int_equal(pt_store_commit(f->s), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(q1(f, "SELECT count(*) FROM binary_paths WHERE size = 77 AND hex(paths) ="
+			    " hex('/opt/y') || '00' || hex('/bin/x') || '00'"), 1);
+	assert_int_equal(q1(f, "SELECT count(*) FROM binary_paths WHERE size = 0"), 1);
+	/* the same command line again: not a second row in the trigram index */
+	assert_int_equal(q1(f, "SELECT count(*) FROM cmdline_fts"), 1);
 }
 
 static void test_pong_health(void **state)
