@@ -2,7 +2,6 @@
  * fetch a sample from an agent that executed it, waits for the request's state, and writes
  * the stored file (GET /api/v1/samples/SHA256) to FILE. Admin role. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +12,7 @@
 #include "api.h"
 #include "proctrail/conf.h"
 #include "proctrail/escape.h"
+#include "proctrail/file.h"
 #include "proctrail/hex.h"
 #include "proctrail/jsonread.h"
 #include "proctrail/tls.h"
@@ -63,27 +63,14 @@ static int request_state(struct cli_api *api, const char *id, char *state, size_
 	return ret;
 }
 
+/* FILE replaced atomically (a reader never sees half a sample), or standard output. */
 static int write_out(const char *out, const struct pt_buf *b)
 {
-	int fd = strcmp(out, "-") ? open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : 1;
-	size_t off = 0;
-
-	if (fd < 0)
-		return -errno;
-	while (off < b->len) {
-		ssize_t w = write(fd, b->data + off, b->len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			int e = -errno;
-			if (fd != 1)
-				close(fd);
-			return e;
-		}
-		off += (size_t)w;
-	}
-	return fd != 1 && close(fd) < 0 ? -errno : 0;
+	if (strcmp(out, "-"))
+		return pt_file_replace(out, b->data, b->len, 0600, (gid_t)-1);
+	if (fwrite(b->data, 1, b->len, stdout) != b->len || fflush(stdout))
+		return -EIO;
+	return 0;
 }
 
 int cmd_fetch(const struct cli_env *env, int argc, char **argv)
