@@ -12,6 +12,8 @@
 #include "control.h"
 #include "queue.h"
 #include "ring_id.h"
+#include "sample.h"
+#include "seen.h"
 #include "sensor.h"
 #include "signals.h"
 #include "uplink.h"
@@ -22,6 +24,8 @@ struct ctx {
 	struct pt_queue *q;
 	struct pt_uplink *up;
 	struct pt_enforcer *enf;
+	struct pt_seen *seen;          /* executed files by hash: where samples come from */
+	struct pt_sampler *sampler;
 };
 
 /* A blocked hash that ran anyway (an exec no permission event covers, such as a memfd's, or
@@ -56,6 +60,8 @@ static int emit(void *arg, const struct pt_record *rec, uint64_t ring_pos)
 	struct ctx *c = arg;
 	/* A refused record is counted by the queue and reported; the sensor goes on. */
 	pt_queue_push(c->q, rec, ring_pos ? ring_pos + c->ring_offset : 0);
+	if (c->seen && rec->type == PT_REC_PROCESS_EXEC)
+		pt_seen_note(c->seen, &rec->u.exec);
 	if (c->enf && rec->type == PT_REC_PROCESS_EXEC && rec->u.exec.hash_status == PT_HASH_OK)
 		report_not_stopped(c, &rec->u.exec);
 	return 0;
@@ -163,6 +169,13 @@ int pt_collector_mode_main(int argc, char **argv)
 		else if (rc != -ENOENT)
 			log_warnx("policy: saved policy not applied: %s", msg[0] ? msg : strerror(-rc));
 	}
+	if (cfg.uplink.allow_sample &&
+	    ((rc = pt_seen_new(0, &c.seen)) < 0 ||
+	     (rc = pt_sampler_new(c.seen, cfg.uplink.sample_max_bytes, &c.sampler)) < 0)) {
+		log_warnx("samples: %s", strerror(-rc));
+		goto cleanup;
+	}
+	cfg.uplink.sampler = c.sampler;
 	if ((rc = pt_uplink_new(&cfg.uplink, sp, c.q, &c.up)) < 0) {
 		log_warnx("uplink: %s", strerror(-rc));
 		goto cleanup;
@@ -219,8 +232,10 @@ cleanup:
 	c.up = NULL;
 	pt_enforcer_free(c.enf);      /* after the uplink, which borrows it */
 	c.enf = NULL;
+	pt_sampler_free(c.sampler);   /* after the uplink too */
 	pt_queue_free(c.q);
 	pt_sensor_free(c.sensor);
+	pt_seen_free(c.seen);         /* the sensor's emit notes into it: after the sensor */
 	pt_spool_close(sp);
 	pt_agent_config_free(&cfg);
 	return status;

@@ -50,6 +50,10 @@ static const struct setting settings[] = {
 	  "larger executables are allowed unchecked under a policy, counted (268435456)" },
 	{ "hash-memfd", K_BOOL, OFF(enforce.hash_memfd), 0, 0,
 	  "hash memfd execs before they run, with a fanotify mark on memfds only (yes)" },
+	{ "allow-sample", K_BOOL, OFF(uplink.allow_sample), 0, 0,
+	  "answer SAMPLE_GET: send a file this agent saw executed, by its SHA-256 (yes)" },
+	{ "sample-max-bytes", K_U64, OFF(uplink.sample_max_bytes), 1, 1ull << 32,
+	  "a larger executable is refused as a sample (67108864)" },
 	{ "compress", K_CODEC, OFF(uplink.codec), 0, 0, "zstd (default) or none" },
 	{ "batch-records", K_U32, OFF(uplink.batch_records), 1, PT_BATCH_RECORDS_MAX,
 	  "records per batch (2048)" },
@@ -164,6 +168,7 @@ int pt_agent_config_load(struct pt_agent_config *c, int argc, char **argv)
 	c->uplink.codec = PT_CODEC_ZSTD;
 	c->uplink.allow_collect = true;
 	c->uplink.allow_ping = true;
+	c->uplink.allow_sample = true;
 	c->enforce.hash_memfd = true;
 	c->spool_dir = PT_AGENT_SPOOL_DIR_DEFAULT;
 	c->metrics_interval_ms = PT_AGENT_METRICS_INTERVAL_DEFAULT;

@@ -112,6 +112,16 @@ static bool same_stat(const struct stat *a, const struct stat *b)
 	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
+bool pt_file_id_same(const struct pt_file_id *id, const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && same_file(id, st, false);
+}
+
+bool pt_stat_same(const struct stat *a, const struct stat *b)
+{
+	return same_stat(a, b);
+}
+
 /* Opens name and keeps it only if it is the executed file. Returns a readable fd, or -errno;
  * -ESTALE when a file was there but it is another one. The name is first opened O_PATH: a
  * device or FIFO put at the path is then never opened for reading (no side effects, no

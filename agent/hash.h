@@ -72,6 +72,11 @@ int pt_hash_executed(const struct pt_file_id *id, const char *path, uint32_t pid
 		     uint64_t max_bytes, uint8_t sha256[PT_SHA256_LEN], bool *deleted);
 /* Hashes an open file descriptor, at most max_bytes+1 read. Returns 0, -EFBIG, or -errno. */
 int pt_hash_fd(int fd, uint64_t max_bytes, uint8_t sha256[PT_SHA256_LEN], uint64_t *nread);
+struct stat;
+/* st is a regular file with exactly that identity (ctime included). */
+bool pt_file_id_same(const struct pt_file_id *id, const struct stat *st);
+/* Two fstat()s of one file: nothing changed between them (size, mtime, ctime). */
+bool pt_stat_same(const struct stat *a, const struct stat *b);
 /* SHA-256 of a small buffer (entity ids). */
 int pt_sha256_buf(const void *p, size_t len, uint8_t out[PT_SHA256_LEN]);
 

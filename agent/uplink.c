@@ -20,6 +20,7 @@
 #include "enforce.h"
 #include "policy_file.h"
 #include "ring_id.h"
+#include "sample.h"
 #include "uplink.h"
 #include "uplink_io.h"
 
@@ -298,6 +299,25 @@ static int on_policy(struct pt_uplink *u, const struct pt_frame *f, const struct
 	return send_policy_result(u, pm->version, 0, msg);
 }
 
+/* One chunk per request: the collector paces the transfer, batches go on in between. */
+static int send_sample(struct pt_uplink *u, const struct pt_sample_get *g)
+{
+	struct pt_sample_data d;
+	struct pt_writer w;
+	int rc;
+
+	pt_sampler_serve(u->o.sampler, g, &d);
+	if (d.code) {
+		struct pt_esc shown;
+		log_warnx("sample request %llu refused: %s: %s", (unsigned long long)g->id,
+			  pt_sample_code_name(d.code), pt_esc(&shown, d.message.ptr, d.message.len));
+	}
+	pt_writer_init(&w, u->out, u->out_cap);
+	if ((rc = pt_sample_data_encode(&w, &d)) < 0)
+		return rc;
+	return send_frame(u, u->out, w.len);
+}
+
 static int on_frame(struct pt_uplink *u, const struct pt_frame *f)
 {
 	struct pt_decode_stats st = { 0 };
@@ -340,6 +360,15 @@ static int on_frame(struct pt_uplink *u, const struct pt_frame *f)
 			return send_error(u, PT_ERR_DISABLED, f->type,
 					  "POLICY disabled by configuration");
 		return on_policy(u, f, &pm);
+	}
+	case PT_FRAME_SAMPLE_GET: {
+		struct pt_sample_get g;
+		if ((rc = pt_sample_get_decode(f, &g, &st)) < 0)
+			break;
+		if (!u->o.allow_sample || !u->o.sampler)
+			return send_error(u, PT_ERR_DISABLED, f->type,
+					  "SAMPLE_GET disabled by configuration");
+		return send_sample(u, &g);
 	}
 	case PT_FRAME_ERROR: {
 		struct pt_error e;
@@ -632,6 +661,8 @@ int pt_uplink_new(const struct pt_uplink_opts *o, struct pt_spool *sp, struct pt
 	pt_buf_init(&u->carry, PT_RECORD_MAX);
 	u->scratch_cap = ZSTD_compressBound(u->o.batch_bytes + PT_RECORD_MAX);
 	u->out_cap = u->scratch_cap + 4096;
+	if (u->out_cap < PT_SAMPLE_CHUNK_MAX + 4096)
+		u->out_cap = PT_SAMPLE_CHUNK_MAX + 4096;   /* a SAMPLE_DATA is built there too */
 	u->scratch = malloc(u->scratch_cap);
 	u->out = malloc(u->out_cap);
 	u->zc = ZSTD_createCCtx();

@@ -23,6 +23,7 @@
 #include "queue.h"
 
 struct pt_enforcer;
+struct pt_sampler;
 
 #define PT_UPLINK_COLLECTORS_MAX 16u
 
@@ -31,7 +32,9 @@ struct pt_uplink_opts {
 	unsigned n_collectors;
 	const char *ca, *cert, *key;
 	uint8_t mode;                /* PT_MODE_STREAM or PT_MODE_PULL */
-	bool allow_collect, allow_ping, allow_policy;
+	bool allow_collect, allow_ping, allow_policy, allow_sample;
+	struct pt_sampler *sampler;     /* borrowed; NULL: SAMPLE_GET refused (DISABLED) */
+	uint64_t sample_max_bytes;      /* for the sampler (config); 0: its default */
 	struct pt_enforcer *enforcer;   /* borrowed; NULL: POLICY refused (DISABLED) */
 	const char *policy_file;        /* where an applied policy is saved; NULL: nowhere */
 	uint8_t codec;               /* PT_CODEC_ZSTD or PT_CODEC_NONE */

@@ -325,19 +325,23 @@ static int conn_open(struct cli_api *api, struct conn *c)
 	return 0;
 }
 
+/* json: a POST's body (NULL: a GET). */
 static int send_request(struct cli_api *api, struct conn *c, const char *path,
-			const char *accept, const char *last_id)
+			const char *accept, const char *last_id, const char *json)
 {
-	char req[CLI_QUERY_MAX + 2048];
+	char req[CLI_QUERY_MAX + 2048], clen[96] = "";
 	int n;
 
+	if (json)
+		snprintf(clen, sizeof(clen), "Content-Type: application/json\r\n"
+			 "Content-Length: %zu\r\n", strlen(json));
 	n = snprintf(req, sizeof(req),
-		     "GET %s%s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: proctrail/%s\r\n"
-		     "Accept: %s\r\nAuthorization: Bearer %s\r\n%s%s%sConnection: close\r\n\r\n",
-		     api->prefix, path, strchr(api->host, ':') ? "[" : "", api->host,
-		     strchr(api->host, ':') ? "]" : "", api->port, PROCTRAIL_VERSION, accept,
-		     api->token, last_id ? "Last-Event-ID: " : "", last_id ? last_id : "",
-		     last_id ? "\r\n" : "");
+		     "%s %s%s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: proctrail/%s\r\n"
+		     "Accept: %s\r\nAuthorization: Bearer %s\r\n%s%s%s%sConnection: close\r\n\r\n%s",
+		     json ? "POST" : "GET", api->prefix, path, strchr(api->host, ':') ? "[" : "",
+		     api->host, strchr(api->host, ':') ? "]" : "", api->port, PROCTRAIL_VERSION,
+		     accept, api->token, last_id ? "Last-Event-ID: " : "", last_id ? last_id : "",
+		     last_id ? "\r\n" : "", clen, json ? json : "");
 	if (n < 0 || (size_t)n >= sizeof(req))
 		return -EMSGSIZE;
 	if (SSL_write(c->ssl, req, n) != n) {
@@ -393,7 +397,7 @@ static const char *strerr(int ret)
 	       : strerror(-ret);
 }
 
-int cli_api_get(struct cli_api *api, const char *path, struct pt_buf *body)
+static int request(struct cli_api *api, const char *path, const char *json, struct pt_buf *body)
 {
 	struct pt_http_resp r;
 	struct conn c;
@@ -403,7 +407,7 @@ int cli_api_get(struct cli_api *api, const char *path, struct pt_buf *body)
 	if ((ret = conn_open(api, &c)))
 		return ret;
 	pt_http_resp_init(&r, body->max, collect, body);
-	if (!(ret = send_request(api, &c, path, "application/json", NULL))) {
+	if (!(ret = send_request(api, &c, path, "application/json", NULL, json))) {
 		ret = read_response(&c, &r);
 		if (ret)
 			fprintf(stderr, "proctrail: %s:%s: %s\n", api->host, api->port, strerr(ret));
@@ -413,6 +417,16 @@ int cli_api_get(struct cli_api *api, const char *path, struct pt_buf *body)
 	pt_http_resp_free(&r);
 	conn_close(&c);
 	return ret;
+}
+
+int cli_api_get(struct cli_api *api, const char *path, struct pt_buf *body)
+{
+	return request(api, path, NULL, body);
+}
+
+int cli_api_post(struct cli_api *api, const char *path, const char *json, struct pt_buf *body)
+{
+	return request(api, path, json, body);
 }
 
 struct stream_ctx {
@@ -445,7 +459,7 @@ int cli_api_stream(struct cli_api *api, const char *path, const char *last_id,
 	s.r = &r;
 	/* a stream has no end: only each event is bounded (pt_sse) */
 	pt_http_resp_init(&r, UINT64_MAX, stream_body, &s);
-	if (!(ret = send_request(api, &c, path, "text/event-stream", last_id))) {
+	if (!(ret = send_request(api, &c, path, "text/event-stream", last_id, NULL))) {
 		ret = read_response(&c, &r);
 		if (r.status && r.status != 200) {
 			cli_api_fail("events --follow", r.status, &s.err);

@@ -51,6 +51,9 @@ void cli_api_close(struct cli_api *api);
  * first). Returns the HTTP status, or -errno (connection, TLS, protocol or size). */
 int cli_api_get(struct cli_api *api, const char *path, struct pt_buf *body);
 
+/* POST json (a small JSON document) to prefix+path; as cli_api_get otherwise. */
+int cli_api_post(struct cli_api *api, const char *path, const char *json, struct pt_buf *body);
+
 /* GET an event stream: each event to fn until the server closes, fn returns non-zero, or an
  * error. last_id (may be NULL) is sent as Last-Event-ID. Returns 0 when the server closed,
  * the status when it was not 200, fn's return, or -errno. */

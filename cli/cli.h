@@ -29,5 +29,6 @@ int cmd_alerts(const struct cli_env *env, int argc, char **argv);
 int cmd_tree(const struct cli_env *env, int argc, char **argv);
 int cmd_binaries(const struct cli_env *env, int argc, char **argv);
 int cmd_policy(const struct cli_env *env, int argc, char **argv);
+int cmd_fetch(const struct cli_env *env, int argc, char **argv);
 
 #endif

@@ -28,6 +28,8 @@ static const struct {
 	{ "agents", cmd_agents, "agents [--json]         agents with their health, losses and gaps" },
 	{ "policy", cmd_policy, "policy block SHA256 --reason TEXT [--agent NAME|--all] [--audit]\n"
 	  "                          policy unblock SHA256 [--agent NAME]; policy list [--json]" },
+	{ "fetch", cmd_fetch, "fetch SHA256 --agent NAME -o FILE [--timeout SEC]   a sample of a binary\n"
+	  "                          from an agent that executed it (admin; fetch --help)" },
 	{ "alerts", cmd_alerts, "alerts [--json] [--rule ID] [--level L] [--agent NAME] [--limit N]\n"
 				"                          Sigma matches, with the event that matched" },
 };

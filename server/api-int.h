@@ -74,6 +74,9 @@ struct api_who {
 };
 
 /* Answers: JSON with the headers every answer carries. reply takes body's bytes. */
+/* A read-write connection of its own for a change (the API's is read-only); NULL on error.
+ * The caller closes it. */
+sqlite3 *api_rw_db(struct pt_api *a);
 void api_reply(struct evhttp_request *req, int code, struct pt_buf *body);
 void api_error(struct evhttp_request *req, int code, const char *msg);
 void api_headers(struct evhttp_request *req, const char *content_type);
@@ -97,6 +100,8 @@ void api_binaries(struct pt_api *a, struct evhttp_request *req);
 void api_binary_one(struct pt_api *a, struct evhttp_request *req, const char *sha);
 void api_agents(struct pt_api *a, struct evhttp_request *req);
 /* /api/v1/policy and /api/v1/policy/{block,unblock} (path is the whole path). */
+void api_samples(struct pt_api *a, struct evhttp_request *req, const struct api_who *who,
+		 const char *path);
 void api_policy(struct pt_api *a, struct evhttp_request *req, const struct api_who *who,
 		const char *path);
 /* The string member key of a flat JSON object (no escapes): 0, -ENOENT, -EINVAL, -EMSGSIZE. */

@@ -38,6 +38,7 @@ static const char *reason(int code)
 {
 	switch (code) {
 	case 200: return "OK";
+	case 202: return "Accepted";
 	case 204: return "No Content";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
@@ -49,6 +50,19 @@ static const char *reason(int code)
 	case 503: return "Service Unavailable";
 	default: return "Internal Server Error";
 	}
+}
+
+sqlite3 *api_rw_db(struct pt_api *a)
+{
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(a->db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	return db;
 }
 
 void api_reply(struct evhttp_request *req, int code, struct pt_buf *body)
@@ -451,6 +465,10 @@ static void route(struct pt_api *a, struct evhttp_request *req, const char *path
 	}
 	if (!strncmp(path, "/api/v1/policy", 14) && (!path[14] || path[14] == '/')) {
 		api_policy(a, req, &who, path);
+		return;
+	}
+	if (!strncmp(path, "/api/v1/samples", 15) && (!path[15] || path[15] == '/')) {
+		api_samples(a, req, &who, path);
 		return;
 	}
 	if (m != EVHTTP_REQ_GET) {

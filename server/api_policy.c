@@ -10,29 +10,9 @@
 #include <event2/http.h>
 
 #include "api-int.h"
+#include "proctrail/clock.h"
 #include "proctrail/hex.h"
 #include "proctrail/policy.h"
-
-/* Changes go through a read-write connection of their own (the API's is read-only). */
-static sqlite3 *rw_db(struct pt_api *a)
-{
-	sqlite3 *db = NULL;
-
-	if (sqlite3_open_v2(a->db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK) {
-		sqlite3_close(db);
-		return NULL;
-	}
-	sqlite3_busy_timeout(db, 5000);
-	return db;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int rule_json(void *ctx, const struct pt_policy_rule_info *r)
 {
@@ -131,13 +111,13 @@ static void policy_change(struct pt_api *a, struct evhttp_request *req, const st
 	}
 	snprintf(opname, sizeof(opname), "api:%s", who->name);
 	c.operator_name = opname;
-	sqlite3 *db = rw_db(a);
+	sqlite3 *db = api_rw_db(a);
 	if (!db) {
 		api_error(req, 500, "database");
 		return;
 	}
-	rc = block ? pt_policy_block(db, &c, now_ns(), &v, err, sizeof(err))
-		   : pt_policy_unblock(db, &c, now_ns(), &v, err, sizeof(err));
+	rc = block ? pt_policy_block(db, &c, pt_real_ns(), &v, err, sizeof(err))
+		   : pt_policy_unblock(db, &c, pt_real_ns(), &v, err, sizeof(err));
 	sqlite3_close(db);
 	if (rc == -EINVAL || rc == -EPERM) {
 		api_error(req, 400, err);

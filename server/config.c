@@ -60,6 +60,8 @@ void pt_server_usage(FILE *f)
 "                             (default 30)\n"
 "  --stats-interval SEC       log the collector's counters this often when they changed,\n"
 "                             0 = only at exit (default 60)\n"
+"  --sample-max-bytes N       a larger sample fetched from an agent is refused (67108864)\n"
+"  --sample-chunk-bytes N     bytes asked for in one SAMPLE_GET, 4096..262144 (262144)\n"
 "  --confine yes|no           once listening with the database open, confine the process:\n"
 "                             Landlock (database directory read-write, CA/CRL directory\n"
 "                             read-only, no TCP bind/connect), seccomp, no_new_privs (yes)\n"
@@ -165,6 +167,11 @@ static int apply(struct pt_server_config *c, const char *key, const char *v, cha
 	} else if (!strcmp(key, "max-connections")) {
 		ret = pt_conf_u64(key, v, 1, 1000000, &n, err, errlen);
 		c->max_connections = (unsigned)n;
+	} else if (!strcmp(key, "sample-max-bytes")) {
+		ret = pt_conf_u64(key, v, 1, 1ull << 40, &c->sample_max_bytes, err, errlen);
+	} else if (!strcmp(key, "sample-chunk-bytes")) {
+		ret = pt_conf_u64(key, v, 4096, PT_SAMPLE_CHUNK_MAX, &n, err, errlen);
+		c->sample_chunk_bytes = (uint32_t)n;
 	} else if (!strcmp(key, "confine")) {
 		ret = pt_conf_bool(key, v, &c->confine, err, errlen);
 	} else if (!strcmp(key, "max-handshakes")) {
@@ -213,6 +220,8 @@ int pt_server_config_parse(struct pt_server_config *c, int argc, char **argv, ch
 	c->collect_interval_s = 60;
 	c->max_connections = 10000;
 	c->confine = 1;
+	c->sample_max_bytes = 64ull << 20;
+	c->sample_chunk_bytes = PT_SAMPLE_CHUNK_MAX;
 	c->max_handshakes = 128;
 	c->max_handshakes_per_address = 32;
 	c->max_per_agent = 4;

@@ -26,6 +26,8 @@ struct pt_server_config {
 	unsigned frame_timeout_s;     /* first byte of a frame to its last */
 	unsigned stats_interval_s;    /* collector counters logged this often when they change */
 	unsigned retention_days;      /* PostgreSQL partitions kept; 0: all */
+	uint64_t sample_max_bytes;    /* a larger sample is refused */
+	uint32_t sample_chunk_bytes;  /* asked for in one SAMPLE_GET */
 	int confine;               /* Landlock + seccomp + no_new_privs after setup (default 1) */
 	int verbose;
 	/* What was parsed, so SIGHUP can parse it again (reload.c): argv is main()'s. */

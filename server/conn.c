@@ -38,6 +38,7 @@ void pt_conn_free(struct conn *c)
 	if (!c)
 		return;
 	srv = c->srv;
+	srv_sample_detach(c);
 	if (c->sess) {
 		pt_session_detach(c->sess, pt_real_ns());
 		pt_session_unref(c->sess);
@@ -232,6 +233,14 @@ static void op_ready(void *io)
 	struct conn *c = io;
 
 	srv_policy_send(c->srv, c);
+	srv_sample_ready(c->srv, c);
+}
+
+static void op_sample_data(void *io, const struct pt_sample_data *d, bool disabled)
+{
+	struct conn *c = io;
+
+	srv_sample_data(c->srv, c, d, disabled);
 }
 
 static void op_policy_result(void *io, uint64_t version, uint32_t code, const char *message)
@@ -244,6 +253,7 @@ static void op_policy_result(void *io, uint64_t version, uint32_t code, const ch
 static const struct pt_session_ops conn_ops = {
 	.send = op_send, .close = op_close, .pause = op_pause, .resume = op_resume,
 	.submit = op_submit, .ready = op_ready, .policy_result = op_policy_result,
+	.sample_data = op_sample_data,
 };
 
 static void process_input(struct conn *c)

@@ -72,6 +72,9 @@ int srv_reload_config(struct server *srv)
 		if (tv.tv_sec)
 			event_add(srv->stats_ev, &tv);
 	}
+	/* read at each chunk: a transfer under way follows the new values */
+	live->sample_max_bytes = fresh.sample_max_bytes;
+	live->sample_chunk_bytes = fresh.sample_chunk_bytes;
 	live->verbose = fresh.verbose;
 	log_set_verbose(live->verbose);
 	log_info("SIGHUP: configuration reloaded: max-records-per-sec %llu, max-bytes-per-sec %llu, "

@@ -81,8 +81,17 @@ struct srv_policy {
 	struct event *poll_ev;
 };
 
+/* Sample fetching (sample_fetch.c). */
+struct srv_samples {
+	char dir[PT_SERVER_PATH_MAX + 16];   /* DIR-of-the-database/samples */
+	struct event *poll_ev;
+};
+struct srv_sample_xfer;
+struct pt_sample_data;
+
 struct conn {
 	struct server *srv;
+	struct srv_sample_xfer *sample;   /* the transfer in progress on it; NULL: none */
 	struct bufferevent *bev;
 	struct pt_session *sess;
 	struct event *timer;          /* rate-limit resume, or linger on close */
@@ -127,6 +136,7 @@ struct server {
 	size_t queued_bytes;          /* job bytes between submit and done */
 	unsigned nstarved;
 	struct srv_policy policy;
+	struct srv_samples samples;
 	struct srv_crl_state {        /* revocation: server.c, pt_server_crl_admit() */
 		struct event *poll_ev;
 		char err[512];            /* why the CRL is unusable, while it is */
@@ -194,5 +204,16 @@ void srv_policy_stop(struct server *srv);
 void srv_policy_send(struct server *srv, struct conn *c);
 void srv_policy_result(struct server *srv, struct conn *c, uint64_t version, uint32_t code,
 		       const char *message);
+
+/* Samples (after srv_policy_start: they use its database connection). */
+int srv_sample_start(struct server *srv);
+void srv_sample_stop(struct server *srv);
+/* c's agent is ready: its pending requests start now. */
+void srv_sample_ready(struct server *srv, struct conn *c);
+/* A SAMPLE_DATA from c, or (disabled) its ERROR(DISABLED) for a SAMPLE_GET. */
+void srv_sample_data(struct server *srv, struct conn *c, const struct pt_sample_data *d,
+		     bool disabled);
+/* c goes away: its transfer is dropped (to resume later). */
+void srv_sample_detach(struct conn *c);
 
 #endif

@@ -563,7 +563,7 @@ int pt_server_run(const struct pt_server_config *cfg)
 	}
 	if ((ret = pt_store_open(&store, cfg->db)))
 		goto out;
-	if ((ret = srv_policy_start(&srv))) {
+	if ((ret = srv_policy_start(&srv)) || (ret = srv_sample_start(&srv))) {
 		pt_store_close(store);
 		goto out;
 	}
@@ -635,6 +635,7 @@ out:
 	pt_api_free(srv.api);     /* its reads end before the writer's last checkpoint */
 	while (!TAILQ_EMPTY(&srv.conns))
 		pt_conn_free(TAILQ_FIRST(&srv.conns));
+	srv_sample_stop(&srv);
 	srv_policy_stop(&srv);
 	pt_writer_stop(srv.writer);    /* commits what is queued; the store is closed with it */
 	pt_checkpointer_stop(srv.ckpt);  /* the last connection: copies the rest, removes the WAL */

@@ -512,6 +512,20 @@ static int on_policy_result(struct pt_session *s, const struct pt_frame *f)
 	return 0;
 }
 
+/* A chunk is charged like every frame (handle_frame: its whole length, body included). */
+static int on_sample_data(struct pt_session *s, const struct pt_frame *f)
+{
+	struct pt_sample_data d;
+
+	if (pt_sample_data_decode(f, &d, &s->stats)) {
+		pt_session_fail(s, PT_ERR_PROTOCOL, f->type, "malformed SAMPLE_DATA");
+		return -EBADMSG;
+	}
+	if (s->ops->sample_data)
+		s->ops->sample_data(s->io, &d, false);
+	return 0;
+}
+
 bool pt_session_send(struct pt_session *s, const uint8_t *frame, size_t len)
 {
 	if (s->state != PT_SESS_READY || !s->io)
@@ -539,6 +553,8 @@ static int on_error(struct pt_session *s, const struct pt_frame *f)
 		if (e.frame_type == PT_FRAME_POLICY && s->ops->policy_result)
 			s->ops->policy_result(s->io, 0, PT_ERR_DISABLED,
 					      "POLICY disabled by the agent's configuration");
+		if (e.frame_type == PT_FRAME_SAMPLE_GET && s->ops->sample_data)
+			s->ops->sample_data(s->io, NULL, true);
 		return 0;
 	}
 	close_session(s);
@@ -573,6 +589,9 @@ static int dispatch(struct pt_session *s, const uint8_t *frame, size_t len, uint
 		return on_error(s, &f);
 	case PT_FRAME_POLICY_RESULT:
 		return on_policy_result(s, &f);
+	case PT_FRAME_SAMPLE_DATA:
+		return on_sample_data(s, &f);
+	case PT_FRAME_SAMPLE_GET:
 	case PT_FRAME_HELLO:
 	case PT_FRAME_WELCOME:
 	case PT_FRAME_ACK:

@@ -61,6 +61,9 @@ struct pt_session_ops {
 	 * refused the command); message is NUL-terminated, escaped for logs by the callee. */
 	void (*ready)(void *io);
 	void (*policy_result)(void *io, uint64_t version, uint32_t code, const char *message);
+	/* sample_data: a SAMPLE_DATA (d's views valid during the call), or with disabled set
+	 * (d NULL) the agent's ERROR(DISABLED) for a SAMPLE_GET. */
+	void (*sample_data)(void *io, const struct pt_sample_data *d, bool disabled);
 };
 
 enum pt_session_state { PT_SESS_HELLO, PT_SESS_WELCOME_WAIT, PT_SESS_READY, PT_SESS_CLOSED };

@@ -442,6 +442,8 @@ enum pt_frame_type {
 	PT_FRAME_POLICY = 8,         /* collector -> agent, block list */
 	PT_FRAME_POLICY_RESULT = 9,  /* agent -> collector */
 	PT_FRAME_ERROR = 10,         /* either way */
+	PT_FRAME_SAMPLE_GET = 11,    /* collector -> agent: a chunk of a file it executed */
+	PT_FRAME_SAMPLE_DATA = 12,   /* agent -> collector: the chunk (body), or a refusal */
 };
 const char *pt_frame_type_name(unsigned type);
 
@@ -525,6 +527,36 @@ enum pt_error_attr {
 	PT_ERROR_FRAME_TYPE = 3,   /* u8: the frame type refused, if any */
 };
 
+/* Fetching a sample (docs/protocol.md): the collector asks for one chunk at a time by offset,
+ * so a transfer resumes after a reconnect by asking for the offset it has. */
+#define PT_SAMPLE_CHUNK_MAX    (256u << 10)    /* body of one SAMPLE_DATA */
+enum pt_sample_get_attr {
+	PT_SAMPLE_GET_ID = 1,          /* u64: the collector's request id, echoed */
+	PT_SAMPLE_GET_SHA256 = 2,      /* 32 bytes */
+	PT_SAMPLE_GET_OFFSET = 3,      /* u64 */
+	PT_SAMPLE_GET_LENGTH = 4,      /* u32: at most PT_SAMPLE_CHUNK_MAX */
+};
+enum pt_sample_data_attr {
+	PT_SAMPLE_DATA_ID = 1,         /* u64 */
+	PT_SAMPLE_DATA_SHA256 = 2,     /* 32 bytes */
+	PT_SAMPLE_DATA_OFFSET = 3,     /* u64: of the body's first byte */
+	PT_SAMPLE_DATA_SIZE = 4,       /* u64: the whole file's size */
+	PT_SAMPLE_DATA_CODE = 5,       /* u32 pt_sample_code; not 0: no body */
+	PT_SAMPLE_DATA_MESSAGE = 6,    /* string */
+};
+/* Why an agent refuses a sample. Numbers are never reused. */
+enum pt_sample_code {
+	PT_SAMPLE_OK = 0,
+	PT_SAMPLE_NOT_SEEN = 1,        /* the agent never saw a file with that hash executed */
+	PT_SAMPLE_CHANGED = 2,         /* the file is another one now, or its content changed */
+	PT_SAMPLE_GONE = 3,            /* no file at the recorded path */
+	PT_SAMPLE_TOO_LARGE = 4,       /* over the agent's sample-max-bytes */
+	PT_SAMPLE_UNREADABLE = 5,
+	PT_SAMPLE_BAD_REQUEST = 6,     /* offset past the end, length 0 or over the maximum */
+	PT_SAMPLE_CODE_MAX = 6,
+};
+const char *pt_sample_code_name(unsigned code);   /* "not_seen", ...; NULL if unknown */
+
 struct pt_frame_header {
 	uint8_t version;
 	uint8_t type;
@@ -604,6 +636,19 @@ struct pt_policy_result {
 	uint32_t code;
 	struct pt_str message;
 };
+struct pt_sample_get {
+	uint64_t id, offset;
+	uint8_t sha256[PT_SHA256_LEN];
+	uint32_t length;
+};
+struct pt_sample_data {
+	uint64_t id, offset, size;
+	uint8_t sha256[PT_SHA256_LEN];
+	uint32_t code;              /* pt_sample_code */
+	struct pt_str message;
+	const uint8_t *body;        /* the chunk: a view into the frame; empty unless code 0 */
+	size_t body_len;
+};
 struct pt_error {
 	uint32_t code;
 	uint8_t frame_type;
@@ -627,6 +672,14 @@ int pt_error_decode(const struct pt_frame *f, struct pt_error *m, struct pt_deco
 int pt_policy_result_encode(struct pt_writer *w, const struct pt_policy_result *m);
 int pt_policy_result_decode(const struct pt_frame *f, struct pt_policy_result *m,
 			    struct pt_decode_stats *st);
+int pt_sample_get_encode(struct pt_writer *w, const struct pt_sample_get *m);
+int pt_sample_get_decode(const struct pt_frame *f, struct pt_sample_get *m,
+			 struct pt_decode_stats *st);
+/* SAMPLE_DATA: m->body (body_len <= PT_SAMPLE_CHUNK_MAX) goes after the attributes; a
+ * refusal (code != 0) carries none. Decode refuses a body with a refusal, or over the max. */
+int pt_sample_data_encode(struct pt_writer *w, const struct pt_sample_data *m);
+int pt_sample_data_decode(const struct pt_frame *f, struct pt_sample_data *m,
+			  struct pt_decode_stats *st);
 /* POLICY: hashes are repeated attributes; decode validates them and counts them, and
  * pt_policy_next_hash() walks them (returns 1 with 32 bytes copied, 0 at the end). */
 int pt_policy_encode(struct pt_writer *w, uint64_t version, const uint8_t (*hashes)[PT_SHA256_LEN],

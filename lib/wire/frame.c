@@ -351,6 +351,95 @@ int pt_policy_result_decode(const struct pt_frame *f, struct pt_policy_result *m
 	return (seen & required) == required ? 0 : -EBADMSG;
 }
 
+/* ---- SAMPLE_GET, SAMPLE_DATA ---- */
+
+static const struct pt_field sample_get_fields[] = {
+	PT_FIELD(PT_SAMPLE_GET_ID, PT_F_U64, struct pt_sample_get, id),
+	PT_FIELD_FIXED(PT_SAMPLE_GET_SHA256, struct pt_sample_get, sha256, PT_SHA256_LEN),
+	PT_FIELD(PT_SAMPLE_GET_OFFSET, PT_F_U64, struct pt_sample_get, offset),
+	PT_FIELD(PT_SAMPLE_GET_LENGTH, PT_F_U32, struct pt_sample_get, length),
+};
+
+int pt_sample_get_encode(struct pt_writer *w, const struct pt_sample_get *m)
+{
+	return FRAME_ENCODE(w, PT_FRAME_SAMPLE_GET, sample_get_fields, m);
+}
+
+int pt_sample_get_decode(const struct pt_frame *f, struct pt_sample_get *m,
+			 struct pt_decode_stats *st)
+{
+	const uint64_t required = PT_BIT(PT_SAMPLE_GET_ID) | PT_BIT(PT_SAMPLE_GET_SHA256) |
+				  PT_BIT(PT_SAMPLE_GET_OFFSET) | PT_BIT(PT_SAMPLE_GET_LENGTH);
+	uint64_t seen;
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	if ((err = FRAME_DECODE(f, PT_FRAME_SAMPLE_GET, sample_get_fields, m, &seen, st)))
+		return err;
+	return (seen & required) == required ? 0 : -EBADMSG;
+}
+
+static bool no_sample_message(const void *in)
+{
+	return !((const struct pt_sample_data *)in)->message.len;
+}
+
+static const struct pt_field sample_data_fields[] = {
+	PT_FIELD(PT_SAMPLE_DATA_ID, PT_F_U64, struct pt_sample_data, id),
+	PT_FIELD_FIXED(PT_SAMPLE_DATA_SHA256, struct pt_sample_data, sha256, PT_SHA256_LEN),
+	PT_FIELD(PT_SAMPLE_DATA_OFFSET, PT_F_U64, struct pt_sample_data, offset),
+	PT_FIELD(PT_SAMPLE_DATA_SIZE, PT_F_U64, struct pt_sample_data, size),
+	PT_FIELD(PT_SAMPLE_DATA_CODE, PT_F_U32, struct pt_sample_data, code),
+	PT_FIELD_STR_IF(PT_SAMPLE_DATA_MESSAGE, struct pt_sample_data, message, PT_MESSAGE_MAX,
+			no_sample_message),
+};
+
+int pt_sample_data_encode(struct pt_writer *w, const struct pt_sample_data *m)
+{
+	struct pt_frame_builder fb;
+	int err;
+
+	if (m->body_len > PT_SAMPLE_CHUNK_MAX || (m->code && m->body_len))
+		return -EMSGSIZE;
+	pt_frame_begin(&fb, w, PT_FRAME_SAMPLE_DATA);
+	if ((err = pt_fields_encode(w, sample_data_fields,
+				    sizeof(sample_data_fields) / sizeof(sample_data_fields[0]), m)) &&
+	    !w->err)
+		w->err = err;
+	pt_frame_end_attrs(&fb);
+	if (m->body_len)
+		pt_put_raw(w, m->body, m->body_len);
+	return pt_frame_end(&fb);
+}
+
+int pt_sample_data_decode(const struct pt_frame *f, struct pt_sample_data *m,
+			  struct pt_decode_stats *st)
+{
+	const uint64_t required = PT_BIT(PT_SAMPLE_DATA_ID) | PT_BIT(PT_SAMPLE_DATA_SHA256) |
+				  PT_BIT(PT_SAMPLE_DATA_OFFSET) | PT_BIT(PT_SAMPLE_DATA_SIZE) |
+				  PT_BIT(PT_SAMPLE_DATA_CODE);
+	uint64_t seen = 0;
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	if (f->type != PT_FRAME_SAMPLE_DATA)
+		return -EINVAL;
+	if ((err = pt_fields_decode(f->attrs, f->attrs_len, sample_data_fields,
+				    sizeof(sample_data_fields) / sizeof(sample_data_fields[0]), m,
+				    &seen, st)))
+		return err;
+	if ((seen & required) != required)
+		return -EBADMSG;
+	if (f->body_len > PT_SAMPLE_CHUNK_MAX || (m->code && f->body_len))
+		return -EBADMSG;
+	/* a chunk past the file's end is malformed, whatever the file */
+	if (!m->code && (m->offset > m->size || f->body_len > m->size - m->offset))
+		return -EBADMSG;
+	m->body = f->body;
+	m->body_len = f->body_len;
+	return 0;
+}
+
 /* ---- POLICY ---- */
 int pt_policy_encode(struct pt_writer *w, uint64_t version, const uint8_t (*hashes)[PT_SHA256_LEN],
 		     uint32_t n)

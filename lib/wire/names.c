@@ -47,6 +47,21 @@ const char *pt_loss_counter_name(unsigned counter)
 	return counter < sizeof(names) / sizeof(names[0]) ? names[counter] : NULL;
 }
 
+const char *pt_sample_code_name(unsigned code)
+{
+	static const char *const names[] = {
+		[PT_SAMPLE_OK] = "ok",
+		[PT_SAMPLE_NOT_SEEN] = "not_seen",
+		[PT_SAMPLE_CHANGED] = "changed",
+		[PT_SAMPLE_GONE] = "gone",
+		[PT_SAMPLE_TOO_LARGE] = "too_large",
+		[PT_SAMPLE_UNREADABLE] = "unreadable",
+		[PT_SAMPLE_BAD_REQUEST] = "bad_request",
+	};
+
+	return code < sizeof(names) / sizeof(names[0]) ? names[code] : NULL;
+}
+
 const char *pt_frame_type_name(unsigned type)
 {
 	static const char *const names[] = {
@@ -60,6 +75,8 @@ const char *pt_frame_type_name(unsigned type)
 		[PT_FRAME_POLICY] = "POLICY",
 		[PT_FRAME_POLICY_RESULT] = "POLICY_RESULT",
 		[PT_FRAME_ERROR] = "ERROR",
+		[PT_FRAME_SAMPLE_GET] = "SAMPLE_GET",
+		[PT_FRAME_SAMPLE_DATA] = "SAMPLE_DATA",
 	};
 
 	return type < sizeof(names) / sizeof(names[0]) ? names[type] : NULL;

@@ -128,6 +128,10 @@ try {
   expect(await page.textContent('#host-count') === HOSTS, `it shows ${HOSTS} hosts, as many as ran it`);
   expect((await page.$$('#binary-hosts tbody tr')).length === Number(HOSTS), 'and lists each host');
   expect((await page.textContent('#binary-paths')).includes(BIN), 'its path is listed');
+  // the sample section: this operator has the read role only, so nothing is offered to ask
+  await page.waitForSelector('#sample');
+  expect(await page.$('#sample-admin-only') !== null && await page.$('#sample-fetch') === null,
+    'a read-only operator is not offered a sample fetch');
   await page.screenshot({ path: `${SHOTS}/binary.png`, fullPage: true });
   await page.goto(`${URL_}/#/binaries?max_hosts=1`);
   await page.waitForSelector('#binaries table');

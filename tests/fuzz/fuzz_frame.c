@@ -129,6 +129,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		break;
 	}
+	case PT_FRAME_SAMPLE_GET: {
+		struct pt_sample_get m;
+
+		if (pt_sample_get_decode(&f, &m, &st) == 0 && pt_sample_get_encode(&w, &m))
+			abort();
+		break;
+	}
+	case PT_FRAME_SAMPLE_DATA: {
+		struct pt_sample_data m, m2;
+
+		if (pt_sample_data_decode(&f, &m, &st) != 0)
+			break;
+		if (m.body_len > PT_SAMPLE_CHUNK_MAX || (m.code && m.body_len) ||
+		    (!m.code && m.offset + m.body_len > m.size))
+			abort();
+		/* what decodes re-encodes, and decodes to the same chunk */
+		if (pt_sample_data_encode(&w, &m) || pt_frame_split(reenc, w.len, &f2) ||
+		    pt_sample_data_decode(&f2, &m2, NULL) || m2.body_len != m.body_len ||
+		    (m.body_len && memcmp(m2.body, m.body, m.body_len)))
+			abort();
+		break;
+	}
 	case PT_FRAME_ERROR: {
 		struct pt_error m;
 

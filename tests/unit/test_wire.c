@@ -970,6 +970,100 @@ static void test_batch_ratio_honest(void **state)
 	assert_true((uint64_t)b.raw_len * 4 <= (uint64_t)b.body_len * PT_BATCH_ZSTD_RATIO_MAX);
 }
 
+/* SAMPLE_GET / SAMPLE_DATA: a chunk round-trips with its body; a refusal carries none; a
+ * chunk past the file's end, a body over PT_SAMPLE_CHUNK_MAX and a missing attribute are
+ * refused by the decoder, so the collector never writes outside the file it expects. */
+static void test_sample_frames(void **state)
+{
+	static uint8_t buf[PT_SAMPLE_CHUNK_MAX + 4096], chunk[PT_SAMPLE_CHUNK_MAX + 1];
+	struct pt_sample_get g = { .id = 42, .offset = 1u << 20, .length = 65536 }, g2;
+	struct pt_sample_data d, d2;
+	struct pt_writer w;
+	struct pt_frame f;
+
+	(void)state;
+	memset(g.sha256, 0x5a, PT_SHA256_LEN);
+	pt_writer_init(&w, buf, sizeof(buf));
+	assert_int_equal(pt_sample_get_encode(&w, &g), 0);
+	assert_int_equal(pt_frame_split(buf, w.len, &f), 0);
+	assert_int_equal(pt_sample_get_decode(&f, &g2, NULL), 0);
+	assert_memory_equal(&g, &g2, sizeof(g));
+
+	for (size_t i = 0; i < sizeof(chunk); i++)
+		chunk[i] = (uint8_t)(i * 7);
+	d = (struct pt_sample_data){ .id = 42, .offset = 100, .size = 100 + PT_SAMPLE_CHUNK_MAX,
+				     .body = chunk, .body_len = PT_SAMPLE_CHUNK_MAX };
+	memcpy(d.sha256, g.sha256, PT_SHA256_LEN);
+	pt_writer_init(&w, buf, sizeof(buf));
+	assert_int_equal(pt_sample_data_encode(&w, &d), 0);
+	assert_int_equal(pt_frame_split(buf, w.len, &f), 0);
+	assert_int_equal(pt_sample_data_decode(&f, &d2, NULL), 0);
+	assert_int_equal(d2.code, 0);
+	assert_int_equal(d2.offset, 100);
+	assert_int_equal(d2.size, 100 + PT_SAMPLE_CHUNK_MAX);
+	assert_int_equal(d2.body_len, PT_SAMPLE_CHUNK_MAX);
+	assert_memory_equal(d2.body, chunk, PT_SAMPLE_CHUNK_MAX);
+
+	/* the same chunk announced in a file one byte shorter: past its end */
+	d.size--;
+	pt_writer_init(&w, buf, sizeof(buf));
+	assert_int_equal(pt_sample_data_encode(&w, &d), 0);
+	assert_int_equal(pt_frame_split(buf, w.len, &f), 0);
+	assert_int_equal(pt_sample_data_decode(&f, &d2, NULL), -EBADMSG);
+
+	/* over the chunk maximum, or a body with a refusal: not encoded */
+	d.size = 1u << 30;
+	d.body_len = PT_SAMPLE_CHUNK_MAX + 1;
+	pt_writer_init(&w, buf, sizeof(buf));
+	assert_int_equal(pt_sample_data_encode(&w, &d), -EMSGSIZE);
+	d.body_len = 1;
+	d.code = PT_SAMPLE_CHANGED;
+	assert_int_equal(pt_sample_data_encode(&w, &d), -EMSGSIZE);
+
+	/* a refusal: code and message, no body, no size needed */
+	d = (struct pt_sample_data){ .id = 42, .offset = 7, .code = PT_SAMPLE_NOT_SEEN,
+				     .message = { "never seen", 10 } };
+	pt_writer_init(&w, buf, sizeof(buf));
+	assert_int_equal(pt_sample_data_encode(&w, &d), 0);
+	assert_int_equal(pt_frame_split(buf, w.len, &f), 0);
+	assert_int_equal(pt_sample_data_decode(&f, &d2, NULL), 0);
+	assert_int_equal(d2.code, PT_SAMPLE_NOT_SEEN);
+	assert_int_equal(d2.body_len, 0);
+	assert_int_equal(d2.message.len, 10);
+	assert_memory_equal(d2.message.ptr, "never seen", 10);
+	/* a refusal with bytes behind it, made by hand: refused */
+	{
+		struct pt_frame_builder fb;
+		pt_writer_init(&w, buf, sizeof(buf));
+		pt_frame_begin(&fb, &w, PT_FRAME_SAMPLE_DATA);
+		pt_put_u64(&w, PT_SAMPLE_DATA_ID, 1);
+		pt_put_bytes(&w, PT_SAMPLE_DATA_SHA256, g.sha256, PT_SHA256_LEN);
+		pt_put_u64(&w, PT_SAMPLE_DATA_OFFSET, 0);
+		pt_put_u64(&w, PT_SAMPLE_DATA_SIZE, 10);
+		pt_put_u32(&w, PT_SAMPLE_DATA_CODE, PT_SAMPLE_CHANGED);
+		pt_frame_end_attrs(&fb);
+		pt_put_raw(&w, "abc", 3);
+		assert_int_equal(pt_frame_end(&fb), 0);
+		assert_int_equal(pt_frame_split(buf, w.len, &f), 0);
+		assert_int_equal(pt_sample_data_decode(&f, &d2, NULL), -EBADMSG);
+	}
+	/* SAMPLE_GET without its offset */
+	{
+		struct pt_frame_builder fb;
+		pt_writer_init(&w, buf, sizeof(buf));
+		pt_frame_begin(&fb, &w, PT_FRAME_SAMPLE_GET);
+		pt_put_u64(&w, PT_SAMPLE_GET_ID, 1);
+		pt_put_bytes(&w, PT_SAMPLE_GET_SHA256, g.sha256, PT_SHA256_LEN);
+		pt_put_u32(&w, PT_SAMPLE_GET_LENGTH, 10);
+		assert_int_equal(pt_frame_end(&fb), 0);
+		assert_int_equal(pt_frame_split(buf, w.len, &f), 0);
+		assert_int_equal(pt_sample_get_decode(&f, &g2, NULL), -EBADMSG);
+	}
+	assert_string_equal(pt_sample_code_name(PT_SAMPLE_NOT_SEEN), "not_seen");
+	assert_string_equal(pt_frame_type_name(PT_FRAME_SAMPLE_DATA), "SAMPLE_DATA");
+	assert_null(pt_sample_code_name(PT_SAMPLE_CODE_MAX + 1));
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -999,6 +1093,7 @@ int main(void)
 		cmocka_unit_test(test_batch_refusals),
 		cmocka_unit_test(test_batch_ratio_bound),
 		cmocka_unit_test(test_batch_ratio_honest),
+		cmocka_unit_test(test_sample_frames),
 		cmocka_unit_test(test_names),
 	};
 

@@ -10,6 +10,7 @@ const LIVE_MAX = 500;              // rows the live view keeps
 const PAGE = 100;                  // rows a search page asks for
 
 const main = document.getElementById('main');
+let whoRole = '';                  // the signed-in operator's role, from /whoami
 let liveSource = null;             // the EventSource of the live view, closed on leaving it
 
 /* ---- DOM helpers: text only ---- */
@@ -504,9 +505,60 @@ async function binaryPage(sha) {
     box.appendChild(el('h2', {}, 'Hosts'));
     box.appendChild(el('table', { id: 'binary-hosts' }, el('thead', {}, el('tr', {}, ['Agent', 'Host', 'First seen', 'Last seen', 'Execs']
       .map((t, i) => el('th', { class: i === 4 ? 'num' : undefined }, t)))), el('tbody', {}, rows)));
+    box.appendChild(sampleSection(b.sha256, (b.agents || []).map((a) => a.agent)));
   } catch (e) {
     if (e.status !== 401) box.appendChild(errorBox(e));
   }
+}
+
+/* A sample of the binary: asked from a host that ran it (admin role; the agent sends only a
+ * file it executed, re-hashed), the state of every request, and the file once stored. */
+function sampleSection(sha, agents) {
+  const sec = el('section', { id: 'sample' }, el('h2', {}, 'Sample'));
+  const pick = el('select', { id: 'sample-agent' }, agents.map((a) => el('option', { value: a }, show(a))));
+  const msg = el('p', { id: 'sample-message', role: 'status' });
+  const list = el('div', { id: 'sample-requests' });
+  const button = el('button', { id: 'sample-fetch', type: 'button' }, 'Fetch sample');
+  let timer = null;
+  async function refresh() {
+    timer = null;
+    if (!document.body.contains(sec)) return;   // left the page
+    let r;
+    try { r = await api('/samples' + query({ sha256: sha })); } catch (e) { clear(list); list.appendChild(errorBox(e)); return; }
+    const reqs = r.requests || [];
+    clear(list);
+    if (reqs.some((q) => q.state === 'stored')) {
+      list.appendChild(el('p', {}, el('a', { id: 'sample-download', href: API + '/samples/' + encodeURIComponent(sha), download: sha + '.sample' }, 'Download the stored sample')));
+    }
+    if (reqs.length) {
+      list.appendChild(el('table', { id: 'sample-table' },
+        el('thead', {}, el('tr', {}, ['Requested', 'Agent', 'By', 'State', 'Received', 'Reason'].map((t) => el('th', {}, t)))),
+        el('tbody', {}, reqs.map((q) => el('tr', { class: 'sample-request' },
+          el('td', {}, localTime(q.requested)), el('td', {}, show(q.agent)), el('td', {}, show(q.operator)),
+          el('td', { class: 'sample-state' }, show(q.state)),
+          el('td', { class: 'num' }, human(q.received) + (q.size !== undefined ? ' / ' + human(q.size) : '')),
+          el('td', {}, show(q.reason || '')))))));
+    }
+    if (reqs.some((q) => q.state === 'requested' || q.state === 'transferring')) timer = setTimeout(refresh, 1000);
+  }
+  button.addEventListener('click', async () => {
+    msg.textContent = '';
+    try {
+      const r = await api('/samples', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ sha256: sha, agent: pick.value }) });
+      msg.textContent = 'Request ' + show(r.id) + ' sent to ' + show(pick.value) + '.';
+    } catch (e) {
+      if (e.status !== 401) msg.textContent = 'Refused: ' + show(e.message);
+    }
+    if (!timer) refresh();
+  });
+  // the API refuses others too; the console does not offer what would be refused
+  if (whoRole !== 'admin') sec.appendChild(el('p', { id: 'sample-admin-only' }, 'Fetching a sample needs the admin role.'));
+  else if (agents.length) sec.appendChild(el('p', {}, el('label', {}, 'From ', pick), ' ', button));
+  sec.appendChild(msg);
+  sec.appendChild(list);
+  refresh();
+  return sec;
 }
 
 async function alertsPage() {
@@ -582,6 +634,7 @@ async function start() {
   }
   const w = document.getElementById('who');
   w.textContent = show(who.operator) + ' (' + show(who.role) + ')';
+  whoRole = who.role;
   document.getElementById('top').hidden = false;
   route();
 }

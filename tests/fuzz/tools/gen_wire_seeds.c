@@ -109,6 +109,18 @@ int main(int argc, char **argv)
 	pt_writer_init(&w, buf, sizeof(buf));
 	pt_policy_encode(&w, 3, hashes, 2);
 	save(fdir, "policy", buf, w.len);
+	struct pt_sample_get sg = { .id = 7, .offset = 4096, .length = PT_SAMPLE_CHUNK_MAX };
+	struct pt_sample_data sd = { .id = 7, .offset = 4096, .size = 4100,
+				     .body = (const uint8_t *)"ELF!", .body_len = 4 };
+	memset(sg.sha256, 0xab, sizeof(sg.sha256));
+	memcpy(sd.sha256, sg.sha256, sizeof(sd.sha256));
+	pt_writer_init(&w, buf, sizeof(buf)); pt_sample_get_encode(&w, &sg);
+	save(fdir, "sample-get", buf, w.len);
+	pt_writer_init(&w, buf, sizeof(buf)); pt_sample_data_encode(&w, &sd);
+	save(fdir, "sample-data", buf, w.len);
+	sd = (struct pt_sample_data){ .id = 7, .code = PT_SAMPLE_CHANGED, .message = { "changed", 7 } };
+	pt_writer_init(&w, buf, sizeof(buf)); pt_sample_data_encode(&w, &sd);
+	save(fdir, "sample-refused", buf, w.len);
 	pt_writer_init(&w, buf, sizeof(buf));
 	pt_batch_encode(&w, 9, 1, n, recs, rw.len, PT_CODEC_NONE, NULL, 0);
 	save(fdir, "batch-raw", buf, w.len);
