@@ -167,6 +167,7 @@ static const char *const srv_names[SRV_COUNTERS] = {
 	[SRV_FRAME_TIMEOUTS] = "frame_timeouts",
 	[SRV_IDLE_TIMEOUTS] = "idle_timeouts",
 	[SRV_ACCEPT_PAUSES] = "accept_pauses",
+	[SRV_POLICY_UNSOLICITED] = "policy_answers_unsolicited",
 };
 
 /* The SRV_METRICS_TOP agents with the largest loss sums (none with 0), largest first. */

@@ -49,9 +49,11 @@ void srv_policy_send(struct server *srv, struct conn *c)
 	if ((buf = malloc(cap))) {
 		pt_writer_init(&w, buf, cap);
 		if (pt_policy_rules_encode(&w, srv->policy.version, rules, n) == 0 &&
-		    pt_session_send(c->sess, buf, w.len))
+		    pt_session_send(c->sess, buf, w.len)) {
+			c->policy_answers_owed++;
 			log_info("policy: version %llu (%u rule(s)) sent to %s",
 				 (unsigned long long)srv->policy.version, n, c->sess->agent_id);
+		}
 	}
 	free(buf);
 	free(rules);
@@ -64,6 +66,11 @@ void srv_policy_result(struct server *srv, struct conn *c, uint64_t version, uin
 
 	if (!c->sess)
 		return;
+	if (!c->policy_answers_owed) {
+		srv_count(srv, SRV_POLICY_UNSOLICITED);
+		return;
+	}
+	c->policy_answers_owed--;
 	/* a peer's answers, as often as it sends them: rate-limited like every peer-driven line */
 	if (!srv_log_allowed(&srv->rl_policy))
 		;

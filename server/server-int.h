@@ -47,6 +47,7 @@ enum srv_counter {
 	SRV_FRAME_TIMEOUTS,
 	SRV_IDLE_TIMEOUTS,
 	SRV_ACCEPT_PAUSES,            /* accept() failed (EMFILE...): listener paused */
+	SRV_POLICY_UNSOLICITED,       /* policy answers to no POLICY sent: ignored */
 	SRV_COUNTERS
 };
 
@@ -105,6 +106,9 @@ struct conn {
 	uint64_t last_progress_ns;    /* last whole frame, or reading resumed */
 	uint64_t watch_at_ns;         /* when watch fires; 0: not armed */
 	int closing, rate_paused, freed, starved, handshaking;
+	/* POLICY frames sent and not yet answered: only such an answer is stored, so an agent
+	 * answering frames nobody sent cannot make the loop write the database per frame. */
+	unsigned policy_answers_owed;
 	TAILQ_ENTRY(conn) link;
 	TAILQ_ENTRY(conn) hs_link;    /* in its hs_addr while handshaking */
 };

@@ -18,6 +18,7 @@ static const char *const counter_names[SRV_COUNTERS] = {
 	[SRV_FRAME_TIMEOUTS] = "frame-timeouts",
 	[SRV_IDLE_TIMEOUTS] = "idle-timeouts",
 	[SRV_ACCEPT_PAUSES] = "accept-pauses",
+	[SRV_POLICY_UNSOLICITED] = "policy-answers-unsolicited",
 };
 
 void srv_stats_log(struct server *srv, int force)
