@@ -127,11 +127,20 @@ bool pt_stat_same(const struct stat *a, const struct stat *b)
  * device or FIFO put at the path is then never opened for reading (no side effects, no
  * blocking), only looked at; the identity check is what proves the file, so symlinks may be
  * followed. */
+int pt_fd_reopen_read(int pfd)
+{
+	char self[32];
+	int fd;
+
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	fd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	return fd < 0 ? -errno : fd;
+}
+
 static int open_matching(const char *name, bool is_exe, const struct pt_file_id *id,
 			 struct stat *st)
 {
-	char self[64];
-	int pfd, fd, err;
+	int pfd, err;
 
 	pfd = open(name, O_PATH | O_CLOEXEC);
 	if (pfd < 0)
@@ -144,9 +153,7 @@ static int open_matching(const char *name, bool is_exe, const struct pt_file_id 
 		err = -ESTALE;
 		goto cleanup;
 	}
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
-	fd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	err = fd < 0 ? -errno : fd;
+	err = pt_fd_reopen_read(pfd);
 cleanup:
 	close(pfd);
 	return err;

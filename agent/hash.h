@@ -71,6 +71,9 @@ void pt_hasher_stats(struct pt_hasher *h, struct pt_hash_stats *st);
 int pt_hash_executed(const struct pt_file_id *id, const char *path, uint32_t pid, bool memfd,
 		     uint64_t max_bytes, uint8_t sha256[PT_SHA256_LEN], bool *deleted);
 /* Hashes an open file descriptor, at most max_bytes+1 read. Returns 0, -EFBIG, or -errno. */
+/* A readable descriptor of the file an O_PATH descriptor names (through /proc/self/fd, so the
+ * name is never looked up again), or -errno. pfd stays the caller's. */
+int pt_fd_reopen_read(int pfd);
 int pt_hash_fd(int fd, uint64_t max_bytes, uint8_t sha256[PT_SHA256_LEN], uint64_t *nread);
 struct stat;
 /* st is a regular file with exactly that identity (ctime included). */

@@ -120,8 +120,7 @@ static bool same_link(const struct stat *a, const struct stat *b)
 static int open_script(const char *path, uint64_t exec_time_ns, struct stat *st)
 {
 	struct stat l1, l2;
-	char self[64];
-	int pfd, fd, err;
+	int pfd, err;
 
 	if (lstat(path, &l1) < 0)
 		return -errno;
@@ -137,9 +136,7 @@ static int open_script(const char *path, uint64_t exec_time_ns, struct stat *st)
 		err = -ESTALE;
 		goto cleanup;
 	}
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
-	fd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	err = fd < 0 ? -errno : fd;
+	err = pt_fd_reopen_read(pfd);
 cleanup:
 	close(pfd);
 	return err;

@@ -73,7 +73,6 @@ static uint32_t verify(struct pt_sampler *s, const uint8_t sha[PT_SHA256_LEN])
 	struct pt_file_id id;
 	struct stat st, st2;
 	uint8_t got[PT_SHA256_LEN];
-	char self[64];
 	int pfd, fd, rc;
 
 	drop(s);
@@ -99,8 +98,7 @@ static uint32_t verify(struct pt_sampler *s, const uint8_t sha[PT_SHA256_LEN])
 		close(pfd);
 		return refuse(s, PT_SAMPLE_CHANGED, s->path, "another file than the one executed");
 	}
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
-	fd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = pt_fd_reopen_read(pfd);
 	close(pfd);
 	if (fd < 0)
 		return refuse(s, PT_SAMPLE_UNREADABLE, s->path, "cannot read");
