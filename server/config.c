@@ -26,6 +26,9 @@ void pt_server_usage(FILE *f)
 "  --rules DIR                Sigma process_creation rules evaluated on every stored exec\n"
 "                             (docs/detection.md); reloaded on SIGHUP, each refused\n"
 "                             file logged with its reason\n"
+"  --rules-upload yes|no      let admin operators put and delete rule files in the\n"
+"                             --rules directory through the API (needs --api; the\n"
+"                             directory is then writable for the collector) (no)\n"
 "  --check-rules DIR          print which rules of DIR load (Markdown) and exit\n"
 "  --api ADDR:PORT            serve the HTTP API (docs/api.md) over TLS with the collector's\n"
 "                             certificate on this address (default: off)\n"
@@ -160,6 +163,8 @@ static int apply(struct pt_server_config *c, const char *key, const char *v, cha
 	} else if (!strcmp(key, "max-connections")) {
 		ret = pt_conf_u64(key, v, 1, 1000000, &n, err, errlen);
 		c->max_connections = (unsigned)n;
+	} else if (!strcmp(key, "rules-upload")) {
+		ret = pt_conf_bool(key, v, &c->rules_upload, err, errlen);
 	} else if (!strcmp(key, "confine")) {
 		ret = pt_conf_bool(key, v, &c->confine, err, errlen);
 	} else if (!strcmp(key, "max-handshakes")) {

@@ -4,6 +4,7 @@
 #ifndef PROCTRAIL_SERVER_SERVER_INT_H
 #define PROCTRAIL_SERVER_SERVER_INT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -13,6 +14,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "proctrail/buf.h"
 #include "proctrail/clock.h"
 #include "proctrail/sdnotify.h"
 #include "proctrail/tls.h"
@@ -133,6 +135,13 @@ struct server {
 		uint64_t reload_failures, refused, revoked_closed;
 		uint64_t warn_ns, refuse_warn_ns, warn_suppressed;   /* log rate limits */
 	} crl;
+	struct srv_rules {            /* --rules: rules.c */
+		pthread_mutex_t lock;     /* one reload at a time, from the loop or the API thread */
+		struct pt_buf state;      /* the last load's files, a JSON array */
+		unsigned loaded, refused;
+		uint64_t loaded_ns;       /* 0: never loaded */
+		char err[256];            /* why the last reload failed, "" when it did not */
+	} rules;
 };
 
 
@@ -154,6 +163,15 @@ static inline void srv_log_flush(struct srv_ratelog *r)
 {
 	log_ratelimit_flush(&r->rl, r->what);
 }
+/* The rule set (rules.c): init/free around the server's life; reload from any thread (0, or
+ * -errno with the rules in use kept and the reason logged). */
+int srv_rules_init(struct server *srv);
+void srv_rules_free(struct server *srv);
+int srv_rules_reload(struct server *srv, const char *why);
+/* The same, for the API (arg is the server): reload, and the state object of docs/api.md
+ * (GET /api/v1/rules) appended to out. */
+int pt_server_rules_reload(void *arg, const char *why);
+int pt_server_rules_state(void *arg, struct pt_buf *out);
 /* SIGHUP: parses the configuration again and applies what can change while serving
  * (reload.c). 0, or -errno with the old settings kept and the reason logged. */
 int srv_reload_config(struct server *srv);
