@@ -244,6 +244,7 @@ static void op_policy_result(void *io, uint64_t version, uint32_t code, const ch
 static const struct pt_session_ops conn_ops = {
 	.send = op_send, .close = op_close, .pause = op_pause, .resume = op_resume,
 	.submit = op_submit, .ready = op_ready, .policy_result = op_policy_result,
+	.detect = srv_rules_detect,
 };
 
 static void process_input(struct conn *c)

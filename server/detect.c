@@ -119,6 +119,35 @@ int pt_detect_load(const char *dir, struct pt_sigma_set **out, unsigned *loaded,
 	return 0;
 }
 
+int pt_detect_rules_new(struct pt_sigma_set *set, struct pt_detect_rules **out)
+{
+	struct pt_detect_rules *r = malloc(sizeof(*r));
+
+	*out = NULL;
+	if (!r) {
+		pt_sigma_free(set);
+		return -ENOMEM;
+	}
+	r->set = set;
+	atomic_init(&r->refs, 1);
+	*out = r;
+	return 0;
+}
+
+struct pt_detect_rules *pt_detect_rules_ref(struct pt_detect_rules *r)
+{
+	atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+	return r;
+}
+
+void pt_detect_rules_unref(struct pt_detect_rules *r)
+{
+	if (!r || atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	pt_sigma_free(r->set);
+	free(r);
+}
+
 /* process.command_line as the ECS formatter prints it: the arguments joined with single
  * spaces (docs/ecs.md), so a rule sees the text an analyst sees. */
 static uint32_t join_args(char *dst, struct pt_str argv)

@@ -5,6 +5,8 @@
 #define PROCTRAIL_SERVER_SERVER_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -136,6 +138,13 @@ struct server {
 		uint64_t warn_ns, refuse_warn_ns, warn_suppressed;   /* log rate limits */
 	} crl;
 	struct srv_rules {            /* --rules: rules.c */
+		/* the loop thread's: the set it evaluates, and the scratch of an evaluation */
+		struct pt_detect_rules *cur;
+		struct pt_detect_view *view;
+		atomic_uint_least64_t alerts_dropped;  /* over ALERTS_PER_BATCH_MAX in one batch */
+		/* a reload's new set, taken by the loop at the next batch with an exec */
+		atomic_bool changed;
+		struct pt_detect_rules *next;     /* under lock */
 		pthread_mutex_t lock;     /* one reload at a time, from the loop or the API thread */
 		struct pt_buf state;      /* the last load's files, a JSON array */
 		unsigned loaded, refused;
@@ -168,6 +177,10 @@ static inline void srv_log_flush(struct srv_ratelog *r)
 int srv_rules_init(struct server *srv);
 void srv_rules_free(struct server *srv);
 int srv_rules_reload(struct server *srv, const char *why);
+/* The session's detect hook (pt_session_ops): ctx is the server; loop thread. */
+struct pt_job;
+struct pt_exec;
+int srv_rules_detect(void *ctx, struct pt_job *job, uint32_t i, const struct pt_exec *x);
 /* The same, for the API (arg is the server): reload, and the state object of docs/api.md
  * (GET /api/v1/rules) appended to out. */
 int pt_server_rules_reload(void *arg, const char *why);

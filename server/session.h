@@ -61,6 +61,9 @@ struct pt_session_ops {
 	 * refused the command); message is NUL-terminated, escaped for logs by the callee. */
 	void (*ready)(void *io);
 	void (*policy_result)(void *io, uint64_t version, uint32_t code, const char *message);
+	/* Optional: evaluates the detection rules on exec record i of job's batch, here where it
+	 * is decoded (the writer then only inserts the alerts it adds to job). 0 or -ENOMEM. */
+	int (*detect)(void *ctx, struct pt_job *job, uint32_t i, const struct pt_exec *x);
 };
 
 enum pt_session_state { PT_SESS_HELLO, PT_SESS_WELCOME_WAIT, PT_SESS_READY, PT_SESS_CLOSED };
