@@ -2,6 +2,9 @@
  * exec events (a build host's compiler runs, as bench/replay sends, and an interactive
  * host's commands) evaluated ROUNDS times; the median ns per event of 7 repetitions, with the
  * fastest and slowest (thread CPU time), with the prefilter and with every rule evaluated on every event.
+ * Then what a second decode of an exec record costs (bench/replay's record: the collector
+ * evaluated the rules in the writer thread on a re-decoded record before they moved to the
+ * session, where the record is decoded anyway), and the adapter filling the rules' view.
  *
  *   build/bench/sigma_eval DIR [ROUNDS]        (default 20000 rounds of the 64-event mix)
  */
@@ -10,6 +13,7 @@
 #include <string.h>
 
 #include "../lib/sigma/sigma-int.h"
+#include "../server/detect.h"
 #include "proctrail/clock.h"
 #include "proctrail/sigma.h"
 
@@ -138,6 +142,56 @@ static int run(const char *dir, bool prefilter, unsigned rounds, struct ev *evs)
 	return 0;
 }
 
+static int decode_cost(void)
+{
+	static uint8_t buf[4096];
+	static struct pt_detect_view view;
+	static const char argv[] = "/usr/bin/sed\0-O2\0-c\0file5.c\0-o\0file5.o";
+	struct pt_record rec = { .type = PT_REC_PROCESS_EXEC, .version = 1 }, r;
+	struct pt_exec *e = &rec.u.exec;
+	double dec[REPS], fill_ns[REPS];
+	struct pt_writer w;
+	size_t used;
+	unsigned k, i, n = 200000;
+
+	/* the fields bench/replay sets (fill_records) */
+	e->time_ns = 1;
+	e->pid = e->tid = 10000;
+	e->ppid = 9999;
+	memset(e->entity_id, 1, PT_ENTITY_ID_LEN);
+	memset(e->parent_entity_id, 2, PT_ENTITY_ID_LEN);
+	e->uid = e->euid = e->gid = e->egid = 1000;
+	e->path = (struct pt_str){ "/usr/bin/sed", 12 };
+	e->cwd = (struct pt_str){ "/home/build/src", 15 };
+	e->comm = (struct pt_str){ "sed", 3 };
+	e->argv = (struct pt_str){ argv, sizeof(argv) };
+	e->args_count = 6;
+	e->mode = 0100755;
+	memset(e->sha256, 7, PT_SHA256_LEN);
+	e->hash_status = PT_HASH_OK;
+	pt_writer_init(&w, buf, sizeof(buf));
+	if (pt_record_encode(&w, &rec))
+		return 1;
+	for (k = 0; k < REPS; k++) {
+		uint64_t t0 = cpu_ns(), t1;
+
+		for (i = 0; i < n; i++)
+			if (pt_record_decode(buf, w.len, &r, &used, NULL))
+				return 1;
+		t1 = cpu_ns();
+		for (i = 0; i < n; i++)
+			pt_detect_view_fill(&view, &r.u.exec);
+		dec[k] = (double)(t1 - t0) / n;
+		fill_ns[k] = (double)(cpu_ns() - t1) / n;
+	}
+	qsort(dec, REPS, sizeof(dec[0]), cmp_d);
+	qsort(fill_ns, REPS, sizeof(fill_ns[0]), cmp_d);
+	printf("exec record of %zu bytes: pt_record_decode median %.0f ns (min %.0f, max %.0f); "
+	       "pt_detect_view_fill median %.0f ns (min %.0f, max %.0f)\n", w.len, dec[REPS / 2],
+	       dec[0], dec[REPS - 1], fill_ns[REPS / 2], fill_ns[0], fill_ns[REPS - 1]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct ev evs[MIX];
@@ -150,5 +204,6 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < MIX; i++)
 		fill(&evs[i], i);
-	return run(argv[1], true, rounds, evs) || run(argv[1], false, rounds / 10 ? rounds / 10 : 1, evs);
+	return run(argv[1], true, rounds, evs) || run(argv[1], false, rounds / 10 ? rounds / 10 : 1, evs) ||
+	       decode_cost();
 }

@@ -64,6 +64,13 @@ struct pt_api {
 	/* /metrics (server/metrics.c): the collector's exposition, made on its event loop */
 	int (*metrics_fn)(void *arg, struct pt_buf *out, unsigned timeout_ms);
 	void *metrics_arg;
+	/* /api/v1/rules (api_rules.c): the --rules directory, whether uploads are on, and the
+	 * collector's rule set */
+	char rules_dir[PT_SERVER_PATH_MAX];
+	bool rules_upload;
+	int (*rules_state_fn)(void *arg, struct pt_buf *out);
+	int (*rules_reload_fn)(void *arg, const char *why);
+	void *rules_arg;
 };
 
 /* The operator a request acts as. */
@@ -107,6 +114,9 @@ void api_policy(struct pt_api *a, struct evhttp_request *req, const struct api_w
 /* The string member key of a flat JSON object (no escapes): 0, -ENOENT, -EINVAL, -EMSGSIZE. */
 int api_json_member(const char *body, size_t len, const char *key, char *out, size_t outlen);
 void api_alerts(struct pt_api *a, struct evhttp_request *req);
+/* /api/v1/rules and /api/v1/rules/{name} (path is the whole path). */
+void api_rules(struct pt_api *a, struct evhttp_request *req, const struct api_who *who,
+	       const char *path);
 void api_alert_stream_open(struct pt_api *a, struct evhttp_request *req);
 
 /* Alerts (docs/detection.md): API_ALERT_SELECT's columns are alert id, rule id, title, level,

@@ -45,7 +45,9 @@ static const char *reason(int code)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
 	case 413: return "Payload Too Large";
+	case 422: return "Unprocessable Content";
 	case 429: return "Too Many Requests";
 	case 503: return "Service Unavailable";
 	default: return "Internal Server Error";
@@ -382,6 +384,14 @@ void pt_api_set_metrics(struct pt_api *a,
 	a->metrics_arg = arg;
 }
 
+void pt_api_set_rules(struct pt_api *a, int (*state)(void *arg, struct pt_buf *out),
+		      int (*reload)(void *arg, const char *why), void *arg)
+{
+	a->rules_state_fn = state;
+	a->rules_reload_fn = reload;
+	a->rules_arg = arg;
+}
+
 /* Prometheus scrapes with a bearer token (`authorization: credentials_file:` in its config). */
 static void metrics(struct pt_api *a, struct evhttp_request *req)
 {
@@ -469,6 +479,10 @@ static void route(struct pt_api *a, struct evhttp_request *req, const char *path
 	}
 	if (!strncmp(path, "/api/v1/samples", 15) && (!path[15] || path[15] == '/')) {
 		api_samples(a, req, &who, path);
+		return;
+	}
+	if (!strncmp(path, "/api/v1/rules", 13) && (!path[13] || path[13] == '/')) {
+		api_rules(a, req, &who, path);
 		return;
 	}
 	if (m != EVHTTP_REQ_GET) {
@@ -579,6 +593,8 @@ int pt_api_open(struct pt_api **out, const struct pt_server_config *cfg)
 	snprintf(a->db_path, sizeof(a->db_path), "%s", cfg->db);
 	snprintf(a->ops_path, sizeof(a->ops_path), "%s", cfg->operators);
 	snprintf(a->listen, sizeof(a->listen), "%s", cfg->api);
+	snprintf(a->rules_dir, sizeof(a->rules_dir), "%s", cfg->rules);
+	a->rules_upload = cfg->rules_upload;
 	colon = strrchr(cfg->api, ':');
 	if (!colon || colon == cfg->api || (size_t)(colon - cfg->api) >= sizeof(host)) {
 		log_warnx("--api %s: expected ADDRESS:PORT", cfg->api);

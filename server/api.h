@@ -20,4 +20,10 @@ void pt_api_free(struct pt_api *a);
 void pt_api_set_metrics(struct pt_api *a,
 			int (*fn)(void *arg, struct pt_buf *out, unsigned timeout_ms), void *arg);
 
+/* /api/v1/rules (server/api_rules.c): state appends the rule set's state object, reload
+ * reloads --rules DIR as SIGHUP does; both called on the API's thread. Before it is set (no
+ * --rules), the endpoints answer 409. */
+void pt_api_set_rules(struct pt_api *a, int (*state)(void *arg, struct pt_buf *out),
+		      int (*reload)(void *arg, const char *why), void *arg);
+
 #endif

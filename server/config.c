@@ -31,6 +31,9 @@ void pt_server_usage(FILE *f)
 "  --rules DIR                Sigma process_creation rules evaluated on every stored exec\n"
 "                             (docs/detection.md); reloaded on SIGHUP, each refused\n"
 "                             file logged with its reason\n"
+"  --rules-upload yes|no      let admin operators put and delete rule files in the\n"
+"                             --rules directory through the API (needs --api; the\n"
+"                             directory is then writable for the collector) (no)\n"
 "  --check-rules DIR          print which rules of DIR load (Markdown) and exit\n"
 "  --api ADDR:PORT            serve the HTTP API (docs/api.md) over TLS with the collector's\n"
 "                             certificate on this address (default: off)\n"
@@ -172,6 +175,8 @@ static int apply(struct pt_server_config *c, const char *key, const char *v, cha
 	} else if (!strcmp(key, "sample-chunk-bytes")) {
 		ret = pt_conf_u64(key, v, 4096, PT_SAMPLE_CHUNK_MAX, &n, err, errlen);
 		c->sample_chunk_bytes = (uint32_t)n;
+	} else if (!strcmp(key, "rules-upload")) {
+		ret = pt_conf_bool(key, v, &c->rules_upload, err, errlen);
 	} else if (!strcmp(key, "confine")) {
 		ret = pt_conf_bool(key, v, &c->confine, err, errlen);
 	} else if (!strcmp(key, "max-handshakes")) {
@@ -292,6 +297,13 @@ int pt_server_config_parse(struct pt_server_config *c, int argc, char **argv, ch
 	if (pt_store_is_pg_url(c->db) && c->api[0]) {
 		snprintf(err, errlen, "--api is not available with a PostgreSQL --db yet (use the"
 			 " CLI's --db, or a SQLite --db for the API)");
+		return -EINVAL;
+	}
+	/* Alerts live in the SQLite store's alerts table: rules whose alerts nobody stores are
+	 * refused rather than evaluated for nothing. */
+	if (pt_store_is_pg_url(c->db) && c->rules[0]) {
+		snprintf(err, errlen, "--rules is not available with a PostgreSQL --db yet (alerts are"
+			 " stored in SQLite only)");
 		return -EINVAL;
 	}
 	if (c->lim.bytes_per_s && c->lim.bytes_per_s < c->lim.max_frame) {

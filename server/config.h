@@ -14,6 +14,7 @@ struct pt_server_config {
 	char ca[PT_SERVER_PATH_MAX], cert[PT_SERVER_PATH_MAX], key[PT_SERVER_PATH_MAX];
 	char crl[PT_SERVER_PATH_MAX], db[PT_SERVER_PATH_MAX];
 	char rules[PT_SERVER_PATH_MAX];   /* Sigma rule directory, "" none */
+	int rules_upload;          /* the API may write and delete rule files in it (default 0) */
 	char user[64];
 	char api[256];             /* ADDRESS:PORT of the HTTP API; empty: off */
 	char operators[PT_SERVER_PATH_MAX];   /* the API's operators.tsv */

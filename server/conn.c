@@ -254,6 +254,7 @@ static const struct pt_session_ops conn_ops = {
 	.send = op_send, .close = op_close, .pause = op_pause, .resume = op_resume,
 	.submit = op_submit, .ready = op_ready, .policy_result = op_policy_result,
 	.sample_data = op_sample_data,
+	.detect = srv_rules_detect,
 };
 
 static void process_input(struct conn *c)

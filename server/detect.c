@@ -6,35 +6,146 @@
 #include "proctrail/escape.h"
 #include "proctrail/hex.h"
 #include "proctrail/log.h"
+#include "../lib/ecs/json.h"
 #include "detect.h"
 
-static void log_refused(void *ctx, const char *file, const char *reason)
-{
-	struct pt_esc f;
+/* A refused file, kept for the state list: pos is how many rules had loaded before it, so the
+ * list comes out in the directory walk's order. */
+struct refusal {
+	char *file, *reason;
+	size_t pos;
+};
 
-	log_warnx("rules %s: %s refused: %s", (const char *)ctx,
-		  pt_esc(&f, file, strlen(file)), reason);
+struct load_ctx {
+	const char *dir;
+	struct pt_sigma_set *s;
+	struct refusal *v;
+	size_t n, cap;
+	int err;
+};
+
+static void log_refused(void *arg, const char *file, const char *reason)
+{
+	struct load_ctx *c = arg;
+	struct pt_esc f;
+	struct refusal *nv;
+
+	log_warnx("rules %s: %s refused: %s", c->dir, pt_esc(&f, file, strlen(file)), reason);
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 16;
+
+		if (!(nv = reallocarray(c->v, cap, sizeof(*nv)))) {
+			c->err = -ENOMEM;
+			return;
+		}
+		c->v = nv;
+		c->cap = cap;
+	}
+	c->v[c->n].pos = pt_sigma_count(c->s);
+	c->v[c->n].file = strdup(file);
+	c->v[c->n].reason = strdup(reason);
+	if (!c->v[c->n].file || !c->v[c->n].reason) {
+		free(c->v[c->n].file);
+		free(c->v[c->n].reason);
+		c->err = -ENOMEM;
+		return;
+	}
+	c->n++;
+}
+
+static void refused_json(struct pt_json *j, const struct refusal *r)
+{
+	pt_json_open(j, NULL, '{');
+	pt_json_kcstr(j, "file", r->file);
+	pt_json_kcstr(j, "state", "refused");
+	pt_json_kcstr(j, "reason", r->reason);
+	pt_json_close(j, '}');
+}
+
+/* Every file of the load, loaded or refused, as a JSON array (docs/api.md, /api/v1/rules). */
+static int state_json(const struct load_ctx *c, struct pt_buf *out)
+{
+	struct pt_json j = { .out = out };
+	size_t i, k = 0, n = pt_sigma_count(c->s);
+
+	pt_json_raw(&j, "[");
+	for (i = 0; i <= n; i++) {
+		const struct pt_sigma_rule_info *r;
+
+		for (; k < c->n && c->v[k].pos <= i; k++)
+			refused_json(&j, &c->v[k]);
+		if (i == n || !(r = pt_sigma_rule(c->s, i)))
+			continue;
+		pt_json_open(&j, NULL, '{');
+		pt_json_kcstr(&j, "file", r->file);
+		pt_json_kcstr(&j, "state", "loaded");
+		pt_json_kcstr(&j, "id", r->id);
+		pt_json_kcstr(&j, "title", r->title);
+		pt_json_kcstr(&j, "level", r->level);
+		pt_json_close(&j, '}');
+	}
+	pt_json_raw(&j, "]");
+	return j.err ? -ENOMEM : 0;
 }
 
 int pt_detect_load(const char *dir, struct pt_sigma_set **out, unsigned *loaded,
-		   unsigned *refused)
+		   unsigned *refused, struct pt_buf *state)
 {
-	struct pt_sigma_set *s;
+	struct load_ctx c = { .dir = dir };
+	size_t i;
 	int ret;
 
 	*out = NULL;
 	*loaded = *refused = 0;
-	if ((ret = pt_sigma_new(&s)))
+	if ((ret = pt_sigma_new(&c.s)))
 		return ret;
-	ret = pt_sigma_load_dir(s, dir, log_refused, (void *)dir, loaded, refused);
+	ret = pt_sigma_load_dir(c.s, dir, log_refused, &c, loaded, refused);
 	if (!ret)
-		ret = pt_sigma_compile(s);
+		ret = c.err;
+	if (!ret)
+		ret = pt_sigma_compile(c.s);
+	if (!ret && state)
+		ret = state_json(&c, state);
+	for (i = 0; i < c.n; i++) {
+		free(c.v[i].file);
+		free(c.v[i].reason);
+	}
+	free(c.v);
 	if (ret) {
-		pt_sigma_free(s);
+		pt_sigma_free(c.s);
 		return ret;
 	}
-	*out = s;
+	*out = c.s;
 	return 0;
+}
+
+int pt_detect_rules_new(struct pt_sigma_set *set, struct pt_detect_rules **out)
+{
+	struct pt_detect_rules *r = malloc(sizeof(*r));
+
+	*out = NULL;
+	if (!r) {
+		pt_sigma_free(set);
+		return -ENOMEM;
+	}
+	r->set = set;
+	atomic_init(&r->refs, 1);
+	*out = r;
+	return 0;
+}
+
+struct pt_detect_rules *pt_detect_rules_ref(struct pt_detect_rules *r)
+{
+	atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+	return r;
+}
+
+void pt_detect_rules_unref(struct pt_detect_rules *r)
+{
+	if (!r || atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	pt_sigma_free(r->set);
+	free(r);
 }
 
 /* process.command_line as the ECS formatter prints it: the arguments joined with single

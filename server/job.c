@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "detect.h"
 #include "job.h"
 #include "session.h"
 
@@ -39,6 +40,8 @@ void pt_job_free(struct pt_job *job)
 		return;
 	free(job->raw);
 	free(job->ev);
+	free(job->alerts);
+	pt_detect_rules_unref(job->rules);
 	pt_session_unref(job->sess);
 	free(job);
 }

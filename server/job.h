@@ -14,6 +14,7 @@
 #include "proctrail/wire.h"
 
 struct pt_session;
+struct pt_detect_rules;
 
 /* Distinct unknown record types counted one by one per batch; the rest are counted together
  * under PT_SRV_UNKNOWN_RECORD_BASE + 0 (type 0 is never sent). */
@@ -39,6 +40,10 @@ struct pt_job {
 	uint8_t *raw;
 	struct pt_store_event *ev;
 	struct pt_store_batch_result batch_res;
+	/* Sigma matches made by the session (batch.alerts), naming rules of the set held */
+	struct pt_store_alert *alerts;
+	uint32_t n_alerts, cap_alerts;
+	struct pt_detect_rules *rules;
 	/* Records of unknown types in the batch, per type (stored with it) */
 	struct pt_store_counter unknown[PT_JOB_UNKNOWN_TYPES_MAX];
 	uint32_t n_unknown;

@@ -19,6 +19,7 @@ static void note_fixed(const struct pt_server_config *old, const struct pt_serve
 		F("window", lim.window), F("ping-interval", lim.ping_interval_ms),
 		F("max-connections", max_connections), F("max-handshakes", max_handshakes),
 		F("confine", confine), F("retention-days", retention_days),
+		F("rules", rules), F("rules-upload", rules_upload),
 #undef F
 	};
 	char names[512] = "";

@@ -4,6 +4,9 @@
 #ifndef PROCTRAIL_SERVER_SERVER_INT_H
 #define PROCTRAIL_SERVER_SERVER_INT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -13,6 +16,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "proctrail/buf.h"
 #include "proctrail/clock.h"
 #include "proctrail/sdnotify.h"
 #include "proctrail/tls.h"
@@ -147,6 +151,20 @@ struct server {
 		uint64_t reload_failures, refused, revoked_closed;
 		uint64_t warn_ns, refuse_warn_ns, warn_suppressed;   /* log rate limits */
 	} crl;
+	struct srv_rules {            /* --rules: rules.c */
+		/* the loop thread's: the set it evaluates, and the scratch of an evaluation */
+		struct pt_detect_rules *cur;
+		struct pt_detect_view *view;
+		atomic_uint_least64_t alerts_dropped;  /* over ALERTS_PER_BATCH_MAX in one batch */
+		/* a reload's new set, taken by the loop at the next batch with an exec */
+		atomic_bool changed;
+		struct pt_detect_rules *next;     /* under lock */
+		pthread_mutex_t lock;     /* one reload at a time, from the loop or the API thread */
+		struct pt_buf state;      /* the last load's files, a JSON array */
+		unsigned loaded, refused;
+		uint64_t loaded_ns;       /* 0: never loaded */
+		char err[256];            /* why the last reload failed, "" when it did not */
+	} rules;
 };
 
 
@@ -168,6 +186,19 @@ static inline void srv_log_flush(struct srv_ratelog *r)
 {
 	log_ratelimit_flush(&r->rl, r->what);
 }
+/* The rule set (rules.c): init/free around the server's life; reload from any thread (0, or
+ * -errno with the rules in use kept and the reason logged). */
+int srv_rules_init(struct server *srv);
+void srv_rules_free(struct server *srv);
+int srv_rules_reload(struct server *srv, const char *why);
+/* The session's detect hook (pt_session_ops): ctx is the server; loop thread. */
+struct pt_job;
+struct pt_exec;
+int srv_rules_detect(void *ctx, struct pt_job *job, uint32_t i, const struct pt_exec *x);
+/* The same, for the API (arg is the server): reload, and the state object of docs/api.md
+ * (GET /api/v1/rules) appended to out. */
+int pt_server_rules_reload(void *arg, const char *why);
+int pt_server_rules_state(void *arg, struct pt_buf *out);
 /* SIGHUP: parses the configuration again and applies what can change while serving
  * (reload.c). 0, or -errno with the old settings kept and the reason logged. */
 int srv_reload_config(struct server *srv);

@@ -241,24 +241,6 @@ static void crl_poll_cb(evutil_socket_t fd, short what, void *arg)
 	crl_refresh(arg, 0, "file changed");
 }
 
-/* Loads --rules DIR; the writer takes the new set before its next group. A directory that
- * cannot be read keeps the rules in use (at start: no collector without its rules). */
-static int rules_reload(struct server *srv, const char *why)
-{
-	struct pt_sigma_set *set;
-	unsigned loaded, refused;
-	int ret = pt_detect_load(srv->cfg->rules, &set, &loaded, &refused);
-
-	if (ret) {
-		log_warnx("rules %s: %s (%s)%s", srv->cfg->rules, strerror(-ret), why,
-			  srv->writer ? "; the rules loaded before stay in use" : "");
-		return ret;
-	}
-	log_info("rules %s: %u loaded, %u refused (%s)", srv->cfg->rules, loaded, refused, why);
-	pt_writer_set_rules(srv->writer, set);
-	return 0;
-}
-
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *srv = arg;
@@ -271,7 +253,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		pt_sd_notify_reloading(&srv->notify);
 		srv_reload_config(srv);
 		if (srv->cfg->rules[0])
-			rules_reload(srv, "SIGHUP");
+			srv_rules_reload(srv, "SIGHUP");
 		if (!srv->cfg->crl[0])
 			log_info("SIGHUP: no CRL configured, nothing to reload");
 		else
@@ -449,7 +431,10 @@ static int confine(const struct pt_server_config *cfg)
 		dir_of(cfg->operators, ops_dir);
 		c.read_only[ro++] = ops_dir;
 	}
-	if (cfg->rules[0])   /* SIGHUP re-reads the rule directory */
+	/* SIGHUP re-reads the rule directory; the API writes into it only with --rules-upload */
+	if (cfg->rules[0] && cfg->rules_upload && cfg->api[0])
+		c.read_write[1] = cfg->rules;
+	else if (cfg->rules[0])
 		c.read_only[ro++] = cfg->rules;
 	/* SIGHUP reads the configuration file again */
 	if (cfg->config[0]) {
@@ -519,8 +504,12 @@ int pt_server_run(const struct pt_server_config *cfg)
 	srv.idle_timeout_ns = (3ull * cfg->lim.ping_interval_ms / 1000 + 30) * 1000000000ull;
 	srv.frame_timeout_ns = (uint64_t)cfg->frame_timeout_s * 1000000000ull;
 	signal(SIGPIPE, SIG_IGN);
-	if ((ret = fit_descriptors(&srv)) || (ret = hs_pool_init(&srv.hs, srv.max_handshakes)))
+	if ((ret = srv_rules_init(&srv)))
 		return ret;
+	if ((ret = fit_descriptors(&srv)) || (ret = hs_pool_init(&srv.hs, srv.max_handshakes))) {
+		srv_rules_free(&srv);
+		return ret;
+	}
 	/* Before SQLite initialises: its allocation statistics take a global mutex per malloc,
 	 * a few percent of the writer thread, and nothing here reads them. */
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
@@ -583,10 +572,12 @@ int pt_server_run(const struct pt_server_config *cfg)
 		goto out;
 	}
 serve:
-	if (cfg->rules[0] && (ret = rules_reload(&srv, "start")))
+	if (cfg->rules[0] && (ret = srv_rules_reload(&srv, "start")))
 		goto out;
-	if (srv.api)
+	if (srv.api) {
 		pt_api_set_metrics(srv.api, pt_server_metrics_from_thread, &srv);
+		pt_api_set_rules(srv.api, pt_server_rules_state, pt_server_rules_reload, &srv);
+	}
 	if (srv.api && (ret = pt_api_start(srv.api)))
 		goto out;
 	srv.ping_ev = event_new(srv.base, -1, EV_PERSIST, ping_cb, &srv);
@@ -670,6 +661,7 @@ out:
 	pt_sd_notify_close(&srv.notify);
 	srv_metrics_free(&srv.metrics);
 	hs_pool_free(&srv.hs);
+	srv_rules_free(&srv);
 	event_base_free(srv.base);
 	return ret;
 }

@@ -386,6 +386,9 @@ static int decode_records(struct pt_session *s, struct pt_job *job, const struct
 				return -E2BIG;
 			count_unknown(job, r.wire_type);
 		}
+		if (r.type == PT_REC_PROCESS_EXEC && s->ops->detect &&
+		    (ret = s->ops->detect(s->ctx, job, i, &r.u.exec)))
+			return ret;
 		ev->seq = m->first_seq + i;
 		ev->off = (uint32_t)off;
 		ev->len = (uint32_t)used;
@@ -396,7 +399,7 @@ static int decode_records(struct pt_session *s, struct pt_job *job, const struct
 	job->batch = (struct pt_store_batch){
 		.agent = s->agent_row, .host = s->host_row, .stream_id = m->stream_id,
 		.first_seq = m->first_seq, .count = m->count, .raw = recs, .raw_len = len,
-		.ev = job->ev,
+		.ev = job->ev, .alerts = job->alerts, .n_alerts = job->n_alerts,
 	};
 	return 0;
 }

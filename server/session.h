@@ -64,6 +64,9 @@ struct pt_session_ops {
 	/* sample_data: a SAMPLE_DATA (d's views valid during the call), or with disabled set
 	 * (d NULL) the agent's ERROR(DISABLED) for a SAMPLE_GET. */
 	void (*sample_data)(void *io, const struct pt_sample_data *d, bool disabled);
+	/* Optional: evaluates the detection rules on exec record i of job's batch, here where it
+	 * is decoded (the writer then only inserts the alerts it adds to job). 0 or -ENOMEM. */
+	int (*detect)(void *ctx, struct pt_job *job, uint32_t i, const struct pt_exec *x);
 };
 
 enum pt_session_state { PT_SESS_HELLO, PT_SESS_WELCOME_WAIT, PT_SESS_READY, PT_SESS_CLOSED };

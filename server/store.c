@@ -15,7 +15,6 @@
 #include "proctrail/buf.h"
 #include "proctrail/log.h"
 #include "proctrail/store.h"
-#include "detect.h"
 #include "store_wal.h"
 
 static const char SCHEMA[] =
@@ -213,10 +212,7 @@ struct pt_store {
 	void *wal_arg;
 	uint64_t page_size;
 	char path[512];
-	struct pt_sigma_set *rules;     /* not owned */
-	struct pt_detect_view *view;
-	uint64_t alerts, undecodable;
-	int alert_err;
+	uint64_t alerts;
 };
 
 static int db_err(struct pt_store *s, const char *what)
@@ -251,7 +247,6 @@ void pt_store_close(struct pt_store *s)
 	free(s->agent_rows);
 	free(s->path_rows);
 	pt_buf_free(&s->path_bytes);
-	free(s->view);
 	free(s);
 }
 
@@ -798,61 +793,31 @@ static int loss_record(struct pt_store *s, const struct pt_store_batch *b,
 
 #define FRESH_WORDS ((PT_BATCH_RECORDS_MAX + 63) / 64)
 
-struct alert_ctx {
-	struct pt_store *s;
-	const struct pt_store_batch *b;
-	const struct pt_store_event *e;
-	int64_t event;
-	uint64_t now_ns;
-};
-
-static int alert_row(void *arg, size_t rule)
+/* The alerts of event e (row id event), evaluated by the session: only for a fresh row. */
+static int alert_rows(struct pt_store *s, const struct pt_store_batch *b,
+		      const struct pt_store_event *e, int64_t event, uint64_t now_ns, uint32_t *k,
+		      uint32_t i)
 {
-	struct alert_ctx *a = arg;
-	struct pt_store *s = a->s;
-	const struct pt_sigma_rule_info *r = pt_sigma_rule(s->rules, rule);
 	sqlite3_stmt *q = s->st[S_ALERT];
 	int ret;
 
-	sqlite3_bind_int64(q, 1, a->event);
-	/* a rule without an id is named by its file */
-	sqlite3_bind_text(q, 2, r->id[0] ? r->id : r->file, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, r->title, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 4, r->level, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 5, a->b->agent);
-	sqlite3_bind_int64(q, 6, a->b->host);
-	sqlite3_bind_int64(q, 7, i64(a->e->time_ns));
-	sqlite3_bind_int64(q, 8, i64(a->now_ns));
-	sqlite3_bind_text(q, 9, r->file, -1, SQLITE_STATIC);
-	if ((ret = step_done(s, q, "writing alert")))
-		return ret;
-	s->alerts += sqlite3_changes(s->db) > 0;
-	return 0;
-}
+	for (; *k < b->n_alerts && b->alerts[*k].ev == i; (*k)++) {
+		const struct pt_store_alert *r = &b->alerts[*k];
 
-/* Evaluates the rules on one exec event just inserted (never on a duplicate). */
-static int detect(struct pt_store *s, const struct pt_store_batch *b,
-		  const struct pt_store_event *e, int64_t event, uint64_t now_ns)
-{
-	struct alert_ctx a = { .s = s, .b = b, .e = e, .event = event, .now_ns = now_ns };
-	struct pt_record rec;
-	size_t used;
-
-	if (!s->view && !(s->view = malloc(sizeof(*s->view))))
-		return -ENOMEM;
-	/* the session decoded this record already; a failure here cannot happen, and is counted */
-	if (pt_record_decode(b->raw + e->off, e->len, &rec, &used, NULL) ||
-	    rec.type != PT_REC_PROCESS_EXEC) {
-		s->undecodable++;
-		return 0;
+		sqlite3_bind_int64(q, 1, event);
+		sqlite3_bind_text(q, 2, r->rule_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, r->title, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, r->level, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 5, b->agent);
+		sqlite3_bind_int64(q, 6, b->host);
+		sqlite3_bind_int64(q, 7, i64(e->time_ns));
+		sqlite3_bind_int64(q, 8, i64(now_ns));
+		sqlite3_bind_text(q, 9, r->file, -1, SQLITE_STATIC);
+		if ((ret = step_done(s, q, "writing alert")))
+			return ret;
+		s->alerts += sqlite3_changes(s->db) > 0;
 	}
-	pt_detect_view_fill(s->view, &rec.u.exec);
-	return pt_sigma_eval(s->rules, &s->view->ev, alert_row, &a);
-}
-
-void pt_store_set_rules(struct pt_store *s, struct pt_sigma_set *rules)
-{
-	s->rules = rules;
+	return 0;
 }
 
 uint64_t pt_store_alerts(const struct pt_store *s)
@@ -864,12 +829,15 @@ static int insert_events(struct pt_store *s, const struct pt_store_batch *b, uin
 			 uint64_t fresh[FRESH_WORDS], uint64_t now_ns)
 {
 	sqlite3_stmt *q = s->st[S_EVENT];
-	uint32_t i;
+	uint32_t i, k = 0;
 	int rc;
 
 	for (i = 0; i < b->count; i++) {
 		const struct pt_store_event *e = &b->ev[i];
 
+		/* a resent event's alerts were made with it */
+		while (k < b->n_alerts && b->alerts[k].ev < i)
+			k++;
 		sqlite3_bind_int64(q, 1, b->agent);
 		sqlite3_bind_int64(q, 2, i64(b->stream_id));
 		sqlite3_bind_int64(q, 3, i64(e->seq));
@@ -896,8 +864,8 @@ static int insert_events(struct pt_store *s, const struct pt_store_batch *b, uin
 		if (sqlite3_changes(s->db) > 0) {
 			(*inserted)++;
 			fresh[i / 64] |= 1ull << (i % 64);
-			if (s->rules && e->type == PT_REC_PROCESS_EXEC &&
-			    (rc = detect(s, b, e, sqlite3_last_insert_rowid(s->db), now_ns)))
+			if (k < b->n_alerts && b->alerts[k].ev == i &&
+			    (rc = alert_rows(s, b, e, sqlite3_last_insert_rowid(s->db), now_ns, &k, i)))
 				return rc;
 		}
 	}
@@ -1452,7 +1420,6 @@ static int sq_begin(void *s) { return pt_store_begin(s); }
 static int sq_commit(void *s) { return pt_store_commit(s); }
 static void sq_rollback(void *s) { pt_store_rollback(s); }
 static void sq_close(void *s) { pt_store_close(s); }
-static void sq_set_rules(void *s, struct pt_sigma_set *r) { pt_store_set_rules(s, r); }
 
 static int sq_hello(void *s, const struct pt_store_hello *h, uint64_t now_ns,
 		    struct pt_store_hello_result *r)
@@ -1489,7 +1456,7 @@ static int sq_index(void *s, uint64_t max_rows, uint64_t *indexed)
 const struct pt_store_ops pt_store_sqlite_ops = {
 	.name = "sqlite", .begin = sq_begin, .commit = sq_commit, .rollback = sq_rollback,
 	.hello = sq_hello, .batch = sq_batch, .pong = sq_pong, .counters_add = sq_counters_add,
-	.health = sq_health, .index = sq_index, .set_rules = sq_set_rules, .close = sq_close,
+	.health = sq_health, .index = sq_index, .close = sq_close,
 };
 
 void pt_store_event_from_record(struct pt_store_event *ev, const struct pt_record *r)

@@ -777,12 +777,6 @@ static int pg_health(void *arg, int64_t agent, const char *health, uint64_t now_
 		     " last_seen_ns=greatest(coalesce(last_seen_ns,0), $3) WHERE id=$1", &p);
 }
 
-static void pg_set_rules(void *arg, struct pt_sigma_set *rules)
-{
-	(void)arg;
-	(void)rules;    /* Sigma alerts are made by the SQLite store only, for now */
-}
-
 static void pg_close(void *arg)
 {
 	pt_store_pg_close(arg);
@@ -799,6 +793,5 @@ const struct pt_store_ops pt_store_pg_ops = {
 	.counters_add = pg_counters_add,
 	.health = pg_health,
 	.index = NULL,
-	.set_rules = pg_set_rules,
 	.close = pg_close,
 };

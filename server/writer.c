@@ -5,7 +5,6 @@
 #include <time.h>
 
 #include "proctrail/log.h"
-#include "proctrail/sigma.h"
 #include "proctrail/store.h"
 #include "session.h"
 #include "writer.h"
@@ -33,9 +32,6 @@ struct pt_writer_thread {
 	struct event *done_ev;
 	pt_writer_done_fn done_fn;
 	void *arg;
-	/* the rules the store evaluates, and a replacement waiting for the next group */
-	struct pt_sigma_set *rules, *rules_next;
-	bool rules_pending;
 };
 
 /* The pid lookup table is filled in bulk, sorted, in its own transaction: when enough events
@@ -127,7 +123,6 @@ static void *writer_main(void *arg)
 {
 	struct pt_writer_thread *w = arg;
 	struct pt_job_list group;
-	struct pt_sigma_set *old;
 	struct timespec until;
 
 	pthread_mutex_lock(&w->mu);
@@ -151,17 +146,7 @@ static void *writer_main(void *arg)
 			break;
 		TAILQ_INIT(&group);
 		pt_writer_take_group(&w->in, &group, ++w->groups);
-		old = NULL;
-		if (w->rules_pending) {
-			old = w->rules;
-			w->rules = w->rules_next;
-			w->rules_next = NULL;
-			w->rules_pending = false;
-			if (w->ops->set_rules)
-				w->ops->set_rules(w->store, w->rules);
-		}
 		pthread_mutex_unlock(&w->mu);
-		pt_sigma_free(old);
 		run_group(w, &group);
 		pthread_mutex_lock(&w->mu);
 		TAILQ_CONCAT(&w->done, &group, link);
@@ -242,19 +227,6 @@ void pt_writer_submit(struct pt_writer_thread *w, struct pt_job *job)
 	pthread_mutex_unlock(&w->mu);
 }
 
-void pt_writer_set_rules(struct pt_writer_thread *w, struct pt_sigma_set *rules)
-{
-	struct pt_sigma_set *old;
-
-	pthread_mutex_lock(&w->mu);
-	old = w->rules_next;
-	w->rules_next = rules;
-	w->rules_pending = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-	pt_sigma_free(old);     /* a replacement the writer never took */
-}
-
 size_t pt_writer_pending(struct pt_writer_thread *w)
 {
 	size_t n;
@@ -277,8 +249,6 @@ void pt_writer_stop(struct pt_writer_thread *w)
 	deliver(w);
 	event_free(w->done_ev);
 	w->ops->close(w->store);
-	pt_sigma_free(w->rules);
-	pt_sigma_free(w->rules_next);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	free(w);

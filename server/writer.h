@@ -25,10 +25,6 @@ void pt_writer_submit(struct pt_writer_thread *w, struct pt_job *job);
  * wait; a connection's jobs keep their order. group_id differs from the previous call's.
  * Returns the number moved. The writer thread's; exposed for tests. */
 size_t pt_writer_take_group(struct pt_job_list *in, struct pt_job_list *group, uint64_t group_id);
-/* Replaces the rules the store evaluates (NULL: none), from the next group on; the writer
- * owns rules from here and frees the set it replaces. */
-struct pt_sigma_set;
-void pt_writer_set_rules(struct pt_writer_thread *w, struct pt_sigma_set *rules);
 /* Jobs submitted and not yet handed back. */
 size_t pt_writer_pending(struct pt_writer_thread *w);
 /* Runs what is queued, stops the thread, closes the store. Jobs handed back after this are

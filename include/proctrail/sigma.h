@@ -78,6 +78,9 @@ typedef void (*pt_sigma_refused_fn)(void *ctx, const char *file, const char *rea
 int pt_sigma_load_dir(struct pt_sigma_set *s, const char *dir, pt_sigma_refused_fn fn,
 		      void *ctx, unsigned *loaded, unsigned *refused);
 
+/* Whether a file name is one pt_sigma_load_dir() loads (*.yml, *.yaml). */
+bool pt_sigma_rule_file_name(const char *name);
+
 /* Builds the prefilter. After it the set only evaluates. Returns 0 or -ENOMEM. */
 int pt_sigma_compile(struct pt_sigma_set *s);
 

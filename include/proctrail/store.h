@@ -41,6 +41,13 @@ struct pt_store_event {
 	uint64_t loss_count, loss_first, loss_last;
 };
 
+/* A rule's match on one event of a batch, evaluated before the batch reached the store. The
+ * strings are the rule's (NUL-terminated), kept alive by whoever made the batch. */
+struct pt_store_alert {
+	uint32_t ev;                /* index in pt_store_batch.ev */
+	const char *rule_id, *title, *level, *file;
+};
+
 struct pt_store_batch {
 	int64_t agent;              /* from pt_store_hello() */
 	int64_t host;
@@ -49,6 +56,10 @@ struct pt_store_batch {
 	const uint8_t *raw;         /* concatenated records */
 	size_t raw_len;
 	const struct pt_store_event *ev;   /* count entries, ev[i].seq == first_seq + i */
+	/* Sigma matches, ev ascending: an alert row is made only for an event this batch inserts,
+	 * so a resent batch (its events already stored) makes none again. */
+	const struct pt_store_alert *alerts;
+	uint32_t n_alerts;
 };
 
 struct pt_store_hello {
@@ -121,14 +132,7 @@ int pt_store_health(struct pt_store *s, int64_t agent, const char *health, uint6
 #define PT_STORE_INDEX_EVERY 262144u
 int pt_store_index(struct pt_store *s, uint64_t max_rows, uint64_t *indexed);
 
-/* Sigma rules (include/proctrail/sigma.h) evaluated on each exec event a batch inserts: each
- * match is an alerts row (event, rule id, title, level, agent, host, event time), in the
- * batch's savepoint, at most one per (event, rule). A duplicate (resent) event is not
- * evaluated. NULL: no rules. The set is not owned; it is replaced between transactions on the
- * store's thread. */
-struct pt_sigma_set;
-void pt_store_set_rules(struct pt_store *s, struct pt_sigma_set *rules);
-/* Alert rows this store made since it was opened. */
+/* Alert rows this store made since it was opened (pt_store_batch.alerts). */
 uint64_t pt_store_alerts(const struct pt_store *s);
 /* The API's lookup tables (ev_key, events_by_agent, cmdlines) are filled by pt_store_index()
  * too, up to meta.key_indexed_upto. Their rows lead with the event's epoch. */
@@ -151,7 +155,9 @@ int64_t pt_store_key(char tag, const void *p, size_t n);
  * - a batch stores each (agent, stream, seq) once, whatever was sent before (inserted counts
  *   only the new ones), records unexplained gaps and removes what a resend or a LOSS range
  *   explains, and keeps each record's wire bytes so readers decode them with lib/wire;
- * - index (the lookup tables filled behind the writer) and set_rules may be NULL.
+ * - index (the lookup tables filled behind the writer) may be NULL;
+ * - a batch's alerts (made by the session's rules) are stored only by a backend that has
+ *   the alerts table: SQLite. The collector refuses --rules on any other.
  * SQLite (this file's functions) is pt_store_sqlite_ops; PostgreSQL is server/store_pg.h. */
 struct pt_store_ops {
 	const char *name;
@@ -166,7 +172,6 @@ struct pt_store_ops {
 	int (*counters_add)(void *s, int64_t agent, const struct pt_store_counter *c, size_t n);
 	int (*health)(void *s, int64_t agent, const char *health, uint64_t now_ns);
 	int (*index)(void *s, uint64_t max_rows, uint64_t *indexed);
-	void (*set_rules)(void *s, struct pt_sigma_set *rules);
 	void (*close)(void *s);
 };
 extern const struct pt_store_ops pt_store_sqlite_ops;

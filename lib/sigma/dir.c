@@ -20,7 +20,7 @@ struct walk {
 	unsigned loaded, refused;
 };
 
-static bool rule_name(const char *n)
+bool pt_sigma_rule_file_name(const char *n)
 {
 	size_t l = strlen(n);
 
@@ -120,7 +120,7 @@ static int walk_dir(struct walk *w, int dfd, const char *rel, unsigned depth)
 				ret = walk_dir(w, sub, path, depth + 1);
 			continue;
 		}
-		if (!rule_name(name))
+		if (!pt_sigma_rule_file_name(name))
 			continue;
 		{
 			char *buf = NULL;

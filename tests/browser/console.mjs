@@ -6,7 +6,8 @@
 // PT_SHA (a binary only this test ran), PT_BIN (its path), PT_HOSTS (how many hosts ran it,
 // counted from its events), PT_HOSTILE (an executable path with markup, quotes
 // and an escape sequence), PT_LIVE_BIN (run during the live view), PT_SHOTS (screenshots
-// directory), PT_PROFILE (a fresh --user-data-dir).
+// directory), PT_PROFILE (a fresh --user-data-dir), PT_ADMIN_TOKEN (operator 'adm', admin role:
+// uploads rules through the Rules page; the collector runs with --rules-upload yes).
 // Each check prints "ok: ..." or throws; the exit status is the verdict.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
@@ -26,6 +27,7 @@ const HOSTILE = env('PT_HOSTILE');
 const LIVE_BIN = env('PT_LIVE_BIN');
 const SHOTS = env('PT_SHOTS');
 const PROFILE = env('PT_PROFILE');
+const ADMIN_TOKEN = env('PT_ADMIN_TOKEN');
 const T = 60000;   // generous: a loaded 2-core machine
 
 mkdirSync(SHOTS, { recursive: true });
@@ -58,10 +60,11 @@ try {
   const page = browser.pages()[0] || await browser.newPage();
   page.setDefaultTimeout(T);
   page.on('pageerror', (e) => errors.push(String(e)));
-  // a 401 before signing in, for the wrong token and after signing out is expected; anything
-  // else (a CSP violation, a script error, another failed load) is not
+  // a 401 before signing in, for the wrong token and after signing out is expected, and the
+  // 422 of the rule upload this test makes refused; anything else (a CSP violation, a script
+  // error, another failed load) is not
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 401/.test(m.text())) errors.push(m.text());
+    if (m.type() === 'error' && !/status of (401|422)/.test(m.text())) errors.push(m.text());
   });
   // every request stays on the collector: nothing from outside
   page.on('request', (r) => { if (!r.url().startsWith(URL_) && !r.url().startsWith('data:')) outside.push(r.url()); });
@@ -178,11 +181,55 @@ try {
   await page.waitForSelector('ul.tree');
   expect((await page.textContent('ul.tree')).includes('findme-'), 'from the alert to its process tree');
 
+  // ---- rules: every file with its state; a refused one's reason (markup in it) as text
+  await page.goto(`${URL_}/#/rules`);
+  await page.waitForSelector('#rules-table tr.rule');
+  const loadedRows = await page.$$eval('#rules-table tr.rule-loaded', (rs) => rs.map((r) => r.textContent));
+  expect(loadedRows.length === 1 && loadedRows[0].includes('findme.yml') && loadedRows[0].includes('findme binary ran'),
+    'the rules page lists the loaded rule with its title');
+  const reason = await page.textContent('#rules-table tr.rule-refused td.rule-reason');
+  expect(reason === "field '<img src=x onerror=window.__pwned=2>' is not recorded by proctrail",
+    "the refused rule's reason is shown, markup as text");
+  expect(await page.$$eval('#rules-table img', (x) => x.length) === 0 &&
+    await page.evaluate(() => window.__pwned === undefined), 'the reason made no element and ran nothing');
+  expect(await page.$('#rule-form') === null, 'no upload form for a read-only operator');
+  await page.screenshot({ path: `${SHOTS}/rules.png` });
+
   // ---- sign out ends the session
   await page.click('#signout');
   await page.waitForSelector('#signin');
   const r = await page.evaluate(async () => (await fetch('/api/v1/whoami')).status);
   expect(r === 401, 'after signing out the API answers 401');
+
+  // ---- an admin uploads a rule from the Rules page: a refused one shows its reason
+  await page.fill('#operator', 'adm');
+  await page.fill('#token', ADMIN_TOKEN);
+  await page.click('#signin-submit');
+  await page.waitForSelector('#top:not([hidden])');
+  await page.goto(`${URL_}/#/rules`);
+  await page.waitForSelector('#rule-form');
+  await page.fill('#rule-name', 'console_bad.yml');
+  await page.fill('#rule-yaml', 'title: bad\nlogsource: {category: process_creation}\n' +
+    'detection:\n  sel:\n    OriginalFileName: x\n  condition: sel\n');
+  await page.click('#rule-form button[type=submit]');
+  await page.waitForSelector('#rule-result .error');
+  expect((await page.textContent('#rule-result .error')).includes("field 'OriginalFileName' is not recorded by proctrail"),
+    'a rule that does not compile is refused in the form with its reason');
+  await page.fill('#rule-name', 'console_up.yml');
+  await page.fill('#rule-yaml', 'title: uploaded from the console\nid: 0c0c0c0c-0000-0000-0000-0000000c0501\n' +
+    'level: low\nlogsource: {category: process_creation, product: linux}\n' +
+    'detection:\n  sel:\n    CommandLine|contains: console-upload\n  condition: sel\n');
+  await page.click('#rule-form button[type=submit]');
+  await page.waitForFunction(() => [...document.querySelectorAll('#rules-table tr.rule-loaded')]
+    .some((r) => r.textContent.includes('console_up.yml')));
+  ok('an admin uploaded a rule from the console and it is listed as loaded');
+  page.once('dialog', (d) => d.accept());
+  await page.click('#rules-table tr.rule-loaded:has-text("console_up.yml") button.rule-delete');
+  await page.waitForFunction(() => ![...document.querySelectorAll('#rules-table tr.rule')]
+    .some((r) => r.textContent.includes('console_up.yml')));
+  ok('and deleted it');
+  await page.click('#signout');
+  await page.waitForSelector('#signin');
 
   expect(outside.length === 0, 'no request left the collector' + (outside.length ? ': ' + outside.join(' ') : ''));
   expect(errors.length === 0, 'no script error or CSP violation' + (errors.length ? ': ' + errors.join(' | ') : ''));

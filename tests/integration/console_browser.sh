@@ -2,6 +2,7 @@
 # The web console in Debian's headless Chromium, driven by playwright-core (tests/browser/
 # console.mjs), against a real collector (API over TLS, SQLite) and a real eBPF agent: sign in,
 # find an exec by its hash, open its tree, the live view shows an exec made during the test,
+# the rules page lists the rules and a refused one's reason, an admin uploads and deletes one,
 # the binary page shows the right host count, a hostile file name shows as text. A second real
 # agent runs in a UTS namespace of its own (another host name), so every exec of the test is
 # seen from two hosts.
@@ -28,6 +29,7 @@ fi
 
 deploy browser-agent browser-agent2
 operator local read
+operator adm admin
 # a Sigma rule on this test's own binary, for the alerts page
 mkdir -p "$T/rules"
 cat >"$T/rules/findme.yml" <<'EOF_RULE'
@@ -43,7 +45,12 @@ detection:
         CommandLine|endswith: ' one'
     condition: selection
 EOF_RULE
-start_api --ping-interval 1 --rules "$T/rules"
+# refused at load: a field proctrail does not have, named with markup
+printf '%s\n' 'title: hostile' 'logsource: {category: process_creation, product: linux}' \
+	'detection:' '    selection:' '        "<img src=x onerror=window.__pwned=2>": y' \
+	'    condition: selection' >"$T/rules/hostile.yml"
+chown -R nobody "$T/rules"   # the Rules page's uploads (--rules-upload)
+start_api --ping-interval 1 --rules "$T/rules" --rules-upload yes
 URL="https://127.0.0.1:$APORT"
 # the CLI finds the API as on a `make run` host: HOME/api.url and HOME/operators/local.token
 echo "$URL" >"$H/api.url"
@@ -133,7 +140,7 @@ SHOTS=${SHOTS_DIR:-$T/shots}
 case $SHOTS in /*) ;; *) SHOTS=$ROOT/$SHOTS ;; esac
 PT_URL=$URL PT_TOKEN=$(cat "$T/local.token") PT_SHA=$SHA PT_BIN=$BIN PT_HOSTILE=$HOSTILE \
 PT_HOSTS=$HOSTS PT_LIVE_BIN=$LIVE PT_SHOTS=$SHOTS \
-PT_PROFILE=$T/chromium-profile NODE_PATH=$BR/node_modules \
+PT_PROFILE=$T/chromium-profile PT_ADMIN_TOKEN=$(cat "$T/adm.token") NODE_PATH=$BR/node_modules \
 	timeout 300 node "$BR/console.mjs" 2>&1 | tee "$T/browser.log"
 rc=${PIPESTATUS[0]}
 [ "$rc" -eq 0 ] || fail "browser test exited $rc"

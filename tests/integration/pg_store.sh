@@ -160,4 +160,7 @@ stop_server
 grep -q "refus\|--api is not available" <("$SERVER" --home "$H" --db "$URL" --api 127.0.0.1:1 2>&1 || true) ||
 	fail "--api with PostgreSQL was not refused"
 ok "--api with a PostgreSQL --db is refused"
+grep -q -- "--rules is not available" <("$SERVER" --home "$H" --db "$URL" --rules "$T" 2>&1 || true) ||
+	fail "--rules with PostgreSQL was not refused"
+ok "--rules with a PostgreSQL --db is refused"
 ok "PostgreSQL store: same answers as SQLite, partitions, retention, kill -9 without loss or duplicate"

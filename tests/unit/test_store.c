@@ -71,13 +71,16 @@ static int teardown(void **state)
 	return rc;
 }
 
-/* A batch of n exec-like events (only the extracted fields matter to the store). */
-static int put(struct fx *f, uint64_t stream, uint64_t first, uint32_t n, int sha_mod,
-	       struct pt_store_batch_result *r)
+/* A batch of n exec-like events (only the extracted fields matter to the store), with the
+ * Sigma matches the session found in it. */
+static int put_alerts(struct fx *f, uint64_t stream, uint64_t first, uint32_t n, int sha_mod,
+		      const struct pt_store_alert *alerts, uint32_t n_alerts,
+		      struct pt_store_batch_result *r)
 {
 	struct pt_store_event *ev = calloc(n, sizeof(*ev));
 	struct pt_store_batch b = { .agent = f->h.agent, .host = f->h.host, .stream_id = stream,
-		.first_seq = first, .count = n, .raw = f->raw, .raw_len = 8, .ev = ev };
+		.first_seq = first, .count = n, .raw = f->raw, .raw_len = 8, .ev = ev,
+		.alerts = alerts, .n_alerts = n_alerts };
 	uint32_t i;
 	int ret;
 
@@ -99,6 +102,46 @@ static int put(struct fx *f, uint64_t stream, uint64_t first, uint32_t n, int sh
 		ret = pt_store_commit(f->s);
 	free(ev);
 	return ret;
+}
+
+static int put(struct fx *f, uint64_t stream, uint64_t first, uint32_t n, int sha_mod,
+	       struct pt_store_batch_result *r)
+{
+	return put_alerts(f, stream, first, n, sha_mod, NULL, 0, r);
+}
+
+/* An alert row is made with the event row it names, never for a resent event: exactly one
+ * per (event, rule) however often a batch comes, tied to the stored row. */
+static void test_alerts_once_per_event(void **state)
+{
+	struct fx *f = *state;
+	struct pt_store_batch_result r;
+	const struct pt_store_alert first[] = {
+		{ 0, "rule-a", "A", "high", "a.yml" }, { 2, "rule-a", "A", "high", "a.yml" },
+		{ 2, "rule-b", "B", "low", "b.yml" }, { 3, "rule-b", "B", "low", "b.yml" },
+	};
+	/* seq 3..6: 3 and 4 are stored already (evaluated again, differently: ignored) */
+	const struct pt_store_alert again[] = {
+		{ 0, "rule-a", "A", "high", "a.yml" }, { 0, "rule-b", "B", "low", "b.yml" },
+		{ 1, "rule-b", "B", "low", "b.yml" }, { 2, "rule-a", "A", "high", "a.yml" },
+	};
+
+	assert_int_equal(put_alerts(f, 7, 1, 4, 0, first, 4, &r), 0);
+	assert_int_equal(r.inserted, 4);
+	assert_int_equal(q1(f, "SELECT count(*) FROM alerts"), 4);
+	assert_int_equal(put_alerts(f, 7, 1, 4, 0, first, 4, &r), 0);     /* resent whole */
+	assert_int_equal(r.inserted, 0);
+	assert_int_equal(q1(f, "SELECT count(*) FROM alerts"), 4);
+	assert_int_equal(put_alerts(f, 7, 3, 4, 0, again, 4, &r), 0);     /* half resent */
+	assert_int_equal(r.inserted, 2);
+	assert_int_equal(q1(f, "SELECT count(*) FROM alerts"), 5);
+	assert_int_equal(pt_store_alerts(f->s), 5);
+	/* each alert names its own event's row */
+	assert_int_equal(q1(f, "SELECT count(*) FROM alerts a JOIN events e ON e.id = a.event"
+			      " WHERE (e.seq, a.rule_id) IN (VALUES (1, 'rule-a'), (3, 'rule-a'),"
+			      " (3, 'rule-b'), (4, 'rule-b'), (5, 'rule-a'))"), 5);
+	assert_int_equal(q1(f, "SELECT count(*) FROM alerts a JOIN events e ON e.id = a.event"
+			      " WHERE a.time_ns = e.time_ns AND a.level IN ('high', 'low')"), 5);
 }
 
 static void test_dedup(void **state)
@@ -363,6 +406,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_dedup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alerts_once_per_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gaps_and_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_binaries_and_index, setup, teardown),

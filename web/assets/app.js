@@ -601,6 +601,70 @@ async function alertsPage() {
   }
 }
 
+/* The rule files of the collector's --rules directory with their state; a refused file's
+ * reason is shown as text. Admins put (new or replacing) and delete files when the collector
+ * allows uploads (docs/detection.md). */
+async function rulesPage() {
+  page('Rules', 'rules');
+  const box = el('div', { id: 'rules' });
+  main.appendChild(box);
+  let r;
+  try {
+    r = await api('/rules');
+  } catch (e) {
+    if (e.status !== 401) box.appendChild(errorBox(e));
+    return;
+  }
+  const canEdit = whoRole === 'admin' && r.upload;
+  const name = el('input', { name: 'name', id: 'rule-name', placeholder: 'my_rule.yml', maxlength: 128, required: true });
+  const text = el('textarea', { name: 'yaml', id: 'rule-yaml', rows: 16, spellcheck: 'false', required: true });
+  const fileIn = el('input', { type: 'file', id: 'rule-file', accept: '.yml,.yaml' });
+  const result = el('div', { id: 'rule-result', 'aria-live': 'polite' });
+  fileIn.addEventListener('change', async () => {
+    const f = fileIn.files && fileIn.files[0];
+    if (!f) return;
+    if (!name.value) name.value = f.name;
+    text.value = await f.text();
+  });
+  async function change(method, file, body) {
+    clear(result);
+    try {
+      await api('/rules/' + encodeURIComponent(file), method === 'PUT'
+        ? { method, body, headers: { 'Content-Type': 'application/yaml' } } : { method });
+      rulesPage();
+    } catch (e) {
+      if (e.status !== 401) result.appendChild(errorBox(e));
+    }
+  }
+  const rows = (r.rules || []).map((x) => el('tr', { class: 'rule rule-' + (x.state === 'loaded' ? 'loaded' : 'refused') },
+    el('td', { class: 'mono' }, show(x.file)),
+    el('td', {}, el('span', { class: 'badge ' + (x.state === 'loaded' ? 'ok' : 'bad') }, show(x.state))),
+    el('td', {}, show(x.title)), el('td', {}, show(x.level)), el('td', { class: 'mono' }, show(x.id)),
+    el('td', { class: 'rule-reason wrap' }, show(x.reason)),
+    el('td', {}, canEdit && !String(x.file).includes('/') ? [
+      el('button', { type: 'button', class: 'link rule-edit', onclick: () => { name.value = x.file; text.focus(); } }, 'replace'), ' ',
+      el('button', { type: 'button', class: 'link rule-delete', onclick: () => {
+        if (confirm('Delete ' + show(x.file) + '?')) change('DELETE', x.file);
+      } }, 'delete')] : '')));
+  box.appendChild(el('p', { class: 'muted', id: 'rules-summary' },
+    `${show(r.dir)}: ${show(r.loaded)} loaded, ${show(r.refused)} refused, reloaded ${localTime(r.reloaded)}`));
+  if (r.reload_error) box.appendChild(errorBox('the last reload failed (' + r.reload_error + '); the rules loaded before stay in use'));
+  box.appendChild(el('table', { id: 'rules-table' }, el('thead', {}, el('tr', {}, ['File', 'State', 'Title', 'Level', 'Id', 'Reason', '']
+    .map((t) => el('th', {}, t)))), el('tbody', {}, rows)));
+  if (!rows.length) box.appendChild(el('p', { class: 'muted' }, 'No rule file in the directory.'));
+  if (canEdit) {
+    box.appendChild(el('h2', {}, 'Upload a rule'));
+    box.appendChild(el('form', { class: 'card rule-form', id: 'rule-form', onsubmit: (ev) => {
+      ev.preventDefault();
+      change('PUT', name.value.trim(), text.value);
+    } }, el('label', {}, 'File name', name), el('label', {}, 'Or read a file', fileIn),
+    el('label', { class: 'wide' }, 'Sigma rule (YAML)', text),
+    el('div', { class: 'actions' }, el('button', { type: 'submit', class: 'primary' }, 'Validate and save')), result));
+  } else if (whoRole === 'admin') {
+    box.appendChild(el('p', { class: 'muted' }, 'Uploads are off: the collector runs without --rules-upload yes.'));
+  }
+}
+
 /* ---- routing ---- */
 
 function route() {
@@ -617,6 +681,7 @@ function route() {
     case 'binaries': return binariesPage();
     case 'binary': return binaryPage(arg);
     case 'alerts': return alertsPage();
+    case 'rules': return rulesPage();
     default: return agentsPage();
   }
 }
