@@ -175,7 +175,7 @@ FUZZ_A := build/fuzz/libfuzz.a
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZCC  $<")
-	$(Q)$(CLANG) $(CFLAGS_BASE) -Ibuild/bpf -fsanitize=fuzzer-no-link,address,undefined \
+	$(Q)$(CLANG) $(CFLAGS_BASE) $(PQ_CFLAGS) -Ibuild/bpf -fsanitize=fuzzer-no-link,address,undefined \
 		-fno-sanitize-recover=all -MMD -MP -c $< -o $@
 $(patsubst %.c,build/fuzz/obj/%.o,$(FUZZ_AGENT_SRC)): $(SKELS)
 $(FUZZ_A): $(patsubst %.c,build/fuzz/obj/%.o,$(FUZZ_LIB_SRC))
