@@ -86,6 +86,9 @@ struct api_who {
 sqlite3 *api_rw_db(struct pt_api *a);
 void api_reply(struct evhttp_request *req, int code, struct pt_buf *body);
 void api_error(struct evhttp_request *req, int code, const char *msg);
+/* true for an admin; otherwise answers 403 and returns false. The one role check of every
+ * endpoint that changes something or hands out what an admin alone may see. */
+bool api_admin(struct evhttp_request *req, const struct api_who *who);
 void api_headers(struct evhttp_request *req, const char *content_type);
 /* A request's query parsed for kind; on error answers 400 and returns -EINVAL. q must be
  * cleared by the caller (evhttp_clear_headers) either way. */

@@ -79,6 +79,14 @@ void api_reply(struct evhttp_request *req, int code, struct pt_buf *body)
 		evbuffer_free(b);
 }
 
+bool api_admin(struct evhttp_request *req, const struct api_who *who)
+{
+	if (who->role == PT_ROLE_ADMIN)
+		return true;
+	api_error(req, 403, "admin role required");
+	return false;
+}
+
 void api_error(struct evhttp_request *req, int code, const char *msg)
 {
 	struct pt_buf out;
@@ -492,9 +500,7 @@ static void route(struct pt_api *a, struct evhttp_request *req, const char *path
 	if (!strcmp(path, "/api/v1/whoami")) {
 		whoami(req, &who);
 	} else if (!strcmp(path, "/api/v1/operators")) {
-		if (who.role != PT_ROLE_ADMIN)
-			api_error(req, 403, "admin role required");
-		else
+		if (api_admin(req, &who))
 			operators_list(a, req);
 	} else if (!strcmp(path, "/api/v1/events")) {
 		api_events(a, req);

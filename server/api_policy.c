@@ -162,9 +162,7 @@ void api_policy(struct pt_api *a, struct evhttp_request *req, const struct api_w
 		api_error(req, 405, "POST only");
 		return;
 	}
-	if (who->role != PT_ROLE_ADMIN) {
-		api_error(req, 403, "admin role required");
+	if (!api_admin(req, who))
 		return;
-	}
 	policy_change(a, req, who, block);
 }

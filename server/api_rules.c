@@ -15,6 +15,7 @@
 
 #include "api-int.h"
 #include "proctrail/escape.h"
+#include "proctrail/file.h"
 #include "proctrail/sigma.h"
 
 #define RULE_NAME_MAX 128
@@ -63,45 +64,6 @@ static int validate(struct evhttp_request *req, const char *name, const char *te
 	return 0;
 }
 
-/* The new file beside the old one, then renamed over it: a reload sees one or the other. */
-static int write_atomic(const char *dir, const char *name, const char *text, size_t len)
-{
-	char tmp[PT_SERVER_PATH_MAX + RULE_NAME_MAX + 16], dst[PT_SERVER_PATH_MAX + RULE_NAME_MAX + 2];
-	size_t off = 0;
-	ssize_t n;
-	int fd, dfd, ret = 0;
-
-	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name);
-	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
-		return -errno;
-	if (fchmod(fd, 0640))
-		ret = -errno;
-	while (!ret && off < len) {
-		n = write(fd, text + off, len - off);
-		if (n < 0 && errno != EINTR)
-			ret = -errno;
-		else if (n > 0)
-			off += (size_t)n;
-	}
-	if (!ret && fsync(fd))
-		ret = -errno;
-	if (close(fd) && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, dst))
-		ret = -errno;
-	if (ret) {
-		unlink(tmp);
-		return ret;
-	}
-	/* the rename itself survives a crash once the directory is on disk */
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-}
-
 static void rule_change(struct pt_api *a, struct evhttp_request *req, const struct api_who *who,
 			const char *name, bool put)
 {
@@ -113,6 +75,7 @@ static void rule_change(struct pt_api *a, struct evhttp_request *req, const stru
 	const char *text;
 	int ret;
 
+	snprintf(path, sizeof(path), "%s/%s", a->rules_dir, name);
 	if (put) {
 		if (len > PT_SIGMA_FILE_MAX) {   /* evhttp's API_BODY_MAX comes first */
 			api_error(req, 413, "rule file too large");
@@ -124,9 +87,9 @@ static void rule_change(struct pt_api *a, struct evhttp_request *req, const stru
 		}
 		if (validate(req, name, text ? text : "", len))
 			return;
-		ret = write_atomic(a->rules_dir, name, text ? text : "", len);
+		/* "NAME.tmp" while written: not a .yml/.yaml name, so a reload never reads it */
+		ret = pt_file_replace(path, text ? text : "", len, 0640, (gid_t)-1);
 	} else {
-		snprintf(path, sizeof(path), "%s/%s", a->rules_dir, name);
 		ret = unlink(path) ? -errno : 0;
 		if (ret == -ENOENT) {
 			api_error(req, 404, "no such rule file");
@@ -171,10 +134,8 @@ void api_rules(struct pt_api *a, struct evhttp_request *req, const struct api_wh
 		api_error(req, 405, "PUT or DELETE");
 		return;
 	}
-	if (who->role != PT_ROLE_ADMIN) {
-		api_error(req, 403, "admin role required");
+	if (!api_admin(req, who))
 		return;
-	}
 	if (!a->rules_upload) {
 		api_error(req, 409, "rule uploads are off (start the collector with "
 			  "--rules-upload yes)");

@@ -198,10 +198,8 @@ void api_samples(struct pt_api *a, struct evhttp_request *req, const struct api_
 			api_error(req, 405, "GET or POST");
 			return;
 		}
-		if (who->role != PT_ROLE_ADMIN) {
-			api_error(req, 403, "admin role required");
+		if (!api_admin(req, who))
 			return;
-		}
 		sample_post(a, req, who);
 		return;
 	}
@@ -210,9 +208,7 @@ void api_samples(struct pt_api *a, struct evhttp_request *req, const struct api_
 		return;
 	}
 	/* a sample is the file itself, maybe malware: admins only */
-	if (who->role != PT_ROLE_ADMIN) {
-		api_error(req, 403, "admin role required");
+	if (!api_admin(req, who))
 		return;
-	}
 	sample_get(a, req, path + 16);
 }
