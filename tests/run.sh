@@ -90,7 +90,14 @@ for t in tests/integration/*.sh; do
 	case $rc in
 	0) record "integration/$name" pass ;;
 	77) record "integration/$name" skip; tail -3 "$log" ;;
-	*) record "integration/$name" fail; echo "---- last lines of $log (exit $rc)"; tail -30 "$log" ;;
+	*)
+		record "integration/$name" fail
+		# The failed check first: the log tail below is mostly the daemons' own logs.
+		echo "---- checks of $log (exit $rc)"
+		grep -E '^(ok|FAIL|fail|not ok|skip)[: ]' "$log" | tail -12
+		echo "---- last lines of $log"
+		tail -30 "$log"
+		;;
 	esac
 done
 

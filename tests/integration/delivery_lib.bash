@@ -49,10 +49,11 @@ trap delivery_cleanup EXIT
 
 fail() {
 	echo "FAIL: $*"
-	for f in server agent; do
-		if [ -f "$T/$f.log" ]; then
-			echo "---- $f log (last lines)"
-			grep -v 'debug: uplink: sent' "$T/$f.log" | tail -25
+	# server.start is the running collector's log; server.log has the ones before it.
+	for f in server.log server.start agent.log; do
+		if [ -f "$T/$f" ]; then
+			echo "---- $f (last lines)"
+			grep -v 'debug: uplink: sent' "$T/$f" | tail -25
 		fi
 	done
 	exit 1
