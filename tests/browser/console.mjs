@@ -7,7 +7,8 @@
 // counted from its events), PT_HOSTILE (an executable path with markup, quotes
 // and an escape sequence), PT_LIVE_BIN (run during the live view), PT_SHOTS (screenshots
 // directory), PT_PROFILE (a fresh --user-data-dir), PT_ADMIN_TOKEN (operator 'adm', admin role:
-// uploads rules through the Rules page; the collector runs with --rules-upload yes).
+// uploads rules through the Rules page, with the collector's --rules-upload yes, and fetches a
+// sample of PT_BIN from the binary page).
 // Each check prints "ok: ..." or throws; the exit status is the verdict.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
@@ -228,6 +229,26 @@ try {
   await page.waitForFunction(() => ![...document.querySelectorAll('#rules-table tr.rule')]
     .some((r) => r.textContent.includes('console_up.yml')));
   ok('and deleted it');
+
+  // ---- an admin fetches a sample from the binary page: the agent sends the file it executed
+  await page.goto(`${URL_}/#/binary/${SHA}`);
+  await page.waitForSelector('#sample-fetch');
+  await page.selectOption('#sample-agent', 'browser-agent');
+  await page.click('#sample-fetch');
+  await page.waitForFunction(() => (document.querySelector('#sample-message') || {}).textContent?.startsWith('Request '));
+  ok('the fetch request is accepted');
+  // the page polls the request until the collector has stored the file
+  await page.waitForSelector('#sample-download');
+  expect((await page.textContent('#sample-table tr.sample-request td.sample-state')) === 'stored',
+    'the request is shown as stored');
+  const gotSha = await page.evaluate(async (sha) => {
+    const r = await fetch('/api/v1/samples/' + sha, { credentials: 'same-origin' });
+    if (r.status !== 200) return 'status ' + r.status;
+    const d = await crypto.subtle.digest('SHA-256', await r.arrayBuffer());
+    return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  }, SHA);
+  expect(gotSha === SHA, 'the downloaded sample has the SHA-256 of the binary the agent ran');
+  await page.screenshot({ path: `${SHOTS}/sample.png`, fullPage: true });
   await page.click('#signout');
   await page.waitForSelector('#signin');
 

@@ -2,7 +2,7 @@
 # The web console in Debian's headless Chromium, driven by playwright-core (tests/browser/
 # console.mjs), against a real collector (API over TLS, SQLite) and a real eBPF agent: sign in,
 # find an exec by its hash, open its tree, the live view shows an exec made during the test,
-# the rules page lists the rules and a refused one's reason, an admin uploads and deletes one,
+# the rules page lists the rules and a refused one's reason, an admin uploads and deletes one and fetches a sample of the binary (its SHA-256 checked),
 # the binary page shows the right host count, a hostile file name shows as text. A second real
 # agent runs in a UTS namespace of its own (another host name), so every exec of the test is
 # seen from two hosts.
