@@ -23,6 +23,7 @@ static size_t max_payload(uint8_t type)
 int pt_netmsg_parse(const uint8_t *buf, size_t len, struct pt_netmsg *m)
 {
 	struct pt_frame_header h;
+	struct pt_frame f;
 	uint32_t n;
 	size_t max;
 
@@ -42,7 +43,8 @@ int pt_netmsg_parse(const uint8_t *buf, size_t len, struct pt_netmsg *m)
 	m->total = 4 + (size_t)n;
 	if (m->type == PT_NETMSG_SEND || m->type == PT_NETMSG_FRAME) {
 		if (pt_frame_header_parse(m->payload, m->len, PT_FRAME_MAX, &h) != 0 ||
-		    PT_FRAME_HDR_LEN + (size_t)h.payload_len != m->len)
+		    PT_FRAME_HDR_LEN + (size_t)h.payload_len != m->len ||
+		    pt_frame_split(m->payload, m->len, &f) != 0)
 			return -EPROTO;
 	}
 	return 1;

@@ -46,7 +46,7 @@ struct pt_netmsg {
 
 /* 1 with the first message of buf in *m; 0 when buf holds only part of one; -EPROTO for an
  * unknown type, an UP with a payload, or a SEND/FRAME that is not exactly one frame (magic,
- * version, length); -EMSGSIZE when the header announces more than the type allows. */
+ * version, length, a sound split into attributes and body); -EMSGSIZE when the header announces more than the type allows. */
 int pt_netmsg_parse(const uint8_t *buf, size_t len, struct pt_netmsg *m);
 /* The header of a message of type with a payload of len bytes (len within the type's bound). */
 void pt_netmsg_header(uint8_t hdr[PT_NETMSG_HDR_LEN], uint8_t type, size_t len);
