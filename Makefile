@@ -167,7 +167,7 @@ $(BUILD)/bench/%: $(call obj,bench/%.c) $(ALL_ARCHIVES)
 FUZZ_CFLAGS := $(CFLAGS_BASE) -Ibuild/bpf -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 fuzz: $(FUZZERS)
 # The sensor's record decoding is pure (no skeleton, no kernel): it is fuzzed like the library.
-FUZZ_AGENT_SRC := agent/sensor_decode.c agent/container.c agent/users.c
+FUZZ_AGENT_SRC := agent/sensor_decode.c agent/container.c agent/users.c agent/netmsg.c
 # Every source is compiled once for all harnesses (instrumented, not linked with libFuzzer's
 # main) into one archive; each harness takes from it only what it uses.
 FUZZ_LIB_SRC := $(LIB_SRC) $(SERVER_SRC) $(FUZZ_AGENT_SRC)

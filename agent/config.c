@@ -63,6 +63,11 @@ static const struct setting settings[] = {
 	{ "backoff-max-ms", K_U32, OFF(uplink.backoff_max_ms), 1, 3600000, "longest reconnect delay (30000)" },
 	{ "timeout-ms", K_U32, OFF(uplink.timeout_ms), 100, 3600000,
 	  "connect, handshake, WELCOME and ACK timeout (30000)" },
+	{ "network-child", K_BOOL, OFF(uplink.network_child), 0, 0,
+	  "TLS and frame decoding in an unprivileged, confined process per connection (yes); "
+	  "no: in the root agent" },
+	{ "network-user", K_STR, OFF(uplink.network_user), 0, 0,
+	  "the user that process runs as (" PT_UPLINK_NETWORK_USER ")" },
 	{ "pin-dir", K_STR, OFF(sensor.pin_dir), 0, 0, "BPF pins (" PT_SENSOR_PIN_DIR ")" },
 	{ "hash-workers", K_U32, OFF(sensor.hash_workers), 1, 64, "hashing threads (2)" },
 	{ "hash-max-bytes", K_U64, OFF(sensor.hash_max_bytes), 1, UINT64_MAX,
@@ -169,6 +174,8 @@ int pt_agent_config_load(struct pt_agent_config *c, int argc, char **argv)
 	c->uplink.allow_collect = true;
 	c->uplink.allow_ping = true;
 	c->uplink.allow_sample = true;
+	c->uplink.network_child = true;
+	c->uplink.network_user = PT_UPLINK_NETWORK_USER;
 	c->enforce.hash_memfd = true;
 	c->spool_dir = PT_AGENT_SPOOL_DIR_DEFAULT;
 	c->metrics_interval_ms = PT_AGENT_METRICS_INTERVAL_DEFAULT;

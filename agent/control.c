@@ -146,6 +146,10 @@ static void reload(struct pt_agent_control *c)
 		add_name(fixed, sizeof(fixed), "pin-dir");
 	if (o->uplink.mode != fresh.uplink.mode)
 		add_name(fixed, sizeof(fixed), "mode");
+	if (o->uplink.network_child != fresh.uplink.network_child)
+		add_name(fixed, sizeof(fixed), "network-child");
+	if (str_differs(o->uplink.network_user, fresh.uplink.network_user))
+		add_name(fixed, sizeof(fixed), "network-user");
 	if (o->uplink.n_collectors != fresh.uplink.n_collectors)
 		add_name(fixed, sizeof(fixed), "collector");
 	else

@@ -12,6 +12,7 @@
 #include "proctrail/version.h"
 #include "collector_mode.h"
 #include "join.h"
+#include "netchild.h"
 #include "sensor.h"
 #include "stdout.h"
 
@@ -68,6 +69,8 @@ int main(int argc, char **argv)
 	char msg[256];
 	uint64_t v;
 
+	if (pt_netchild_wanted(argc, argv))
+		return pt_netchild_main(argc, argv);
 	if (pt_join_wanted(argc, argv))
 		return pt_join_main(argc, argv);
 	if (pt_collector_mode_wanted(argc, argv))

@@ -48,6 +48,8 @@ struct pt_uplink {
 	/* shared with other threads, under lock */
 	pthread_mutex_t lock;
 	SSL_CTX *next_ctx;             /* reloaded TLS settings, taken at the next connect */
+	char *ca, *cert, *key;         /* the files, for the network child of each connection */
+	char *user;                    /* the network child's user */
 	struct pt_uplink_stats st;
 
 	/* session state, uplink thread only */
@@ -70,18 +72,6 @@ struct pt_uplink {
 	size_t out_cap, scratch_cap;
 	ZSTD_CCtx *zc;                 /* reused for every batch: a new one costs its tables */
 };
-
-/* The agent's name is its certificate's CN: the collector checks HELLO's against it. */
-static int own_cn(SSL_CTX *ctx, char *out, size_t outlen)
-{
-	X509 *x = SSL_CTX_get0_certificate(ctx);
-	if (!x)
-		return -ENOENT;
-	int n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, out, (int)outlen);
-	if (n <= 0 || (size_t)n >= outlen || !pt_tls_name_valid(out))
-		return -EINVAL;
-	return 0;
-}
 
 static int send_frame(struct pt_uplink *u, const uint8_t *p, size_t len)
 {
@@ -488,8 +478,16 @@ static int session(struct pt_uplink *u, const char *addr, bool *welcomed)
 		u->ctx = u->next_ctx;
 		u->next_ctx = NULL;
 	}
+	/* copied: a SIGHUP may replace them while the connection is made */
+	char ca[4096], cert[4096], key[4096];
+	snprintf(ca, sizeof(ca), "%s", u->ca);
+	snprintf(cert, sizeof(cert), "%s", u->cert);
+	snprintf(key, sizeof(key), "%s", u->key);
 	pthread_mutex_unlock(&u->lock);
-	rc = pt_conn_open(&u->c, u->ctx, addr, u->stopfd, u->o.timeout_ms, err, sizeof(err));
+	struct pt_transport t = { .ctx = u->o.network_child ? NULL : u->ctx, .ca = ca, .cert = cert,
+				  .key = key, .user = u->user, .name = u->agent_name,
+				  .verbose = log_verbose() };
+	rc = pt_conn_open(&u->c, &t, addr, u->stopfd, u->o.timeout_ms, err, sizeof(err));
 	if (rc < 0) {
 		if (rc != -ECANCELED)
 			log_warnx("uplink: %s: %s", addr, err);
@@ -529,7 +527,7 @@ static int session(struct pt_uplink *u, const char *addr, bool *welcomed)
 		struct pollfd p[3] = { { .fd = u->c.fd, .events = POLLIN },
 				       { .fd = u->efd, .events = POLLIN },
 				       { .fd = u->stopfd, .events = POLLIN } };
-		if (SSL_pending(u->c.ssl) == 0 && poll(p, 3, 1000) < 0 && errno != EINTR) {
+		if (!pt_conn_pending(&u->c) && poll(p, 3, 1000) < 0 && errno != EINTR) {
 			rc = -errno;
 			break;
 		}
@@ -635,14 +633,23 @@ int pt_uplink_new(const struct pt_uplink_opts *o, struct pt_spool *sp, struct pt
 		}
 		u->o.collectors[i] = u->addrs[i];
 	}
-	u->o.ca = u->o.cert = u->o.key = NULL;   /* only used here */
+	u->ca = strdup(o->ca);
+	u->cert = strdup(o->cert);
+	u->key = strdup(o->key);
+	u->user = strdup(o->network_user ? o->network_user : PT_UPLINK_NETWORK_USER);
+	u->o.network_user = NULL;
+	if (!u->ca || !u->cert || !u->key || !u->user) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	u->o.ca = u->o.cert = u->o.key = NULL;   /* u->ca, u->cert, u->key from now on */
 	u->ctx = pt_tls_client_ctx(o->ca, o->cert, o->key, err, sizeof(err));
 	if (!u->ctx) {
 		log_warnx("uplink: TLS: %s", err);
 		rc = -EINVAL;
 		goto fail;
 	}
-	if ((rc = own_cn(u->ctx, u->agent_name, sizeof(u->agent_name))) < 0) {
+	if ((rc = pt_tls_ctx_cn(u->ctx, u->agent_name, sizeof(u->agent_name))) < 0) {
 		log_warnx("uplink: %s: no usable CN in the certificate", o->cert);
 		goto fail;
 	}
@@ -716,6 +723,10 @@ void pt_uplink_free(struct pt_uplink *u)
 	if (u->ctx)
 		SSL_CTX_free(u->ctx);
 	SSL_CTX_free(u->next_ctx);
+	free(u->ca);
+	free(u->cert);
+	free(u->key);
+	free(u->user);
 	pthread_mutex_destroy(&u->lock);
 	if (u->efd >= 0)
 		close(u->efd);
@@ -742,15 +753,30 @@ int pt_uplink_reload_tls(struct pt_uplink *u, const char *ca, const char *cert, 
 	if (!ctx)
 		return -EINVAL;
 	/* The agent's name is fixed for the life of its stream: the collector keys it by name. */
-	if (own_cn(ctx, cn, sizeof(cn)) < 0 || strcmp(cn, u->agent_name)) {
+	if (pt_tls_ctx_cn(ctx, cn, sizeof(cn)) < 0 || strcmp(cn, u->agent_name)) {
 		snprintf(err, errlen, "%s names agent '%s', this agent is '%s'; restart to change it",
-			 cert, own_cn(ctx, cn, sizeof(cn)) < 0 ? "?" : cn, u->agent_name);
+			 cert, pt_tls_ctx_cn(ctx, cn, sizeof(cn)) < 0 ? "?" : cn, u->agent_name);
 		SSL_CTX_free(ctx);
 		return -EINVAL;
+	}
+	char *nca = strdup(ca), *ncert = strdup(cert), *nkey = strdup(key);
+	if (!nca || !ncert || !nkey) {
+		free(nca);
+		free(ncert);
+		free(nkey);
+		SSL_CTX_free(ctx);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
 	pthread_mutex_lock(&u->lock);
 	SSL_CTX_free(u->next_ctx);
 	u->next_ctx = ctx;
+	free(u->ca);
+	free(u->cert);
+	free(u->key);
+	u->ca = nca;
+	u->cert = ncert;
+	u->key = nkey;
 	u->st.tls_reloads++;
 	pthread_mutex_unlock(&u->lock);
 	return 0;

@@ -8,6 +8,8 @@
  * Nothing is freed before an ACK: the uplink reads the spool through a cursor and only
  * pt_spool_ack() deletes. After any reconnect it resends from the acknowledged sequence on.
  *
+ * The TLS connection itself lives in a network child process by default (uplink_io.h).
+ *
  * Ownership: pt_uplink_new() borrows the spool and the queue (they must outlive it) and copies
  * every string it is given; pt_uplink_free() stops the thread and is NULL-safe.
  */
@@ -44,7 +46,13 @@ struct pt_uplink_opts {
 	unsigned backoff_min_ms;     /* 0: 250 */
 	unsigned backoff_max_ms;     /* 0: 30000 */
 	unsigned timeout_ms;         /* connect, handshake, WELCOME, a stalled ACK; 0: 30000 */
+	/* TLS and frame decoding in a network child per connection, unprivileged and confined
+	 * (agent/netchild.c); false: in the uplink thread, as root */
+	bool network_child;
+	const char *network_user;    /* the child's user; NULL: PT_UPLINK_NETWORK_USER */
 };
+
+#define PT_UPLINK_NETWORK_USER "nobody"
 
 struct pt_uplink;
 

@@ -1,5 +1,5 @@
 /* Uplink transport: TCP connect with a timeout, TLS 1.3 handshake, whole-frame writes and
- * frame reads over a non-blocking socket. */
+ * frame reads over a non-blocking socket; or the same through the network child. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include "proctrail/clock.h"
 #include "proctrail/log.h"
@@ -44,8 +45,18 @@ int pt_uplink_split_addr(const char *addr, char *host, size_t hostlen, char *por
 	return 0;
 }
 
-/* Waits for events on fd (and returns early if the stop fd becomes readable). */
-static int wait_fd(int fd, short events, int stopfd, uint64_t deadline)
+int pt_tls_ctx_cn(SSL_CTX *ctx, char *out, size_t outlen)
+{
+	X509 *x = SSL_CTX_get0_certificate(ctx);
+	if (!x)
+		return -ENOENT;
+	int n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, out, (int)outlen);
+	if (n <= 0 || (size_t)n >= outlen || !pt_tls_name_valid(out))
+		return -EINVAL;
+	return 0;
+}
+
+int pt_wait_fd(int fd, short events, int stopfd, uint64_t deadline)
 {
 	for (;;) {
 		uint64_t now = pt_mono_ms();
@@ -84,7 +95,7 @@ static int tcp_connect(const char *host, const char *port, int stopfd, uint64_t 
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
 		if (errno == EINPROGRESS) {
-			rc = wait_fd(fd, POLLOUT, stopfd, deadline);
+			rc = pt_wait_fd(fd, POLLOUT, stopfd, deadline);
 			int soerr = 0;
 			socklen_t sl = sizeof(soerr);
 			if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && !soerr)
@@ -103,28 +114,41 @@ static int tcp_connect(const char *host, const char *port, int stopfd, uint64_t 
 	return fd >= 0 ? fd : rc;
 }
 
-int pt_conn_open(struct pt_conn *c, SSL_CTX *ctx, const char *addr, int stopfd,
+int pt_conn_open(struct pt_conn *c, const struct pt_transport *t, const char *addr, int stopfd,
 		 unsigned timeout_ms, char *err, size_t errlen)
 {
 	char host[256], port[32];
 	uint64_t deadline = pt_mono_ms() + timeout_ms;
-	int rc;
+	int fd;
 
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 	c->stopfd = stopfd;
-	pt_buf_init(&c->in, PT_FRAME_MAX + 65536);
 	if (pt_uplink_split_addr(addr, host, sizeof(host), port, sizeof(port)) < 0) {
 		snprintf(err, errlen, "bad collector address");
 		return -EINVAL;
 	}
-	c->fd = tcp_connect(host, port, stopfd, deadline);
-	if (c->fd < 0) {
-		rc = c->fd;
-		c->fd = -1;
-		snprintf(err, errlen, "connect: %s", strerror(-rc));
-		return rc;
+	/* The connection is made here (name resolution and connect need what the network
+	 * child has given up); the child gets the connected socket. */
+	fd = tcp_connect(host, port, stopfd, deadline);
+	if (fd < 0) {
+		snprintf(err, errlen, "connect: %s", strerror(-fd));
+		return fd;
 	}
+	if (!t->ctx)
+		return pt_conn_child_open(c, t, fd, host, timeout_ms, deadline, err, errlen);
+	return pt_conn_tls(c, t->ctx, fd, host, stopfd, deadline, err, errlen);
+}
+
+int pt_conn_tls(struct pt_conn *c, SSL_CTX *ctx, int fd, const char *host, int stopfd,
+		uint64_t deadline, char *err, size_t errlen)
+{
+	int rc;
+
+	c->fd = fd;
+	c->stopfd = stopfd;
+	c->child = 0;
+	pt_buf_init(&c->in, PT_FRAME_MAX + 65536);
 	c->ssl = SSL_new(ctx);
 	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1 || pt_tls_client_expect_host(c->ssl, host) < 0) {
 		pt_tls_errstr(err, errlen);
@@ -138,7 +162,7 @@ int pt_conn_open(struct pt_conn *c, SSL_CTX *ctx, const char *addr, int stopfd,
 			break;
 		int e = SSL_get_error(c->ssl, r);
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-			rc = wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, stopfd, deadline);
+			rc = pt_wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, stopfd, deadline);
 			if (rc < 0) {
 				snprintf(err, errlen, "TLS handshake: %s", strerror(-rc));
 				return rc;
@@ -161,6 +185,8 @@ int pt_conn_open(struct pt_conn *c, SSL_CTX *ctx, const char *addr, int stopfd,
 
 void pt_conn_close(struct pt_conn *c)
 {
+	if (c->child > 0)
+		pt_conn_child_close(c);
 	if (c->ssl) {
 		SSL_shutdown(c->ssl);
 		SSL_free(c->ssl);
@@ -177,6 +203,8 @@ int pt_conn_write(struct pt_conn *c, const uint8_t *p, size_t len, unsigned time
 	uint64_t deadline = pt_mono_ms() + timeout_ms;
 	size_t off = 0;
 
+	if (c->child > 0)
+		return pt_conn_child_write(c, p, len, deadline);
 	while (off < len) {
 		ERR_clear_error();
 		int n = SSL_write(c->ssl, p + off, (int)(len - off > (1u << 30) ? 1u << 30 : len - off));
@@ -187,7 +215,7 @@ int pt_conn_write(struct pt_conn *c, const uint8_t *p, size_t len, unsigned time
 		int e = SSL_get_error(c->ssl, n);
 		if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ)
 			return -EPIPE;
-		int rc = wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, c->stopfd, deadline);
+		int rc = pt_wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, c->stopfd, deadline);
 		if (rc < 0)
 			return rc;
 	}
@@ -198,6 +226,8 @@ int pt_conn_fill(struct pt_conn *c)
 {
 	uint8_t tmp[16384];
 
+	if (c->child > 0)
+		return pt_conn_child_fill(c);
 	for (;;) {
 		ERR_clear_error();
 		int n = SSL_read(c->ssl, tmp, sizeof(tmp));
@@ -219,8 +249,11 @@ int pt_conn_fill(struct pt_conn *c)
 int pt_conn_next_frame(struct pt_conn *c, struct pt_frame *f, size_t *flen)
 {
 	struct pt_frame_header h;
-	int rc = pt_frame_header_parse(c->in.data, c->in.len, PT_FRAME_MAX, &h);
+	int rc;
 
+	if (c->child > 0)
+		return pt_conn_child_next_frame(c, f, flen);
+	rc = pt_frame_header_parse(c->in.data, c->in.len, PT_FRAME_MAX, &h);
 	if (rc == -EAGAIN)
 		return 0;
 	if (rc < 0)
@@ -232,4 +265,9 @@ int pt_conn_next_frame(struct pt_conn *c, struct pt_frame *f, size_t *flen)
 		return rc;
 	*flen = total;
 	return 1;
+}
+
+bool pt_conn_pending(const struct pt_conn *c)
+{
+	return c->ssl && SSL_pending(c->ssl) > 0;
 }

@@ -21,6 +21,9 @@ struct pt_confine {
 	const char *read_write[PT_CONFINE_PATHS_MAX];   /* directories; NULL-terminated */
 	const char *read_only[PT_CONFINE_PATHS_MAX];
 	bool allow_tcp_connect;   /* a client (an agent's uplink, a PostgreSQL store) */
+	bool no_files;            /* seccomp refuses open/openat/openat2/creat as well */
+	bool no_sockets;          /* seccomp refuses socket, socketpair, connect, bind, listen,
+				   * accept: only descriptors held before remain */
 };
 
 struct pt_confine_result {

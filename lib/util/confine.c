@@ -126,27 +126,50 @@ static const int denied_syscalls[] = {
 #endif
 };
 
+/* For a process that has opened everything it will use (the agent's network child): no file,
+ * no socket, whatever Landlock the kernel has. */
+static const int file_syscalls[] = {
+#ifdef SYS_open
+	SYS_open, SYS_creat,
+#endif
+	SYS_openat, SYS_openat2,
+};
+static const int socket_syscalls[] = {
+	SYS_socket, SYS_socketpair, SYS_connect, SYS_bind, SYS_listen, SYS_accept, SYS_accept4,
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
 #if defined(__x86_64__)
 #define PT_AUDIT_ARCH AUDIT_ARCH_X86_64
 #elif defined(__aarch64__)
 #define PT_AUDIT_ARCH AUDIT_ARCH_AARCH64
 #endif
 
-static int seccomp_deny(struct pt_confine_result *res, char *err, size_t errlen)
+static int seccomp_deny(const struct pt_confine *c, struct pt_confine_result *res, char *err,
+			size_t errlen)
 {
 #ifdef PT_AUDIT_ARCH
-	enum { NDENY = sizeof(denied_syscalls) / sizeof(denied_syscalls[0]) };
-	struct sock_filter f[4 + 2 * NDENY + 1];
+	enum { NMAX = NELEM(denied_syscalls) + NELEM(file_syscalls) + NELEM(socket_syscalls) };
+	struct sock_filter f[4 + 2 * NMAX + 1];
 	struct sock_fprog prog = { .filter = f };
-	unsigned n = 0;
+	int deny[NMAX];
+	unsigned n = 0, ndeny = 0;
+
+	for (size_t i = 0; i < NELEM(denied_syscalls); i++)
+		deny[ndeny++] = denied_syscalls[i];
+	for (size_t i = 0; c->no_files && i < NELEM(file_syscalls); i++)
+		deny[ndeny++] = file_syscalls[i];
+	for (size_t i = 0; c->no_sockets && i < NELEM(socket_syscalls); i++)
+		deny[ndeny++] = socket_syscalls[i];
 
 	/* another architecture's calls (x32, i386 on x86-64) would bypass the numbers below */
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
 	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PT_AUDIT_ARCH, 1, 0);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
-	for (unsigned i = 0; i < NDENY; i++) {
-		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)denied_syscalls[i], 0, 1);
+	for (unsigned i = 0; i < ndeny; i++) {
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)deny[i], 0, 1);
 		f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
 	}
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
@@ -159,6 +182,7 @@ static int seccomp_deny(struct pt_confine_result *res, char *err, size_t errlen)
 	}
 	res->seccomp = true;
 #else
+	(void)c;
 	(void)res;
 	(void)err;
 	(void)errlen;
@@ -179,5 +203,5 @@ int pt_confine_self(const struct pt_confine *c, struct pt_confine_result *res, c
 	}
 	if ((rc = landlock(c, res, err, errlen)))
 		return rc;
-	return seccomp_deny(res, err, errlen);
+	return seccomp_deny(c, res, err, errlen);
 }

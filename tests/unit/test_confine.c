@@ -146,10 +146,49 @@ static void test_confined_child(void **state)
 		assert_true(res[0] & DENIED_CONNECT);
 }
 
+/* no_files and no_sockets (the agent's network child): seccomp alone refuses every open and
+ * every new socket, even with no Landlock; a descriptor held before still works. */
+static void test_no_files_no_sockets(void **state)
+{
+	int sv[2], status, got = 0;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct pt_confine c = { .no_files = true, .no_sockets = true };
+		struct pt_confine_result r;
+		char err[256];
+		int fds[2];
+
+		close(sv[0]);
+		if (pt_confine_self(&c, &r, err, sizeof(err)))
+			_exit(255);
+		if (open("/", O_RDONLY | O_DIRECTORY) < 0 && errno == EPERM)
+			got |= 1;
+		if (openat(AT_FDCWD, "/etc/hostname", O_RDONLY) < 0 && errno == EPERM)
+			got |= 2;
+		if (socket(AF_INET, SOCK_STREAM, 0) < 0 && errno == EPERM)
+			got |= 4;
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0 && errno == EPERM)
+			got |= 8;
+		_exit(write(sv[1], &got, sizeof(got)) == sizeof(got) ? 0 : 1);
+	}
+	close(sv[1]);
+	assert_int_equal(read(sv[0], &got, sizeof(got)), sizeof(got));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(sv[0]);
+	assert_int_equal(got, 1 | 2 | 4 | 8);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_confined_child, setup, teardown),
+		cmocka_unit_test(test_no_files_no_sockets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
