@@ -5,7 +5,7 @@
 # compared byte for byte after jq -S: events with every filter, the command-line search,
 # cursor paging, one event, process trees (root, middle, leaf), binaries and rare binaries
 # with paging, a binary's detail, agents (their wall-clock times and source port aside), the
-# 404s. Documented differences only (docs/api.md): what PostgreSQL does not serve yet answers
+# 404s, the event stream. Documented differences only (docs/api.md): what PostgreSQL does not serve yet answers
 # 501 there (policy, samples, rules, alerts).
 . "$(dirname "$0")/api_lib.bash"
 . "$(dirname "$0")/pg_lib.bash"
@@ -103,6 +103,16 @@ run() {
 		done
 	fi
 	questions
+	# the event stream: events stored after it opened, in order
+	curl -sS -N --cacert "$H/pki/ca.crt" -H "Authorization: Bearer $(cat "$T/alice.token")" \
+		"https://127.0.0.1:$APORT/api/v1/events/stream?agent=a2" >"$T/stream" 2>&1 &
+	local cpid=$! i
+	for i in $(seq 300); do grep -q '^: proctrail events from' "$T/stream" && break; sleep 0.1; done
+	send --bundle "$H/agents/a2" --stream 3 --events 5 --batch 5 --hostname "h<2>"
+	for i in $(seq 600); do [ "$(grep -c '^event: event' "$T/stream")" -ge 5 ] && break; sleep 0.1; done
+	kill "$cpid" 2>/dev/null || true
+	wait "$cpid" 2>/dev/null || true
+	grep -v '^: keepalive' "$T/stream" >"$ANS/stream"
 	for p in policy samples rules alerts; do
 		api alice "/api/v1/$p" >/dev/null
 		echo "$(status)" >"$ANS/status_$p"
@@ -111,9 +121,9 @@ run() {
 }
 
 run sqlite "$H/proctrail.db"
-expect_eq "stored on SQLite" "$(q 'SELECT count(*) FROM events')" 640
+expect_eq "stored on SQLite" "$(q 'SELECT count(*) FROM events')" 645
 run pg "$URL"
-expect_eq "stored on PostgreSQL" "$(pq 'SELECT count(*) FROM events')" 640
+expect_eq "stored on PostgreSQL" "$(pq 'SELECT count(*) FROM events')" 645
 grep -q "API listening" "$T/server.log" || fail "no API on PostgreSQL"
 
 # The answers are worth comparing: what they hold is checked on SQLite's (then they must be
@@ -133,6 +143,7 @@ expect_eq "binaries" "$(body binaries | jq '.binaries | length')" 64
 expect_eq "rare binaries (1 host)" "$(body rare | jq '.binaries | length')" 24
 expect_eq "a binary of two agents" "$(body binary_one | jq -c '[.hosts, [.agents[].agent]]')" '[2,["a1","a2"]]'
 expect_eq "binaries paging" "$(cat "$S/binaries_page1" "$S/binaries_page2" | grep -o '"sha256": "[0-9a-f]*"' | sort -u | wc -l)" 20
+expect_eq "event stream: the 5 new events" "$(grep -c '^event: event' "$S/stream")" 5
 expect_eq "agents" "$(body agents | jq -c '[.agents[] | [.name, .events, .duplicates]]')" '[["a1",600,1200],["a2",40,0]]'
 for f in event_missing tree_missing binary_missing; do
 	expect_eq "$f: status" "$(head -1 "$S/$f")" 404
