@@ -125,10 +125,16 @@ int api_query(struct evhttp_request *req, struct evkeyvalq *q, enum pt_api_param
 
 int api_begin(struct pt_api *a)
 {
+	static const char BEGIN_PG[] = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+
 	if (!a->pg)
 		return pt_qdb_exec(a->q, "BEGIN");
 	pt_qdb_check(a->q);
-	return pt_qdb_exec(a->q, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+	if (!pt_qdb_exec(a->q, BEGIN_PG))
+		return 0;
+	/* the server restarted since the last answer: libpq learns it from this failure */
+	pt_qdb_check(a->q);
+	return pt_qdb_exec(a->q, BEGIN_PG);
 }
 
 void api_end(struct pt_api *a)

@@ -183,6 +183,7 @@ void api_stream_poll(struct pt_api *a)
 		return;
 	if (!(b = evbuffer_new()))
 		return;
+	pt_qdb_check(a->q);     /* PostgreSQL restarted: reconnect */
 	poll_kind(a, b, false);
 	poll_kind(a, b, true);
 	api_end(a);

@@ -24,7 +24,7 @@ send() {
 # what differs between two runs whatever the store: wall-clock times and the source port
 norm() {
 	case $1 in
-	agents) jq -S '.agents[] |= del(.last_seen, .silent_seconds, .first_seen, .last_pong, .address)' ;;
+	agents*) jq -S '.agents[] |= del(.last_seen, .silent_seconds, .first_seen, .last_pong, .address)' ;;
 	*) jq -S . ;;
 	esac
 }
@@ -117,6 +117,17 @@ run() {
 		api alice "/api/v1/$p" >/dev/null
 		echo "$(status)" >"$ANS/status_$p"
 	done
+	if [ "$1" = pg ]; then
+		# a restarted PostgreSQL: the API reconnects, the same answer as before
+		ask agents_before_restart "/api/v1/agents"
+		runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast -w -t 300 restart \
+			>/dev/null || fail "pg_ctl restart"
+		ask agents_after_restart "/api/v1/agents"
+		expect_eq "agents after a PostgreSQL restart: status" "$(head -1 "$ANS/agents_after_restart")" 200
+		cmp -s "$ANS/agents_before_restart" "$ANS/agents_after_restart" ||
+			fail "agents after the restart: $(diff "$ANS/agents_before_restart" "$ANS/agents_after_restart" | head -5)"
+		ok "the API reconnected to the restarted PostgreSQL"
+	fi
 	stop_server
 }
 
