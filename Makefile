@@ -50,7 +50,8 @@ LDFLAGS   += $(SANFLAGS)
 # Each program links what it uses: the CLI needs no libbpf or libevent, the collector no libbpf.
 LIB_LIBS    := -lssl -lcrypto -lzstd -lpthread
 AGENT_LIBS  := -lbpf -lelf -lz $(LIB_LIBS)
-# libpq: the collector's PostgreSQL store and the CLI's reads of it (their two files only)
+# libpq: the collector's PostgreSQL store and the database reads of the CLI and the API (their
+# two files only)
 PQ_CFLAGS   := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 PQ_LIBS     := -lpq
 SERVER_LIBS := -levent_openssl -levent_core -levent_extra -levent_pthreads -lsqlite3 -lyaml -lpcre2-8 $(PQ_LIBS) $(LIB_LIBS)
@@ -102,7 +103,7 @@ $(BUILD)/obj/%.o: %.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(call obj,server/store_pg.c cli/dbq_pg.c): CFLAGS += $(PQ_CFLAGS)
+$(call obj,server/store_pg.c lib/db/dbq_pg.c): CFLAGS += $(PQ_CFLAGS)
 
 # Agent code includes the BPF skeleton, so it must exist before agent objects compile.
 $(call obj,$(AGENT_SRC) agent/main.c): $(SKELS)

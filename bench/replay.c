@@ -7,7 +7,7 @@
  *          [--first-seq N] [--skip A-B] [--loss A-B] [--passes N] [--malformed]
  *          [--no-cert] [--no-pong] [--pace-ms N] [--verify-db FILE] [--timeout SEC]
  *          [--hostname TEXT] [--error-flood N] [--error-message TEXT] [--seed N]
- *          [--pong-flood] [--unknown BYTES [--unknown-zeros]]
+ *          [--pong-flood] [--unknown BYTES [--unknown-zeros]] [--tree]
  *
  * Hostile modes (tests/integration/security_*.sh), after WELCOME instead of the records:
  * --pong-flood sends PONGs nobody asked for as fast as the connection takes them (with
@@ -26,6 +26,8 @@
  *
  * --seed N makes the records (hashes, entity ids, times) the same on every run with that N,
  * so two collectors (SQLite and PostgreSQL) can be sent identical batches and compared.
+ * --tree makes the execs one process tree: record i's parent is record (i - 1) / 2, so the
+ * API's tree walk has ancestors and descendants to find.
  *
  * --hostname replaces the HELLO host name (default: the name); --error-flood sends N
  * ERROR(DISABLED) frames carrying --error-message after WELCOME, before the batches: a hostile
@@ -68,7 +70,7 @@ struct opts {
 	const char *bundle, *connect, *name, *verify_db, *mode, *hostname, *error_message;
 	unsigned connections, batch, window, passes, timeout_s, pace_ms, error_flood;
 	uint64_t events, stream, first_seq, skip_a, skip_b, loss_a, loss_b, seed;
-	int zstd, malformed, no_cert, no_pong, pong_flood, unknown_zeros, flood_type;
+	int zstd, malformed, no_cert, no_pong, pong_flood, unknown_zeros, flood_type, tree;
 	uint64_t unknown_bytes;
 };
 
@@ -161,6 +163,7 @@ static int build_pool(struct replay *r)
 	/* with --seed, a fixed clock too (2023-11-14) */
 	uint64_t t = r->o.seed ? 1700000000ull * 1000000000ull : pt_real_ns();
 	uint8_t shas[64][PT_SHA256_LEN];
+	static uint8_t ents[POOL_RECORDS][PT_ENTITY_ID_LEN];
 
 	r->pool = malloc(cap);
 	if (!r->pool)
@@ -182,6 +185,11 @@ static int build_pool(struct replay *r)
 		e->ppid = 9999;
 		fill_bytes(r, e->entity_id, PT_ENTITY_ID_LEN);
 		fill_bytes(r, e->parent_entity_id, PT_ENTITY_ID_LEN);
+		memcpy(ents[i], e->entity_id, PT_ENTITY_ID_LEN);
+		if (r->o.tree && i > 0) {
+			memcpy(e->parent_entity_id, ents[(i - 1) / 2], PT_ENTITY_ID_LEN);
+			e->ppid = 10000 + (uint32_t)((i - 1) / 2);
+		}
 		e->uid = e->euid = e->gid = e->egid = 1000;
 		e->path = (struct pt_str){ path, (uint32_t)strlen(path) };
 		e->cwd = (struct pt_str){ "/home/build/src", 15 };
@@ -725,7 +733,7 @@ static void usage(void)
 	fprintf(stderr, "usage: replay --bundle DIR [--connect ADDR:PORT] [--connections N]"
 			" [--events N] [--batch N] [--window N] [--zstd] [--name NAME] [--stream ID]"
 			" [--mode stream|pull] [--first-seq N] [--skip A-B] [--loss A-B]"
-			" [--passes N] [--malformed] [--no-cert] [--no-pong] [--pace-ms N] [--verify-db FILE] [--seed N]"
+			" [--passes N] [--malformed] [--no-cert] [--no-pong] [--pace-ms N] [--verify-db FILE] [--seed N] [--tree]"
 		" [--hostname TEXT] [--error-flood N] [--error-message TEXT]"
 			" [--timeout SEC] [--pong-flood] [--unknown BYTES [--unknown-zeros]]\n");
 	exit(2);
@@ -778,6 +786,7 @@ int main(int argc, char **argv)
 		if (!strcmp(k, "--no-pong")) { r.o.no_pong = 1; continue; }
 		if (!strcmp(k, "--pong-flood")) { r.o.pong_flood = 1; continue; }
 		if (!strcmp(k, "--unknown-zeros")) { r.o.unknown_zeros = 1; continue; }
+		if (!strcmp(k, "--tree")) { r.o.tree = 1; continue; }
 		if (!v)
 			usage();
 		a++;

@@ -11,44 +11,44 @@
 #include "proctrail/store.h"
 #include "proctrail/wire.h"
 
-static void kcol_str(struct pt_json *j, const char *key, struct cli_q *st, int col)
+static void kcol_str(struct pt_json *j, const char *key, struct pt_q *st, int col)
 {
 	size_t len;
-	const char *s = cli_q_text(st, col, &len);
+	const char *s = pt_q_text(st, col, &len);
 
 	if (s)
 		pt_json_kstr(j, key, s, len);
 }
 
-static void kcol_u64(struct pt_json *j, const char *key, struct cli_q *st, int col)
+static void kcol_u64(struct pt_json *j, const char *key, struct pt_q *st, int col)
 {
-	if (!cli_q_null(st, col))
-		pt_json_ku64(j, key, (uint64_t)cli_q_i64(st, col));
+	if (!pt_q_null(st, col))
+		pt_json_ku64(j, key, (uint64_t)pt_q_i64(st, col));
 }
 
-static void kcol_time(struct pt_json *j, const char *key, struct cli_q *st, int col)
+static void kcol_time(struct pt_json *j, const char *key, struct pt_q *st, int col)
 {
-	if (!cli_q_null(st, col))
-		pt_json_ktime(j, key, (uint64_t)cli_q_i64(st, col));
+	if (!pt_q_null(st, col))
+		pt_json_ktime(j, key, (uint64_t)pt_q_i64(st, col));
 }
 
-static int counters(struct cli_qdb *db, struct pt_json *j, int64_t agent)
+static int counters(struct pt_qdb *db, struct pt_json *j, int64_t agent)
 {
-	struct cli_q *st = NULL;
+	struct pt_q *st = NULL;
 	int rc;
 
-	if (!(st = cli_q_prepare(db, "SELECT counter, total, reported FROM agent_counters"
-				   " WHERE agent=? AND counter<? ORDER BY counter")))
+	if (!(st = pt_q_prepare(db, "SELECT counter, total, reported FROM agent_counters"
+				  " WHERE agent=? AND counter<? ORDER BY counter")))
 		return -1;
-	cli_q_bind_i64(st, 1, agent);
-	cli_q_bind_i64(st, 2, PT_SRV_COUNTER_BASE);
+	pt_q_bind_i64(st, 1, agent);
+	pt_q_bind_i64(st, 2, PT_SRV_COUNTER_BASE);
 	pt_json_open(j, "loss", '{');
-	while ((rc = cli_q_step(st)) == 1) {
-		const char *name = pt_loss_counter_name((unsigned)cli_q_i64(st, 0));
+	while ((rc = pt_q_step(st)) == 1) {
+		const char *name = pt_loss_counter_name((unsigned)pt_q_i64(st, 0));
 		char num[16];
 
 		if (!name) {
-			snprintf(num, sizeof(num), "%d", (int)cli_q_i64(st, 0));
+			snprintf(num, sizeof(num), "%d", (int)pt_q_i64(st, 0));
 			name = num;
 		}
 		pt_json_open(j, name, '{');
@@ -57,24 +57,24 @@ static int counters(struct cli_qdb *db, struct pt_json *j, int64_t agent)
 		pt_json_close(j, '}');
 	}
 	pt_json_close(j, '}');
-	cli_q_finalize(st);
+	pt_q_finalize(st);
 	return rc == 0 ? 0 : -1;
 }
 
 /* What the collector itself throttled, refused or could not interpret for this agent. */
-static int collector_counters(struct cli_qdb *db, struct pt_json *j, int64_t agent)
+static int collector_counters(struct pt_qdb *db, struct pt_json *j, int64_t agent)
 {
-	struct cli_q *st = NULL;
+	struct pt_q *st = NULL;
 	int rc;
 
-	if (!(st = cli_q_prepare(db, "SELECT counter, total FROM agent_counters"
-				   " WHERE agent=? AND counter>=? ORDER BY counter")))
+	if (!(st = pt_q_prepare(db, "SELECT counter, total FROM agent_counters"
+				  " WHERE agent=? AND counter>=? ORDER BY counter")))
 		return -1;
-	cli_q_bind_i64(st, 1, agent);
-	cli_q_bind_i64(st, 2, PT_SRV_COUNTER_BASE);
+	pt_q_bind_i64(st, 1, agent);
+	pt_q_bind_i64(st, 2, PT_SRV_COUNTER_BASE);
 	pt_json_open(j, "collector", '{');
-	while ((rc = cli_q_step(st)) == 1) {
-		uint32_t id = (uint32_t)cli_q_i64(st, 0);
+	while ((rc = pt_q_step(st)) == 1) {
+		uint32_t id = (uint32_t)pt_q_i64(st, 0);
 		const char *name = pt_srv_counter_name(id);
 		char buf[40];
 
@@ -91,27 +91,27 @@ static int collector_counters(struct cli_qdb *db, struct pt_json *j, int64_t age
 		kcol_u64(j, name, st, 1);
 	}
 	pt_json_close(j, '}');
-	cli_q_finalize(st);
+	pt_q_finalize(st);
 	return rc == 0 ? 0 : -1;
 }
 
-static int gaps(struct cli_qdb *db, struct pt_json *j, int64_t agent)
+static int gaps(struct pt_qdb *db, struct pt_json *j, int64_t agent)
 {
-	struct cli_q *st = NULL;
+	struct pt_q *st = NULL;
 	uint64_t n = 0, missing = 0;
 	int rc;
 
-	if (!(st = cli_q_prepare(db, "SELECT stream_id, first_seq, last_seq FROM gaps WHERE agent=?"
-				   " ORDER BY stream_id, first_seq")))
+	if (!(st = pt_q_prepare(db, "SELECT stream_id, first_seq, last_seq FROM gaps WHERE agent=?"
+				  " ORDER BY stream_id, first_seq")))
 		return -1;
-	cli_q_bind_i64(st, 1, agent);
+	pt_q_bind_i64(st, 1, agent);
 	pt_json_open(j, "gaps", '[');
-	while ((rc = cli_q_step(st)) == 1) {
-		uint64_t f = (uint64_t)cli_q_i64(st, 1);
-		uint64_t l = (uint64_t)cli_q_i64(st, 2);
+	while ((rc = pt_q_step(st)) == 1) {
+		uint64_t f = (uint64_t)pt_q_i64(st, 1);
+		uint64_t l = (uint64_t)pt_q_i64(st, 2);
 
 		pt_json_open(j, NULL, '{');
-		pt_json_ku64(j, "stream_id", (uint64_t)cli_q_i64(st, 0));
+		pt_json_ku64(j, "stream_id", (uint64_t)pt_q_i64(st, 0));
 		pt_json_ku64(j, "first_seq", f);
 		pt_json_ku64(j, "last_seq", l);
 		pt_json_close(j, '}');
@@ -121,14 +121,14 @@ static int gaps(struct cli_qdb *db, struct pt_json *j, int64_t agent)
 	pt_json_close(j, ']');
 	pt_json_ku64(j, "unexplained_gaps", n);
 	pt_json_ku64(j, "unexplained_missing", missing);
-	cli_q_finalize(st);
+	pt_q_finalize(st);
 	return rc == 0 ? 0 : -1;
 }
 
 int cli_local_agents(const struct cli_env *env, int argc, char **argv)
 {
-	struct cli_qdb *db = NULL;
-	struct cli_q *st = NULL;
+	struct pt_qdb *db = NULL;
+	struct pt_q *st = NULL;
 	struct pt_buf out;
 	int rc, ret = 1;
 
@@ -141,7 +141,7 @@ int cli_local_agents(const struct cli_env *env, int argc, char **argv)
 	db = cli_qdb_open(env);
 	if (!db)
 		goto out;
-	if (!(st = cli_q_prepare(db,
+	if (!(st = pt_q_prepare(db,
 			       "SELECT agents.id, name, hostname, agents.version, address, mode, stream_id, last_seq,"
 			       " first_seen_ns, last_seen_ns, last_pong_ns, health, connected,"
 			       " queue_depth, spool_bytes, agent_next_seq, agent_acked_seq, events,"
@@ -151,12 +151,12 @@ int cli_local_agents(const struct cli_env *env, int argc, char **argv)
 			       " p.result_message"
 			       " FROM agents LEFT JOIN agent_policy p ON p.agent = agents.name"
 			       " ORDER BY name"))) {
-		log_warnx("query: %s", cli_qdb_errmsg(db));
+		log_warnx("query: %s", pt_qdb_errmsg(db));
 		goto out;
 	}
-	while ((rc = cli_q_step(st)) == 1) {
+	while ((rc = pt_q_step(st)) == 1) {
 		struct pt_json j = { .out = &out };
-		int64_t id = cli_q_i64(st, 0);
+		int64_t id = pt_q_i64(st, 0);
 
 		pt_buf_reset(&out);
 		pt_json_raw(&j, "{");
@@ -165,9 +165,9 @@ int cli_local_agents(const struct cli_env *env, int argc, char **argv)
 		kcol_str(&j, "host.name", st, 2);
 		kcol_str(&j, "agent.version", st, 3);
 		kcol_str(&j, "address", st, 4);
-		pt_json_kcstr(&j, "mode", cli_q_i64(st, 5) == PT_MODE_PULL ? "pull" : "stream");
+		pt_json_kcstr(&j, "mode", pt_q_i64(st, 5) == PT_MODE_PULL ? "pull" : "stream");
 		kcol_str(&j, "health", st, 11);
-		pt_json_kbool(&j, "connected", cli_q_i64(st, 12) != 0);
+		pt_json_kbool(&j, "connected", pt_q_i64(st, 12) != 0);
 		kcol_u64(&j, "stream_id", st, 6);
 		kcol_u64(&j, "last_seq", st, 7);
 		kcol_time(&j, "first_seen", st, 8);
@@ -180,7 +180,7 @@ int cli_local_agents(const struct cli_env *env, int argc, char **argv)
 		kcol_u64(&j, "events", st, 17);
 		kcol_u64(&j, "duplicates", st, 18);
 		/* the version the agent acknowledged enforcing (POLICY_RESULT), else its HELLO's */
-		kcol_u64(&j, "policy_version", st, !cli_q_null(st, 21) ? 21 : 19);
+		kcol_u64(&j, "policy_version", st, !pt_q_null(st, 21) ? 21 : 19);
 		kcol_time(&j, "policy_since", st, 22);
 		kcol_u64(&j, "policy_result_version", st, 23);
 		kcol_u64(&j, "policy_result_code", st, 24);
@@ -188,7 +188,7 @@ int cli_local_agents(const struct cli_env *env, int argc, char **argv)
 		/* HELLOs whose stream was behind what is stored (an old snapshot of the spool) */
 		kcol_u64(&j, "sequence_regressions", st, 20);
 		if (counters(db, &j, id) || collector_counters(db, &j, id) || gaps(db, &j, id)) {
-			log_warnx("query: %s", cli_qdb_errmsg(db));
+			log_warnx("query: %s", pt_qdb_errmsg(db));
 			goto out;
 		}
 		pt_json_raw(&j, "}\n");
@@ -199,13 +199,13 @@ int cli_local_agents(const struct cli_env *env, int argc, char **argv)
 		fwrite(out.data, 1, out.len, stdout);
 	}
 	if (rc != 0) {
-		log_warnx("query: %s", cli_qdb_errmsg(db));
+		log_warnx("query: %s", pt_qdb_errmsg(db));
 		goto out;
 	}
 	ret = fflush(stdout) ? 1 : 0;
 out:
 	pt_buf_free(&out);
-	cli_q_finalize(st);
-	cli_qdb_close(db);
+	pt_q_finalize(st);
+	pt_qdb_close(db);
 	return ret;
 }

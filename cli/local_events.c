@@ -23,8 +23,8 @@ int cli_local_events(const struct cli_env *env, int argc, char **argv)
 	int has_sha = 0, json = 0, a, ret = 1, rc;
 	uint64_t limit = 0;
 	char err[256], sql[1024];
-	struct cli_qdb *db = NULL;
-	struct cli_q *st = NULL;
+	struct pt_qdb *db = NULL;
+	struct pt_q *st = NULL;
 	struct pt_buf line;
 	uint64_t bad = 0;
 
@@ -67,23 +67,23 @@ int cli_local_events(const struct cli_env *env, int argc, char **argv)
 	db = cli_qdb_open(env);
 	if (!db)
 		goto out;
-	if (!(st = cli_q_prepare_stream(db, sql))) {
-		log_warnx("query: %s", cli_qdb_errmsg(db));
+	if (!(st = pt_q_prepare_stream(db, sql))) {
+		log_warnx("query: %s", pt_qdb_errmsg(db));
 		goto out;
 	}
-	cli_q_bind_blob(st, 1, has_sha ? sha : NULL, sizeof(sha));
-	cli_q_bind_text(st, 2, agent);
+	pt_q_bind_blob(st, 1, has_sha ? sha : NULL, sizeof(sha));
+	pt_q_bind_text(st, 2, agent);
 	if (limit)
-		cli_q_bind_i64(st, 3, (int64_t)limit);
-	while ((rc = cli_q_step(st)) == 1) {
+		pt_q_bind_i64(st, 3, (int64_t)limit);
+	while ((rc = pt_q_step(st)) == 1) {
 		size_t len, used;
-		const uint8_t *rec = cli_q_blob(st, 1, &len);
-		const char *name = cli_q_text(st, 2, NULL);
-		const char *host = cli_q_text(st, 3, NULL);
+		const uint8_t *rec = pt_q_blob(st, 1, &len);
+		const char *name = pt_q_text(st, 2, NULL);
+		const char *host = pt_q_text(st, 3, NULL);
 		struct pt_ecs_context ctx = {
 			.agent_id = name, .agent_name = name, .host_name = host,
-			.stream_id = (uint64_t)cli_q_i64(st, 4),
-			.sequence = (uint64_t)cli_q_i64(st, 5), .has_sequence = true,
+			.stream_id = (uint64_t)pt_q_i64(st, 4),
+			.sequence = (uint64_t)pt_q_i64(st, 5), .has_sequence = true,
 		};
 		struct pt_record r;
 
@@ -98,7 +98,7 @@ int cli_local_events(const struct cli_env *env, int argc, char **argv)
 			goto out;
 	}
 	if (rc != 0) {
-		log_warnx("query: %s", cli_qdb_errmsg(db));
+		log_warnx("query: %s", pt_qdb_errmsg(db));
 		goto out;
 	}
 	if (bad)
@@ -107,7 +107,7 @@ int cli_local_events(const struct cli_env *env, int argc, char **argv)
 	ret = fflush(stdout) ? 1 : 0;
 out:
 	pt_buf_free(&line);
-	cli_q_finalize(st);
-	cli_qdb_close(db);
+	pt_q_finalize(st);
+	pt_qdb_close(db);
 	return ret;
 }

@@ -16,6 +16,7 @@
 
 #include "../lib/ecs/json.h"
 #include "api_params.h"
+#include "proctrail/dbq.h"
 #include "config.h"
 #include "proctrail/buf.h"
 #include "proctrail/log.h"
@@ -49,7 +50,12 @@ struct pt_api {
 	SSL_CTX *ctx;
 	pthread_t thread;
 	bool running;
+	/* The read connection (proctrail/dbq.h) of the endpoints written for both databases;
+	 * db is its SQLite handle for the SQLite-only ones (NULL on PostgreSQL, where they
+	 * answer 501: api_sqlite_only). */
+	struct pt_qdb *q;
 	sqlite3 *db;
+	bool pg;
 	char db_path[PT_SERVER_PATH_MAX], ops_path[PT_SERVER_PATH_MAX], listen[256];
 	struct pt_operators ops;
 	struct stat ops_st;
@@ -90,6 +96,9 @@ void api_error(struct evhttp_request *req, int code, const char *msg);
  * endpoint that changes something or hands out what an admin alone may see. */
 bool api_admin(struct evhttp_request *req, const struct api_who *who);
 void api_headers(struct evhttp_request *req, const char *content_type);
+/* true on SQLite; on PostgreSQL answers 501 (what is not there yet, docs/api.md) and returns
+ * false. */
+bool api_sqlite_only(struct pt_api *a, struct evhttp_request *req);
 /* A request's query parsed for kind; on error answers 400 and returns -EINVAL. q must be
  * cleared by the caller (evhttp_clear_headers) either way. */
 int api_query(struct evhttp_request *req, struct evkeyvalq *q, enum pt_api_params kind,
@@ -127,20 +136,25 @@ void api_alert_stream_open(struct pt_api *a, struct evhttp_request *req);
  * api_alert_json appends one alert object with its event, or returns 1 when f is given and
  * the alert does not pass its rule/level/agent filters; -errno (undecodable event -EBADMSG). */
 extern const char API_ALERT_SELECT[];
-int api_alert_json(sqlite3_stmt *st, const struct pt_api_filter *f, struct pt_buf *out);
+int api_alert_json(struct pt_q *st, const struct pt_api_filter *f, struct pt_buf *out);
 
 /* One stored event as ECS JSON (the agent's --stdout object plus who sent it and the row id)
  * appended to out. Columns of st from col: id, time_ns, record, stream_id, seq, agent name,
  * host name. When f is not NULL and the row does not pass it, nothing is written and 1 is
  * returned; 0 written; -errno (undecodable: -EBADMSG). */
-int api_event_json(sqlite3_stmt *st, int col, const struct pt_api_filter *f, struct pt_buf *out);
+int api_event_json(struct pt_q *st, int col, const struct pt_api_filter *f, struct pt_buf *out);
+/* The record of column col decoded into r, all of it: 0 or -EBADMSG. */
+int api_record(struct pt_q *st, int col, struct pt_record *r);
 
-/* Events stored under lookup key k (pt_store_key) newest first: the unindexed tail (rows
- * above meta.key_indexed_upto, tested by tail_match on the decoded record) then the key table
- * epoch by epoch. fn gets each row of st (columns as api_event_json's from 0) and returns
- * nonzero to stop. At most max rows. Returns 0 or -EIO. */
-int api_key_rows(struct pt_api *a, int64_t k, sqlite3_int64 agent,
+/* Events stored under lookup key (tag, v, len) (pt_store_key) newest first, of one agent
+ * when agent is not 0. SQLite: the unindexed tail (rows above meta.key_indexed_upto, tested
+ * by tail_match on the decoded record) then the key table epoch by epoch. PostgreSQL (no
+ * lookup tables): the entity id ('e') and SHA-256 ('h') columns, any other key by scanning
+ * the execs (of the agent) with tail_match. fn gets each row of st (columns as
+ * api_event_json's from 0, then the agent's id) and returns nonzero to stop; it runs no
+ * query of its own (the rows may be streamed). At most max rows. Returns 0 or -EIO. */
+int api_key_rows(struct pt_api *a, char tag, const void *v, size_t len, int64_t agent,
 		 bool (*tail_match)(const struct pt_record *r, const void *arg), const void *arg,
-		 unsigned max, int (*fn)(sqlite3_stmt *st, void *arg2), void *arg2);
+		 unsigned max, int (*fn)(struct pt_q *st, void *arg2), void *arg2);
 
 #endif

@@ -49,6 +49,7 @@ static const char *reason(int code)
 	case 413: return "Payload Too Large";
 	case 422: return "Unprocessable Content";
 	case 429: return "Too Many Requests";
+	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
 	default: return "Internal Server Error";
 	}
@@ -124,13 +125,30 @@ int api_query(struct evhttp_request *req, struct evkeyvalq *q, enum pt_api_param
 
 int api_begin(struct pt_api *a)
 {
-	return sqlite3_exec(a->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+	static const char BEGIN_PG[] = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+
+	if (!a->pg)
+		return pt_qdb_exec(a->q, "BEGIN");
+	pt_qdb_check(a->q);
+	if (!pt_qdb_exec(a->q, BEGIN_PG))
+		return 0;
+	/* the server restarted since the last answer: libpq learns it from this failure */
+	pt_qdb_check(a->q);
+	return pt_qdb_exec(a->q, BEGIN_PG);
 }
 
 void api_end(struct pt_api *a)
 {
-	if (!sqlite3_get_autocommit(a->db))
-		sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL);
+	if (pt_qdb_in_tx(a->q))
+		pt_qdb_exec(a->q, "COMMIT");
+}
+
+bool api_sqlite_only(struct pt_api *a, struct evhttp_request *req)
+{
+	if (!a->pg)
+		return true;
+	api_error(req, 501, "not available with a PostgreSQL database yet (docs/api.md)");
+	return false;
 }
 
 /* ---- operators and sessions ---- */
@@ -482,15 +500,18 @@ static void route(struct pt_api *a, struct evhttp_request *req, const char *path
 		return;
 	}
 	if (!strncmp(path, "/api/v1/policy", 14) && (!path[14] || path[14] == '/')) {
-		api_policy(a, req, &who, path);
+		if (api_sqlite_only(a, req))
+			api_policy(a, req, &who, path);
 		return;
 	}
 	if (!strncmp(path, "/api/v1/samples", 15) && (!path[15] || path[15] == '/')) {
-		api_samples(a, req, &who, path);
+		if (api_sqlite_only(a, req))
+			api_samples(a, req, &who, path);
 		return;
 	}
 	if (!strncmp(path, "/api/v1/rules", 13) && (!path[13] || path[13] == '/')) {
-		api_rules(a, req, &who, path);
+		if (api_sqlite_only(a, req))
+			api_rules(a, req, &who, path);
 		return;
 	}
 	if (m != EVHTTP_REQ_GET) {
@@ -529,9 +550,11 @@ static void route(struct pt_api *a, struct evhttp_request *req, const char *path
 	} else if (!strcmp(path, "/api/v1/agents")) {
 		api_agents(a, req);
 	} else if (!strcmp(path, "/api/v1/alerts")) {
-		api_alerts(a, req);
+		if (api_sqlite_only(a, req))
+			api_alerts(a, req);
 	} else if (!strcmp(path, "/api/v1/alerts/stream")) {
-		api_alert_stream_open(a, req);
+		if (api_sqlite_only(a, req))
+			api_alert_stream_open(a, req);
 	} else {
 		api_error(req, 404, "not found");
 	}
@@ -597,6 +620,7 @@ int pt_api_open(struct pt_api **out, const struct pt_server_config *cfg)
 	TAILQ_INIT(&a->streams);
 	pt_buf_init(&a->out, API_REPLY_MAX);
 	snprintf(a->db_path, sizeof(a->db_path), "%s", cfg->db);
+	a->pg = pt_store_is_pg_url(cfg->db);
 	snprintf(a->ops_path, sizeof(a->ops_path), "%s", cfg->operators);
 	snprintf(a->listen, sizeof(a->listen), "%s", cfg->api);
 	snprintf(a->rules_dir, sizeof(a->rules_dir), "%s", cfg->rules);
@@ -659,14 +683,25 @@ static void poll_cb(evutil_socket_t fd, short ev, void *arg)
 int pt_api_start(struct pt_api *a)
 {
 	struct timeval tv = { 0, API_STREAM_POLL_MS * 1000 };
+	sqlite3 *lite = NULL;
 
-	if (sqlite3_open_v2(a->db_path, &a->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
-		log_warnx("API: %s: %s", a->db_path, a->db ? sqlite3_errmsg(a->db) : "open failed");
-		return -EIO;
+	if (a->pg) {
+		if (!(a->q = pt_qdb_pg(a->db_path)))
+			return -EIO;     /* logged, without the password */
+	} else {
+		if (sqlite3_open_v2(a->db_path, &lite, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+				    NULL) != SQLITE_OK) {
+			log_warnx("API: %s: %s", a->db_path, lite ? sqlite3_errmsg(lite) :
+				  "open failed");
+			sqlite3_close(lite);
+			return -EIO;
+		}
+		sqlite3_busy_timeout(lite, 2000);
+		sqlite3_exec(lite, "PRAGMA cache_size=-65536", NULL, NULL, NULL);
+		if (!(a->q = pt_qdb_sqlite(lite)))
+			return -ENOMEM;
+		a->db = lite;
 	}
-	sqlite3_busy_timeout(a->db, 2000);
-	sqlite3_exec(a->db, "PRAGMA cache_size=-65536", NULL, NULL, NULL);
 	ops_refresh(a);
 	a->poll_ev = event_new(a->base, -1, EV_PERSIST, poll_cb, a);
 	if (!a->poll_ev || event_add(a->poll_ev, &tv) < 0)
@@ -694,7 +729,7 @@ void pt_api_free(struct pt_api *a)
 	if (a->base)
 		event_base_free(a->base);
 	SSL_CTX_free(a->ctx);
-	sqlite3_close(a->db);
+	pt_qdb_close(a->q);     /* and a->db, its handle */
 	pt_operators_free(&a->ops);
 	pt_buf_free(&a->out);
 	free(a);

@@ -17,18 +17,18 @@ const char API_ALERT_SELECT[] =
 	EV_COLS " FROM alerts al CROSS JOIN events e ON e.id = al.event"
 	" CROSS JOIN agents a ON a.id = al.agent LEFT JOIN hosts h ON h.id = al.host";
 
-static const char *text(sqlite3_stmt *st, int i)
+static const char *text(struct pt_q *st, int i)
 {
-	const char *s = (const char *)sqlite3_column_text(st, i);
+	const char *s = pt_q_text(st, i, NULL);
 
 	return s ? s : "";
 }
 
-int api_alert_json(sqlite3_stmt *st, const struct pt_api_filter *f, struct pt_buf *out)
+int api_alert_json(struct pt_q *st, const struct pt_api_filter *f, struct pt_buf *out)
 {
 	struct pt_json j = { .out = out };
-	const char *agent = (const char *)sqlite3_column_text(st, 12);
-	const char *host = (const char *)sqlite3_column_text(st, 13);
+	const char *agent = pt_q_text(st, 12, NULL);
+	const char *host = pt_q_text(st, 13, NULL);
 	size_t mark = out->len;
 	int ret;
 
@@ -37,9 +37,9 @@ int api_alert_json(sqlite3_stmt *st, const struct pt_api_filter *f, struct pt_bu
 		  ((f->set & PT_F_AGENT) && (!agent || strcmp(agent, f->agent)))))
 		return 1;
 	pt_json_open(&j, NULL, '{');
-	pt_json_ku64_str(&j, "alert_id", (uint64_t)sqlite3_column_int64(st, 0));
-	pt_json_ktime(&j, "@timestamp", (uint64_t)sqlite3_column_int64(st, 5));
-	pt_json_ktime(&j, "created", (uint64_t)sqlite3_column_int64(st, 6));
+	pt_json_ku64_str(&j, "alert_id", (uint64_t)pt_q_i64(st, 0));
+	pt_json_ktime(&j, "@timestamp", (uint64_t)pt_q_i64(st, 5));
+	pt_json_ktime(&j, "created", (uint64_t)pt_q_i64(st, 6));
 	pt_json_open(&j, "rule", '{');
 	pt_json_kcstr(&j, "id", text(st, 1));
 	pt_json_kcstr(&j, "name", text(st, 2));
@@ -57,7 +57,7 @@ int api_alert_json(sqlite3_stmt *st, const struct pt_api_filter *f, struct pt_bu
 		pt_json_kcstr(&j, "name", host);
 		pt_json_close(&j, '}');
 	}
-	pt_json_ku64_str(&j, "event_id", (uint64_t)sqlite3_column_int64(st, 7));
+	pt_json_ku64_str(&j, "event_id", (uint64_t)pt_q_i64(st, 7));
 	pt_json_key(&j, "event");
 	if (j.err || (ret = api_event_json(st, 7, NULL, out))) {
 		out->len = mark;
@@ -76,7 +76,7 @@ void api_alerts(struct pt_api *a, struct evhttp_request *req)
 {
 	struct evkeyvalq q;
 	struct pt_api_filter f;
-	sqlite3_stmt *st = NULL;
+	struct pt_q *st = NULL;
 	char sql[1024], cur[PT_API_CURSOR_MAX];
 	unsigned n = 0;
 	uint64_t last = 0;
@@ -93,25 +93,22 @@ void api_alerts(struct pt_api *a, struct evhttp_request *req)
 	pt_buf_reset(&a->out);
 	if ((ret = api_begin(a)))
 		goto fail;
-	if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = pt_q_prepare_stream(a->q, sql))) {
 		ret = -EIO;
 		goto fail;
 	}
-	sqlite3_bind_int64(st, 1, f.cursor ? (sqlite3_int64)f.cursor : INT64_MAX);
-	if (f.set & PT_F_RULE)
-		sqlite3_bind_text(st, 2, f.rule, -1, SQLITE_STATIC);
-	if (f.set & PT_F_LEVEL)
-		sqlite3_bind_text(st, 3, f.level, -1, SQLITE_STATIC);
-	if (f.set & PT_F_AGENT)
-		sqlite3_bind_text(st, 4, f.agent, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, (f.set & PT_F_FROM) ? (sqlite3_int64)f.from_ns : INT64_MIN);
-	sqlite3_bind_int64(st, 6, (f.set & PT_F_TO) ? (sqlite3_int64)f.to_ns : INT64_MAX);
-	sqlite3_bind_int64(st, 7, (sqlite3_int64)f.limit + 1);
+	pt_q_bind_i64(st, 1, f.cursor ? (int64_t)f.cursor : INT64_MAX);
+	pt_q_bind_text(st, 2, (f.set & PT_F_RULE) ? f.rule : NULL);
+	pt_q_bind_text(st, 3, (f.set & PT_F_LEVEL) ? f.level : NULL);
+	pt_q_bind_text(st, 4, (f.set & PT_F_AGENT) ? f.agent : NULL);
+	pt_q_bind_i64(st, 5, (f.set & PT_F_FROM) ? (int64_t)f.from_ns : INT64_MIN);
+	pt_q_bind_i64(st, 6, (f.set & PT_F_TO) ? (int64_t)f.to_ns : INT64_MAX);
+	pt_q_bind_i64(st, 7, (int64_t)f.limit + 1);
 	if (pt_buf_append_str(&a->out, "{\"alerts\":[")) {
 		ret = -EMSGSIZE;
 		goto fail;
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = pt_q_step(st)) == 1) {
 		if (n == f.limit) {
 			more = true;
 			break;
@@ -128,14 +125,14 @@ void api_alerts(struct pt_api *a, struct evhttp_request *req)
 		}
 		if (ret)
 			goto fail;
-		last = (uint64_t)sqlite3_column_int64(st, 0);
+		last = (uint64_t)pt_q_i64(st, 0);
 		n++;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	if (rc < 0) {
 		ret = -EIO;
 		goto fail;
 	}
-	sqlite3_finalize(st);
+	pt_q_finalize(st);
 	st = NULL;
 	api_end(a);
 	if (more)
@@ -148,7 +145,7 @@ void api_alerts(struct pt_api *a, struct evhttp_request *req)
 	api_reply(req, 200, &a->out);
 	goto out;
 fail:
-	sqlite3_finalize(st);
+	pt_q_finalize(st);
 	api_end(a);
 	api_error(req, ret == -EMSGSIZE ? 413 : 500,
 		  ret == -EMSGSIZE ? "answer too large: lower limit" : "database error");

@@ -1,6 +1,7 @@
 /* /api/v1/binaries and /api/v1/binaries/{sha256}: prevalence by SHA-256, fewest hosts first
  * (docs/api.md). Paths and size come from binary_paths (kept by the lookup-table fill) and the
- * execs committed after its mark; a binary without a row there, from its newest execs. */
+ * execs committed after its mark; a binary without a row there, from its newest execs.
+ * PostgreSQL: the store's views over events (docs/operations.md) under the same names. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,14 +53,12 @@ static int paths_push(struct paths *p, const void *path, size_t len)
 	return 0;
 }
 
-static int path_row(sqlite3_stmt *st, void *arg)
+static int path_row(struct pt_q *st, void *arg)
 {
 	struct paths *p = arg;
-	const uint8_t *rec = sqlite3_column_blob(st, 2);
-	size_t len = (size_t)sqlite3_column_bytes(st, 2), used;
 	struct pt_record r;
 
-	if (!rec || pt_record_decode(rec, len, &r, &used, NULL) || r.type != PT_REC_PROCESS_EXEC)
+	if (api_record(st, 2, &r) || r.type != PT_REC_PROCESS_EXEC)
 		return 0;
 	if (!p->has_size) {
 		p->size = r.u.exec.size;
@@ -69,36 +68,33 @@ static int path_row(sqlite3_stmt *st, void *arg)
 }
 
 /* The binary's execs above the fill mark (newest first), then its stored paths and size. */
-static int stored_paths(struct pt_api *a, const uint8_t *sha, sqlite3_stmt *st, int col,
+static int stored_paths(struct pt_api *a, const uint8_t *sha, struct pt_q *st, int col,
 			struct paths *p)
 {
-	const uint8_t *old = sqlite3_column_blob(st, col + 1);
-	size_t olen = (size_t)sqlite3_column_bytes(st, col + 1), at = 0;
-	sqlite3_stmt *t = NULL;
+	size_t olen, at = 0;
+	const uint8_t *old = pt_q_blob(st, col + 1, &olen);
+	struct pt_q *t;
 	int rc, ret = 0;
 
-	if (sqlite3_prepare_v2(a->db, "SELECT id, time_ns, record FROM events WHERE id > (SELECT"
-			       " CAST(value AS INTEGER) FROM meta WHERE key = 'key_indexed_upto')"
-			       " AND sha256 = ?1 ORDER BY id DESC LIMIT ?2", -1, &t, NULL) != SQLITE_OK)
+	if (!(t = pt_q_prepare(a->q, "SELECT id, time_ns, record FROM events WHERE id > (SELECT"
+			       " CAST(value AS BIGINT) FROM meta WHERE key = 'key_indexed_upto')"
+			       " AND sha256 = ?1 ORDER BY id DESC LIMIT ?2")))
 		return -EIO;
-	sqlite3_bind_blob(t, 1, sha, PT_SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_int(t, 2, PATH_EVENTS);
-	while ((rc = sqlite3_step(t)) == SQLITE_ROW) {
-		const uint8_t *rec = sqlite3_column_blob(t, 2);
-		size_t len = (size_t)sqlite3_column_bytes(t, 2), used;
+	pt_q_bind_blob(t, 1, sha, PT_SHA256_LEN);
+	pt_q_bind_i64(t, 2, PATH_EVENTS);
+	while ((rc = pt_q_step(t)) == 1) {
 		struct pt_record r;
 
-		if (!rec || pt_record_decode(rec, len, &r, &used, NULL) || used != len ||
-		    !sha_match(&r, sha))
+		if (api_record(t, 2, &r) || !sha_match(&r, sha))
 			continue;
 		if (path_row(t, p))
 			break;
 	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+	if (rc < 0)
 		ret = -EIO;
-	sqlite3_finalize(t);
-	if (!p->has_size && sqlite3_column_type(st, col) != SQLITE_NULL) {
-		p->size = (uint64_t)sqlite3_column_int64(st, col);
+	pt_q_finalize(t);
+	if (!p->has_size && !pt_q_null(st, col)) {
+		p->size = (uint64_t)pt_q_i64(st, col);
 		p->has_size = true;
 	}
 	while (!ret && old && at < olen && p->n < PATHS_MAX) {
@@ -114,21 +110,22 @@ static int stored_paths(struct pt_api *a, const uint8_t *sha, sqlite3_stmt *st, 
 /* {"sha256","paths","size","first_seen","last_seen","hosts","execs" (without the brace).
  * st: sha256, first_seen_ns, last_seen_ns, hosts, execs, then binary_paths' size and paths
  * and whether it has a row. */
-static int binary_fields(struct pt_api *a, struct pt_json *j, sqlite3_stmt *st)
+static int binary_fields(struct pt_api *a, struct pt_json *j, struct pt_q *st)
 {
-	const uint8_t *sha = sqlite3_column_blob(st, 0);
+	size_t shalen;
+	const uint8_t *sha = pt_q_blob(st, 0, &shalen);
 	struct paths p = { 0 };
 	unsigned i;
 	int ret;
 
-	if (!sha || sqlite3_column_bytes(st, 0) != PT_SHA256_LEN)
+	if (!sha || shalen != PT_SHA256_LEN)
 		return -EBADMSG;
 	pt_buf_init(&p.store, PATHS_MAX * (PT_PATH_MAX + 1));
-	if (sqlite3_column_int(st, 7))
+	if (pt_q_i64(st, 7))
 		ret = stored_paths(a, sha, st, 5, &p);
 	else
-		ret = api_key_rows(a, pt_store_key('h', sha, PT_SHA256_LEN), 0, sha_match, sha,
-				   PATH_EVENTS, path_row, &p);
+		ret = api_key_rows(a, 'h', sha, PT_SHA256_LEN, 0, sha_match, sha, PATH_EVENTS,
+				   path_row, &p);
 	pt_json_khex(j, "sha256", sha, PT_SHA256_LEN);
 	pt_json_open(j, "paths", '[');
 	for (i = 0; i < p.n; i++)
@@ -138,17 +135,17 @@ static int binary_fields(struct pt_api *a, struct pt_json *j, sqlite3_stmt *st)
 		pt_json_ku64(j, "size", p.size);
 	else
 		pt_json_key(j, "size"), pt_json_raw(j, "null");
-	pt_json_ktime(j, "first_seen", (uint64_t)sqlite3_column_int64(st, 1));
-	pt_json_ktime(j, "last_seen", (uint64_t)sqlite3_column_int64(st, 2));
-	pt_json_ku64(j, "hosts", (uint64_t)sqlite3_column_int64(st, 3));
-	pt_json_ku64(j, "execs", (uint64_t)sqlite3_column_int64(st, 4));
+	pt_json_ktime(j, "first_seen", (uint64_t)pt_q_i64(st, 1));
+	pt_json_ktime(j, "last_seen", (uint64_t)pt_q_i64(st, 2));
+	pt_json_ku64(j, "hosts", (uint64_t)pt_q_i64(st, 3));
+	pt_json_ku64(j, "execs", (uint64_t)pt_q_i64(st, 4));
 	pt_buf_free(&p.store);
 	return ret;
 }
 
 void api_binaries(struct pt_api *a, struct evhttp_request *req)
 {
-	sqlite3_stmt *st = NULL;
+	struct pt_q *st = NULL;
 	struct pt_json j = { .out = &a->out };
 	struct evkeyvalq q;
 	struct pt_api_filter f;
@@ -161,37 +158,36 @@ void api_binaries(struct pt_api *a, struct evhttp_request *req)
 	if (api_query(req, &q, PT_API_P_BINARIES, &f))
 		goto out;
 	pt_buf_reset(&a->out);
+	/* whole result: each row's paths are a query of their own */
 	if (api_begin(a) ||
-	    sqlite3_prepare_v2(a->db,
+	    !(st = pt_q_prepare(a->q,
 			       "SELECT " BIN_COLS " WHERE (?1 < 0 OR b.hosts <= ?1)"
 			       " AND b.first_seen_ns >= ?2 AND (?3 IS NULL OR b.sha256 = ?3)"
 			       " AND (?4 < 0 OR b.hosts > ?4 OR (b.hosts = ?4 AND (b.first_seen_ns < ?5"
 			       " OR (b.first_seen_ns = ?5 AND b.sha256 > ?6))))"
-			       " ORDER BY b.hosts ASC, b.first_seen_ns DESC, b.sha256 ASC LIMIT ?7",
-			       -1, &st, NULL) != SQLITE_OK) {
+			       " ORDER BY b.hosts ASC, b.first_seen_ns DESC, b.sha256 ASC LIMIT ?7"))) {
 		api_error(req, 500, "database error");
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, (f.set & PT_F_MAX_HOSTS) ? (sqlite3_int64)f.max_hosts : -1);
-	sqlite3_bind_int64(st, 2, (f.set & PT_F_SINCE) ? (sqlite3_int64)f.since_ns : INT64_MIN);
-	if (f.set & PT_F_SHA256)
-		sqlite3_bind_blob(st, 3, f.sha, PT_SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (f.set & PT_F_CURSOR) ? (sqlite3_int64)f.cur_hosts : -1);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)f.cur_first);
-	sqlite3_bind_blob(st, 6, f.cur_sha, PT_SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, f.limit);
+	pt_q_bind_i64(st, 1, (f.set & PT_F_MAX_HOSTS) ? (int64_t)f.max_hosts : -1);
+	pt_q_bind_i64(st, 2, (f.set & PT_F_SINCE) ? (int64_t)f.since_ns : INT64_MIN);
+	pt_q_bind_blob(st, 3, (f.set & PT_F_SHA256) ? f.sha : NULL, PT_SHA256_LEN);
+	pt_q_bind_i64(st, 4, (f.set & PT_F_CURSOR) ? (int64_t)f.cur_hosts : -1);
+	pt_q_bind_i64(st, 5, (int64_t)f.cur_first);
+	pt_q_bind_blob(st, 6, f.cur_sha, PT_SHA256_LEN);
+	pt_q_bind_i64(st, 7, f.limit);
 	pt_json_raw(&j, "{");
 	pt_json_open(&j, "binaries", '[');
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = pt_q_step(st)) == 1) {
 		pt_json_open(&j, NULL, '{');
 		if (binary_fields(a, &j, st)) {
-			rc = SQLITE_ERROR;
+			rc = -1;
 			break;
 		}
 		pt_json_close(&j, '}');
-		last_hosts = (uint64_t)sqlite3_column_int64(st, 3);
-		last_first = (uint64_t)sqlite3_column_int64(st, 1);
-		memcpy(last_sha, sqlite3_column_blob(st, 0), PT_SHA256_LEN);
+		last_hosts = (uint64_t)pt_q_i64(st, 3);
+		last_first = (uint64_t)pt_q_i64(st, 1);
+		memcpy(last_sha, pt_q_blob(st, 0, NULL), PT_SHA256_LEN);
 		n++;
 	}
 	pt_json_close(&j, ']');
@@ -203,18 +199,18 @@ void api_binaries(struct pt_api *a, struct evhttp_request *req)
 		pt_json_raw(&j, "null");
 	}
 	pt_json_raw(&j, "}\n");
-	if (rc != SQLITE_DONE || j.err)
+	if (rc != 0 || j.err)
 		api_error(req, j.err ? 413 : 500, j.err ? "answer too large: lower limit" : "database error");
 	else
 		api_reply(req, 200, &a->out);
 out:
-	sqlite3_finalize(st);
+	pt_q_finalize(st);
 	evhttp_clear_headers(&q);
 }
 
 void api_binary_one(struct pt_api *a, struct evhttp_request *req, const char *hex)
 {
-	sqlite3_stmt *st = NULL, *g = NULL;
+	struct pt_q *st = NULL, *g = NULL;
 	struct pt_json j = { .out = &a->out };
 	struct evkeyvalq q;
 	struct pt_api_filter f;
@@ -230,51 +226,49 @@ void api_binary_one(struct pt_api *a, struct evhttp_request *req, const char *he
 	}
 	pt_buf_reset(&a->out);
 	if (api_begin(a) ||
-	    sqlite3_prepare_v2(a->db, "SELECT " BIN_COLS " WHERE b.sha256 = ?", -1, &st, NULL) !=
-	    SQLITE_OK ||
-	    sqlite3_prepare_v2(a->db, "SELECT a.name, a.hostname, s.first_seen_ns, s.last_seen_ns,"
+	    !(st = pt_q_prepare(a->q, "SELECT " BIN_COLS " WHERE b.sha256 = ?")) ||
+	    !(g = pt_q_prepare(a->q, "SELECT a.name, a.hostname, s.first_seen_ns, s.last_seen_ns,"
 				      " s.execs FROM binary_agent_stats s JOIN agents a ON a.id = s.agent"
-				      " WHERE s.sha256 = ? ORDER BY s.first_seen_ns, a.name LIMIT ?",
-			       -1, &g, NULL) != SQLITE_OK) {
+				      " WHERE s.sha256 = ? ORDER BY s.first_seen_ns, a.name LIMIT ?"))) {
 		api_error(req, 500, "database error");
 		goto out;
 	}
-	sqlite3_bind_blob(st, 1, sha, PT_SHA256_LEN, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
+	pt_q_bind_blob(st, 1, sha, PT_SHA256_LEN);
+	rc = pt_q_step(st);
+	if (rc == 0) {
 		api_error(req, 404, "no such binary");
 		goto out;
 	}
 	pt_json_raw(&j, "{");
-	if (rc != SQLITE_ROW || binary_fields(a, &j, st)) {
+	if (rc != 1 || binary_fields(a, &j, st)) {
 		api_error(req, 500, "database error");
 		goto out;
 	}
-	sqlite3_bind_blob(g, 1, sha, PT_SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_int(g, 2, BIN_AGENTS_MAX + 1);
+	pt_q_bind_blob(g, 1, sha, PT_SHA256_LEN);
+	pt_q_bind_i64(g, 2, BIN_AGENTS_MAX + 1);
 	pt_json_open(&j, "agents", '[');
-	while ((rc = sqlite3_step(g)) == SQLITE_ROW && n < BIN_AGENTS_MAX) {
-		const char *name = (const char *)sqlite3_column_text(g, 0);
-		const char *host = (const char *)sqlite3_column_text(g, 1);
+	while ((rc = pt_q_step(g)) == 1 && n < BIN_AGENTS_MAX) {
+		const char *name = pt_q_text(g, 0, NULL);
+		const char *host = pt_q_text(g, 1, NULL);
 
 		pt_json_open(&j, NULL, '{');
 		pt_json_kcstr(&j, "agent", name ? name : "");
 		pt_json_kcstr(&j, "host", host ? host : "");
-		pt_json_ktime(&j, "first_seen", (uint64_t)sqlite3_column_int64(g, 2));
-		pt_json_ktime(&j, "last_seen", (uint64_t)sqlite3_column_int64(g, 3));
-		pt_json_ku64(&j, "execs", (uint64_t)sqlite3_column_int64(g, 4));
+		pt_json_ktime(&j, "first_seen", (uint64_t)pt_q_i64(g, 2));
+		pt_json_ktime(&j, "last_seen", (uint64_t)pt_q_i64(g, 3));
+		pt_json_ku64(&j, "execs", (uint64_t)pt_q_i64(g, 4));
 		pt_json_close(&j, '}');
 		n++;
 	}
 	pt_json_close(&j, ']');
-	pt_json_kbool(&j, "truncated", rc == SQLITE_ROW);
+	pt_json_kbool(&j, "truncated", rc == 1);
 	pt_json_raw(&j, "}\n");
-	if ((rc != SQLITE_DONE && rc != SQLITE_ROW) || j.err)
+	if (rc < 0 || j.err)
 		api_error(req, j.err ? 413 : 500, j.err ? "answer too large" : "database error");
 	else
 		api_reply(req, 200, &a->out);
 out:
-	sqlite3_finalize(st);
-	sqlite3_finalize(g);
+	pt_q_finalize(st);
+	pt_q_finalize(g);
 	evhttp_clear_headers(&q);
 }

@@ -1,5 +1,6 @@
 /* /api/v1/events, /api/v1/events/{id}: stored events, newest first, by the best lookup table
- * for the filters given, every filter then checked on the decoded record (docs/api.md). */
+ * for the filters given (PostgreSQL: the events table's own columns), every filter then
+ * checked on the decoded record (docs/api.md). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,32 +14,45 @@
 #include "proctrail/store.h"
 
 #define COLS "e.id, e.time_ns, e.record, e.stream_id, e.seq, a.name, h.name"
+/* CROSS JOIN: SQLite's order, events first (PostgreSQL has no CROSS JOIN ... ON) */
 #define JOINS " CROSS JOIN agents a ON a.id = e.agent LEFT JOIN hosts h ON h.id = e.host"
+#define JOINS_ANY " JOIN agents a ON a.id = e.agent LEFT JOIN hosts h ON h.id = e.host"
+/* PostgreSQL reads events in queries of this many rows at most: a scan that ends early (the
+ * limit reached) leaves at most that many unread rows to drain, and each query is one more
+ * read of the partitions (no index), so a whole examination budget is 20 of them. */
+#define PG_CHUNK 10000u
 
-int api_event_json(sqlite3_stmt *st, int col, const struct pt_api_filter *f, struct pt_buf *out)
+int api_record(struct pt_q *st, int col, struct pt_record *r)
 {
-	const uint8_t *rec = sqlite3_column_blob(st, col + 2);
-	size_t len = (size_t)sqlite3_column_bytes(st, col + 2), used;
-	const char *agent = (const char *)sqlite3_column_text(st, col + 5);
-	const char *host = (const char *)sqlite3_column_text(st, col + 6);
+	size_t len, used;
+	const uint8_t *rec = pt_q_blob(st, col, &len);
+
+	if (!rec || pt_record_decode(rec, len, r, &used, NULL) || used != len)
+		return -EBADMSG;
+	return 0;
+}
+
+int api_event_json(struct pt_q *st, int col, const struct pt_api_filter *f, struct pt_buf *out)
+{
+	const char *agent = pt_q_text(st, col + 5, NULL);
+	const char *host = pt_q_text(st, col + 6, NULL);
 	struct pt_record r;
 	struct pt_api_row row;
 	struct pt_ecs_context ctx;
 
-	if (!rec || pt_record_decode(rec, len, &r, &used, NULL) || used != len ||
-	    r.type == PT_REC_UNKNOWN)
+	if (api_record(st, col + 2, &r) || r.type == PT_REC_UNKNOWN)
 		return -EBADMSG;
 	row = (struct pt_api_row){
-		.id = (uint64_t)sqlite3_column_int64(st, col),
-		.time_ns = (uint64_t)sqlite3_column_int64(st, col + 1),
+		.id = (uint64_t)pt_q_i64(st, col),
+		.time_ns = (uint64_t)pt_q_i64(st, col + 1),
 		.r = &r, .agent = agent, .host = host,
 	};
 	if (f && !pt_api_filter_match(f, &row))
 		return 1;
 	ctx = (struct pt_ecs_context){
 		.agent_id = agent, .agent_name = agent, .host_name = host,
-		.stream_id = (uint64_t)sqlite3_column_int64(st, col + 3),
-		.sequence = (uint64_t)sqlite3_column_int64(st, col + 4), .has_sequence = true,
+		.stream_id = (uint64_t)pt_q_i64(st, col + 3),
+		.sequence = (uint64_t)pt_q_i64(st, col + 4), .has_sequence = true,
 		.event_id = row.id, .has_event_id = true,
 	};
 	return pt_ecs_format(&r, &ctx, out);
@@ -51,7 +65,25 @@ struct source {
 	bool tail, epochs;        /* epochs: the table is read one epoch at a time, newest first */
 	const char *upto_key;     /* meta key of the table's fill mark */
 	int64_t key;
+	char pg_sql[1024];        /* PostgreSQL's one query */
 };
+
+/* PostgreSQL has no lookup table: the events table's columns narrow the rows (every filter
+ * they hold, all of them exact for the decoded record's values), newest first, at most the
+ * examination budget; the rest (executable, command line, ...) is checked on the record. */
+static void pick_source_pg(const struct pt_api_filter *f, struct source *s)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->pg_sql, sizeof(s->pg_sql), "SELECT " COLS " FROM events e" JOINS_ANY
+		 " WHERE e.id < ?2%s%s%s%s%s%s ORDER BY e.id DESC LIMIT ?12",
+		 (f->set & PT_F_ENTITY) ? " AND e.entity_id = ?10" : "",
+		 (f->set & PT_F_SHA256) ? " AND e.sha256 = ?11" : "",
+		 (f->set & PT_F_AGENT) ? " AND a.name = ?5" : "",
+		 (f->set & PT_F_PID) ? " AND e.pid = ?8" : "",
+		 (f->set & PT_F_FROM) ? " AND e.time_ns >= ?6" : "",
+		 (f->set & PT_F_TO) ? " AND e.time_ns <= ?7" : "");
+	s->sql = s->pg_sql;
+}
 
 static void pick_source(const struct pt_api_filter *f, struct source *s)
 {
@@ -96,19 +128,18 @@ static void pick_source(const struct pt_api_filter *f, struct source *s)
 
 static int meta_u64(struct pt_api *a, const char *key, uint64_t *v)
 {
-	sqlite3_stmt *st = NULL;
+	struct pt_q *st;
 	int rc;
 
 	*v = 0;
-	if (sqlite3_prepare_v2(a->db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?", -1,
-			       &st, NULL) != SQLITE_OK)
+	if (!(st = pt_q_prepare(a->q, "SELECT CAST(value AS BIGINT) FROM meta WHERE key = ?")))
 		return -EIO;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*v = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
+	pt_q_bind_text(st, 1, key);
+	rc = pt_q_step(st);
+	if (rc == 1)
+		*v = (uint64_t)pt_q_i64(st, 0);
+	pt_q_finalize(st);
+	return rc >= 0 ? 0 : -EIO;
 }
 
 struct scan {
@@ -121,15 +152,15 @@ struct scan {
 };
 
 /* Steps st, appending matches; stops at the limit or the examination budget. */
-static void scan_run(struct pt_api *a, sqlite3_stmt *st, struct scan *sc)
+static void scan_run(struct pt_api *a, struct pt_q *st, struct scan *sc)
 {
-	int rc;
+	int rc = 0;
 
-	while (!sc->full && !sc->budget && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (!sc->full && !sc->budget && (rc = pt_q_step(st)) == 1) {
 		size_t mark = sc->out->len;
 		int r;
 
-		sc->last_examined = (uint64_t)sqlite3_column_int64(st, 0);
+		sc->last_examined = (uint64_t)pt_q_i64(st, 0);
 		sc->examined++;
 		if (sc->found && pt_buf_append(sc->out, ",", 1)) {
 			sc->err = -EMSGSIZE;
@@ -149,8 +180,8 @@ static void scan_run(struct pt_api *a, sqlite3_stmt *st, struct scan *sc)
 		}
 		sc->budget = sc->examined >= API_SCAN_MAX;
 	}
-	if (!sc->full && !sc->budget && rc != SQLITE_DONE) {
-		log_warnx("API events: %s", sqlite3_errmsg(a->db));
+	if (!sc->full && !sc->budget && rc != 0) {
+		log_warnx("API events: %s", pt_qdb_errmsg(a->q));
 		sc->err = -EIO;
 	}
 }
@@ -158,27 +189,29 @@ static void scan_run(struct pt_api *a, sqlite3_stmt *st, struct scan *sc)
 static int bind_run(struct pt_api *a, const char *sql, const struct pt_api_filter *f,
 		    const struct source *src, uint64_t lo, uint64_t hi, int64_t epoch, struct scan *sc)
 {
-	sqlite3_stmt *st = NULL;
+	struct pt_q *st;
 
-	if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		log_warnx("API events: %s", sqlite3_errmsg(a->db));
+	/* streamed: a PostgreSQL scan holds one row at a time, not the budget's worth */
+	if (!(st = pt_q_prepare_stream(a->q, sql))) {
+		log_warnx("API events: %s", pt_qdb_errmsg(a->q));
 		return -EIO;
 	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)lo);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)hi);
-	if (sqlite3_bind_parameter_count(st) >= 3) {
-		sqlite3_bind_int64(st, 3, src->key);
-		if (f->cmdline)
-			sqlite3_bind_text(st, 4, f->cmdline, (int)f->cmdline_len, SQLITE_STATIC);
-		if (f->agent)
-			sqlite3_bind_text(st, 5, f->agent, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 6, (f->set & PT_F_FROM) ? (sqlite3_int64)f->from_ns : 0);
-		sqlite3_bind_int64(st, 7, (f->set & PT_F_TO) ? (sqlite3_int64)f->to_ns : INT64_MAX);
-		sqlite3_bind_int64(st, 8, f->pid);
-		sqlite3_bind_int64(st, 9, epoch);
-	}
+	/* every statement takes the same numbered parameters, whichever it names */
+	pt_q_bind_i64(st, 1, (int64_t)lo);
+	pt_q_bind_i64(st, 2, (int64_t)hi);
+	pt_q_bind_i64(st, 3, src->key);
+	pt_q_bind_textn(st, 4, f->cmdline, f->cmdline_len);
+	pt_q_bind_text(st, 5, f->agent);
+	pt_q_bind_i64(st, 6, (f->set & PT_F_FROM) ? (int64_t)f->from_ns : 0);
+	pt_q_bind_i64(st, 7, (f->set & PT_F_TO) ? (int64_t)f->to_ns : INT64_MAX);
+	pt_q_bind_i64(st, 8, f->pid);
+	pt_q_bind_i64(st, 9, epoch);
+	pt_q_bind_blob(st, 10, (f->set & PT_F_ENTITY) ? f->entity : NULL, PT_ENTITY_ID_LEN);
+	pt_q_bind_blob(st, 11, (f->set & PT_F_SHA256) ? f->sha : NULL, PT_SHA256_LEN);
+	pt_q_bind_i64(st, 12, API_SCAN_MAX - sc->examined < PG_CHUNK ?
+			  (int64_t)(API_SCAN_MAX - sc->examined) : (int64_t)PG_CHUNK);
 	scan_run(a, st, sc);
-	sqlite3_finalize(st);
+	pt_q_finalize(st);
 	return sc->err;
 }
 
@@ -288,7 +321,10 @@ void api_events(struct pt_api *a, struct evhttp_request *req)
 
 	if (api_query(req, &q, PT_API_P_EVENTS, &f))
 		goto out;
-	pick_source(&f, &src);
+	if (a->pg)
+		pick_source_pg(&f, &src);
+	else
+		pick_source(&f, &src);
 	hi = f.cursor ? f.cursor : (uint64_t)INT64_MAX;
 	pt_buf_reset(&a->out);
 	sc.f = &f;
@@ -305,8 +341,15 @@ void api_events(struct pt_api *a, struct evhttp_request *req)
 	if (src.tail && hi > upto + 1)
 		hi = upto + 1;
 	if (!src.epochs) {
-		if (!sc.full && !sc.budget && (ret = bind_run(a, src.sql, &f, &src, 0, hi, 0, &sc)))
-			goto fail;
+		unsigned before;
+
+		do {    /* once on SQLite; chunk by chunk on PostgreSQL */
+			before = sc.examined;
+			if (!sc.full && !sc.budget &&
+			    (ret = bind_run(a, src.sql, &f, &src, 0, hi, 0, &sc)))
+				goto fail;
+			hi = sc.last_examined;
+		} while (a->pg && !sc.full && !sc.budget && sc.examined - before == PG_CHUNK);
 	} else if (hi > 1) {
 		int64_t ep = (int64_t)((hi - 1) >> PT_STORE_EPOCH_BITS), fts_bottom = ep + 1;
 
@@ -345,7 +388,7 @@ out:
 
 void api_event_one(struct pt_api *a, struct evhttp_request *req, const char *id)
 {
-	sqlite3_stmt *st = NULL;
+	struct pt_q *st = NULL;
 	struct evkeyvalq q;
 	struct pt_api_filter f;
 	int rc;
@@ -353,88 +396,125 @@ void api_event_one(struct pt_api *a, struct evhttp_request *req, const char *id)
 	if (api_query(req, &q, PT_API_P_NONE, &f))
 		goto out;
 	pt_buf_reset(&a->out);
-	if (sqlite3_prepare_v2(a->db, "SELECT " COLS " FROM events e" JOINS " WHERE e.id = ?", -1,
-			       &st, NULL) != SQLITE_OK) {
+	pt_qdb_check(a->q);
+	if (!(st = pt_q_prepare(a->q, "SELECT " COLS " FROM events e" JOINS_ANY
+				" WHERE e.id = ?"))) {
 		api_error(req, 500, "database error");
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, strtoll(id, NULL, 10));
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
+	pt_q_bind_i64(st, 1, strtoll(id, NULL, 10));
+	rc = pt_q_step(st);
+	if (rc == 0) {
 		api_error(req, 404, "no such event");
-	} else if (rc != SQLITE_ROW || api_event_json(st, 0, NULL, &a->out) ||
+	} else if (rc != 1 || api_event_json(st, 0, NULL, &a->out) ||
 		   pt_buf_append(&a->out, "\n", 1)) {
 		api_error(req, 500, "event not readable");
 	} else {
 		api_reply(req, 200, &a->out);
 	}
 out:
-	sqlite3_finalize(st);
+	pt_q_finalize(st);
 	evhttp_clear_headers(&q);
 }
 
-int api_key_rows(struct pt_api *a, int64_t k, sqlite3_int64 agent,
-		 bool (*tail_match)(const struct pt_record *r, const void *arg), const void *arg,
-		 unsigned max, int (*fn)(sqlite3_stmt *st, void *arg2), void *arg2)
+/* PostgreSQL's side of api_key_rows: the entity id and SHA-256 are columns of events; any
+ * other key (a parent entity) is found by scanning the execs with tail_match. */
+static int key_rows_pg(struct pt_api *a, char tag, const void *v, size_t len, int64_t agent,
+		       bool (*tail_match)(const struct pt_record *r, const void *arg),
+		       const void *arg, unsigned max, int (*fn)(struct pt_q *st, void *arg2),
+		       void *arg2)
 {
-	static const char TAIL[] = "SELECT " COLS " FROM events e" JOINS
-				   " WHERE e.id > ?1 AND (?2 = 0 OR +e.agent = ?2) ORDER BY e.id DESC";
-	static const char KEY[] = "SELECT " COLS " FROM ev_key k CROSS JOIN events e ON e.id = k.event"
-				  JOINS " WHERE k.epoch = ?1 AND k.k = ?2 AND (?3 = 0 OR e.agent = ?3)"
-				  " ORDER BY k.event DESC";
-	sqlite3_stmt *st = NULL;
-	uint64_t upto = 0, maxid = 0;
+	char sql[512];
+	struct pt_q *st;
+	struct pt_record r;
 	unsigned n = 0;
-	int64_t ep;
-	int rc, ret = 0;
+	int rc = 0, ret = 0;
 
-	if (meta_u64(a, "key_indexed_upto", &upto))
+	/* an exact column: at most max rows, so none is left to drain when max is reached */
+	snprintf(sql, sizeof(sql), "SELECT " COLS ", e.agent FROM events e" JOINS_ANY
+		 " WHERE %s AND (?2 = 0 OR e.agent = ?2) ORDER BY e.id DESC%s",
+		 tag == 'e' ? "e.entity_id = ?1" : tag == 'h' ? "e.sha256 = ?1" : "e.type = ?3",
+		 tag == 'e' || tag == 'h' ? " LIMIT ?4" : "");
+	/* streamed (fn runs no query of its own): one row held, however many the scan reads */
+	if (!(st = pt_q_prepare_stream(a->q, sql)))
 		return -EIO;
-	if (sqlite3_prepare_v2(a->db, TAIL, -1, &st, NULL) != SQLITE_OK)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)upto);
-	sqlite3_bind_int64(st, 2, agent);
-	/* the tail is bounded by how far the fill lags (PT_STORE_INDEX_EVERY, a few times) */
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const uint8_t *rec = sqlite3_column_blob(st, 2);
-		size_t len = (size_t)sqlite3_column_bytes(st, 2), used;
-		struct pt_record r;
-
-		if (!rec || pt_record_decode(rec, len, &r, &used, NULL) || used != len ||
-		    !tail_match(&r, arg))
+	pt_q_bind_blob(st, 1, v, len);
+	pt_q_bind_i64(st, 2, agent);
+	pt_q_bind_i64(st, 3, PT_REC_PROCESS_EXEC);
+	pt_q_bind_i64(st, 4, max);
+	while (n < max && (rc = pt_q_step(st)) == 1) {
+		if (tag != 'e' && tag != 'h' && (api_record(st, 2, &r) || !tail_match(&r, arg)))
 			continue;
 		n++;
 		if (fn(st, arg2))
 			goto out;
 	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if (sqlite3_prepare_v2(a->db, "SELECT coalesce(max(id), 0) FROM events", -1, &st, NULL) !=
-	    SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+	if (rc < 0)
+		ret = -EIO;
+out:
+	pt_q_finalize(st);
+	return ret;
+}
+
+int api_key_rows(struct pt_api *a, char tag, const void *v, size_t len, int64_t agent,
+		 bool (*tail_match)(const struct pt_record *r, const void *arg), const void *arg,
+		 unsigned max, int (*fn)(struct pt_q *st, void *arg2), void *arg2)
+{
+	static const char TAIL[] = "SELECT " COLS ", e.agent FROM events e" JOINS
+				   " WHERE e.id > ?1 AND (?2 = 0 OR +e.agent = ?2) ORDER BY e.id DESC";
+	static const char KEY[] = "SELECT " COLS ", e.agent FROM ev_key k CROSS JOIN events e"
+				  " ON e.id = k.event" JOINS " WHERE k.epoch = ?1 AND k.k = ?2"
+				  " AND (?3 = 0 OR e.agent = ?3) ORDER BY k.event DESC";
+	int64_t k = pt_store_key(tag, v, len), ep;
+	struct pt_q *st = NULL;
+	uint64_t upto = 0, maxid = 0;
+	unsigned n = 0;
+	int rc = 0, ret = 0;
+
+	if (a->pg)
+		return key_rows_pg(a, tag, v, len, agent, tail_match, arg, max, fn, arg2);
+	if (meta_u64(a, "key_indexed_upto", &upto))
+		return -EIO;
+	if (!(st = pt_q_prepare(a->q, TAIL)))
+		return -EIO;
+	pt_q_bind_i64(st, 1, (int64_t)upto);
+	pt_q_bind_i64(st, 2, agent);
+	/* the tail is bounded by how far the fill lags (PT_STORE_INDEX_EVERY, a few times) */
+	while (n < max && (rc = pt_q_step(st)) == 1) {
+		struct pt_record r;
+
+		if (api_record(st, 2, &r) || !tail_match(&r, arg))
+			continue;
+		n++;
+		if (fn(st, arg2))
+			goto out;
+	}
+	pt_q_finalize(st);
+	if (!(st = pt_q_prepare(a->q, "SELECT coalesce(max(id), 0) FROM events")) ||
+	    pt_q_step(st) != 1) {
 		ret = -EIO;
 		goto out;
 	}
-	maxid = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	st = NULL;
+	maxid = (uint64_t)pt_q_i64(st, 0);
+	pt_q_finalize(st);
 	if (upto > maxid)
 		upto = maxid;
-	if (sqlite3_prepare_v2(a->db, KEY, -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = pt_q_prepare(a->q, KEY))) {
 		ret = -EIO;
 		goto out;
 	}
 	for (ep = (int64_t)(upto >> PT_STORE_EPOCH_BITS); upto && ep >= 0 && n < max; ep--) {
-		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, ep);
-		sqlite3_bind_int64(st, 2, k);
-		sqlite3_bind_int64(st, 3, agent);
-		while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		pt_q_reset(st);
+		pt_q_bind_i64(st, 1, ep);
+		pt_q_bind_i64(st, 2, k);
+		pt_q_bind_i64(st, 3, agent);
+		while (n < max && (rc = pt_q_step(st)) == 1) {
 			n++;
 			if (fn(st, arg2))
 				goto out;
 		}
 	}
 out:
-	sqlite3_finalize(st);
+	pt_q_finalize(st);
 	return ret;
 }

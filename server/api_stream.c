@@ -53,14 +53,13 @@ static void closed_cb(struct evhttp_connection *conn, void *arg)
 
 static uint64_t max_id(struct pt_api *a, bool alerts)
 {
-	sqlite3_stmt *st = NULL;
+	struct pt_q *st = pt_q_prepare(a->q, alerts ? "SELECT coalesce(max(id), 0) FROM alerts" :
+				       "SELECT coalesce(max(id), 0) FROM events");
 	uint64_t v = 0;
 
-	if (sqlite3_prepare_v2(a->db, alerts ? "SELECT coalesce(max(id), 0) FROM alerts" :
-			       "SELECT coalesce(max(id), 0) FROM events", -1, &st, NULL) ==
-	    SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		v = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (st && pt_q_step(st) == 1)
+		v = (uint64_t)pt_q_i64(st, 0);
+	pt_q_finalize(st);
 	return v;
 }
 
@@ -128,11 +127,10 @@ static size_t pending(struct api_stream *s)
 static void poll_kind(struct pt_api *a, struct evbuffer *b, bool alerts)
 {
 	struct api_stream *s;
-	sqlite3_stmt *st = NULL;
+	struct pt_q *st;
 	uint64_t from = UINT64_MAX;
 	char sql[1024];
 	bool any = false;
-	int rc;
 
 	TAILQ_FOREACH(s, &a->streams, link)
 		if (s->alerts == alerts) {
@@ -146,15 +144,16 @@ static void poll_kind(struct pt_api *a, struct evbuffer *b, bool alerts)
 		snprintf(sql, sizeof(sql), "%s WHERE al.id > ?1 ORDER BY al.id LIMIT ?2",
 			 API_ALERT_SELECT);
 	else
-		snprintf(sql, sizeof(sql), "SELECT " COLS " FROM events e CROSS JOIN agents a"
+		/* CROSS JOIN keeps SQLite on events first; PostgreSQL has no CROSS JOIN ... ON */
+		snprintf(sql, sizeof(sql), "SELECT " COLS " FROM events e %s agents a"
 			 " ON a.id = e.agent LEFT JOIN hosts h ON h.id = e.host"
-			 " WHERE e.id > ?1 ORDER BY e.id LIMIT ?2");
-	if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK)
+			 " WHERE e.id > ?1 ORDER BY e.id LIMIT ?2", a->pg ? "JOIN" : "CROSS JOIN");
+	if (!(st = pt_q_prepare_stream(a->q, sql)))
 		return;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
-	sqlite3_bind_int64(st, 2, API_STREAM_BATCH);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
+	pt_q_bind_i64(st, 1, (int64_t)from);
+	pt_q_bind_i64(st, 2, API_STREAM_BATCH);
+	while (pt_q_step(st) == 1) {
+		uint64_t id = (uint64_t)pt_q_i64(st, 0);
 
 		TAILQ_FOREACH(s, &a->streams, link) {
 			if (s->alerts != alerts || id <= s->last_id)
@@ -171,7 +170,7 @@ static void poll_kind(struct pt_api *a, struct evbuffer *b, bool alerts)
 			evhttp_send_reply_chunk(s->req, b);
 		}
 	}
-	sqlite3_finalize(st);
+	pt_q_finalize(st);
 }
 
 void api_stream_poll(struct pt_api *a)
@@ -184,6 +183,7 @@ void api_stream_poll(struct pt_api *a)
 		return;
 	if (!(b = evbuffer_new()))
 		return;
+	pt_qdb_check(a->q);     /* PostgreSQL restarted: reconnect */
 	poll_kind(a, b, false);
 	poll_kind(a, b, true);
 	api_end(a);

@@ -23,7 +23,7 @@
 
 struct node {
 	uint8_t entity[PT_ENTITY_ID_LEN], parent[PT_ENTITY_ID_LEN];
-	sqlite3_int64 agent;
+	int64_t agent;
 	bool has_parent, found;
 	unsigned nexec;
 	uint64_t exec_id[NODE_EXECS_MAX], exec_time[NODE_EXECS_MAX];
@@ -35,8 +35,7 @@ struct node {
 struct walk {
 	struct pt_api *a;
 	struct pt_json *j;
-	sqlite3_stmt *by_id;     /* one event by id */
-	sqlite3_stmt *agent_of;
+	struct pt_q *by_id;      /* one event by id */
 	unsigned nodes;
 	bool truncated;
 };
@@ -58,25 +57,15 @@ static bool parent_match(const struct pt_record *r, const void *arg)
 	       !memcmp(r->u.exec.parent_entity_id, arg, PT_ENTITY_ID_LEN);
 }
 
-static int decode_row(sqlite3_stmt *st, struct pt_record *r)
-{
-	const uint8_t *rec = sqlite3_column_blob(st, 2);
-	size_t len = (size_t)sqlite3_column_bytes(st, 2), used;
-
-	if (!rec || pt_record_decode(rec, len, r, &used, NULL) || used != len)
-		return -EBADMSG;
-	return 0;
-}
-
 /* Rows come newest first; the node keeps the newest NODE_EXECS_MAX execs, in time order. */
-static int node_row(sqlite3_stmt *st, void *arg)
+static int node_row(struct pt_q *st, void *arg)
 {
 	struct node *n = arg;
 	struct pt_record r;
-	uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
+	uint64_t id = (uint64_t)pt_q_i64(st, 0);
 	unsigned i;
 
-	if (decode_row(st, &r) || !entity_match(&r, n->entity))
+	if (api_record(st, 2, &r) || !entity_match(&r, n->entity))
 		return 0;     /* another entity under a colliding key */
 	n->found = true;
 	if (r.type == PT_REC_PROCESS_EXIT) {
@@ -102,24 +91,24 @@ static int node_row(sqlite3_stmt *st, void *arg)
 	return 0;
 }
 
-static int node_load(struct walk *w, const uint8_t entity[PT_ENTITY_ID_LEN], sqlite3_int64 agent,
+static int node_load(struct walk *w, const uint8_t entity[PT_ENTITY_ID_LEN], int64_t agent,
 		     struct node *n)
 {
 	memset(n, 0, sizeof(*n));
 	memcpy(n->entity, entity, PT_ENTITY_ID_LEN);
 	n->agent = agent;
-	return api_key_rows(w->a, pt_store_key('e', entity, PT_ENTITY_ID_LEN), agent, entity_match,
-			    entity, NODE_EVENTS_MAX, node_row, n);
+	return api_key_rows(w->a, 'e', entity, PT_ENTITY_ID_LEN, agent, entity_match, entity,
+			    NODE_EVENTS_MAX, node_row, n);
 }
 
 /* The event row `id` in w->by_id, decoded into r. */
 static int fetch(struct walk *w, uint64_t id, struct pt_record *r)
 {
-	sqlite3_reset(w->by_id);
-	sqlite3_bind_int64(w->by_id, 1, (sqlite3_int64)id);
-	if (sqlite3_step(w->by_id) != SQLITE_ROW)
+	pt_q_reset(w->by_id);
+	pt_q_bind_i64(w->by_id, 1, (int64_t)id);
+	if (pt_q_step(w->by_id) != 1)
 		return -ENOENT;
-	return decode_row(w->by_id, r);
+	return api_record(w->by_id, 2, r);
 }
 
 static void knull(struct pt_json *j, const char *key)
@@ -163,9 +152,9 @@ static int node_json(struct walk *w, const struct node *n)
 		size_t k = x->path.len;
 
 		pt_json_ku64(j, "pid", x->pid);
-		s = (const char *)sqlite3_column_text(w->by_id, 5);
+		s = pt_q_text(w->by_id, 5, NULL);
 		pt_json_kcstr(j, "agent", s ? s : "");
-		s = (const char *)sqlite3_column_text(w->by_id, 6);
+		s = pt_q_text(w->by_id, 6, NULL);
 		pt_json_kcstr(j, "host", s ? s : "");
 		pt_json_kstr(j, "executable", x->path.ptr ? x->path.ptr : "", x->path.len);
 		while (k > 0 && x->path.ptr[k - 1] != '/')
@@ -177,9 +166,9 @@ static int node_json(struct walk *w, const struct node *n)
 		context_json(j, x);
 	} else if (n->has_exit && !fetch(w, n->exit_id, &r) && r.type == PT_REC_PROCESS_EXIT) {
 		pt_json_ku64(j, "pid", r.u.exit.pid);
-		s = (const char *)sqlite3_column_text(w->by_id, 5);
+		s = pt_q_text(w->by_id, 5, NULL);
 		pt_json_kcstr(j, "agent", s ? s : "");
-		s = (const char *)sqlite3_column_text(w->by_id, 6);
+		s = pt_q_text(w->by_id, 6, NULL);
 		pt_json_kcstr(j, "host", s ? s : "");
 		knull(j, "executable");
 		pt_json_kstr(j, "name", r.u.exit.comm.ptr ? r.u.exit.comm.ptr : "", r.u.exit.comm.len);
@@ -222,13 +211,13 @@ struct kids {
 	bool truncated;
 };
 
-static int kid_row(sqlite3_stmt *st, void *arg)
+static int kid_row(struct pt_q *st, void *arg)
 {
 	struct kids *k = arg;
 	struct pt_record r;
 	unsigned i;
 
-	if (decode_row(st, &r) || !parent_match(&r, k->parent))
+	if (api_record(st, 2, &r) || !parent_match(&r, k->parent))
 		return 0;
 	for (i = 0; i < k->n; i++)
 		if (!memcmp(k->e[i], r.u.exec.entity_id, PT_ENTITY_ID_LEN))
@@ -258,8 +247,8 @@ static int children(struct walk *w, const struct node *n, unsigned depth, const 
 	if (!(k.e = calloc(CHILDREN_MAX, sizeof(*k.e))))
 		return -ENOMEM;
 	/* each child's execs are keyed by this entity as parent; several per child (exec chain) */
-	ret = api_key_rows(w->a, pt_store_key('P', n->entity, PT_ENTITY_ID_LEN), n->agent,
-			   parent_match, n->entity, CHILDREN_MAX * NODE_EXECS_MAX, kid_row, &k);
+	ret = api_key_rows(w->a, 'P', n->entity, PT_ENTITY_ID_LEN, n->agent, parent_match,
+			   n->entity, CHILDREN_MAX * NODE_EXECS_MAX, kid_row, &k);
 	if (k.truncated)
 		w->truncated = true;
 	/* oldest first reads like the process ran */
@@ -293,7 +282,7 @@ void api_tree(struct pt_api *a, struct evhttp_request *req, const char *hex)
 	struct node root, *anc = NULL;
 	unsigned nanc = 0, i;
 	bool anc_truncated = false;
-	sqlite3_int64 agent = 0;
+	int64_t agent = 0;
 	int ret;
 
 	if (api_query(req, &q, PT_API_P_NONE, &f))
@@ -304,10 +293,10 @@ void api_tree(struct pt_api *a, struct evhttp_request *req, const char *hex)
 	}
 	pt_buf_reset(&a->out);
 	if (api_begin(a) ||
-	    sqlite3_prepare_v2(a->db, "SELECT e.id, e.time_ns, e.record, e.stream_id, e.seq, a.name,"
-				      " h.name, e.agent FROM events e CROSS JOIN agents a ON a.id = e.agent"
-				      " LEFT JOIN hosts h ON h.id = e.host WHERE e.id = ?", -1, &w.by_id,
-			       NULL) != SQLITE_OK ||
+	    !(w.by_id = pt_q_prepare(a->q, "SELECT e.id, e.time_ns, e.record, e.stream_id, e.seq,"
+				     " a.name, h.name, e.agent FROM events e JOIN agents a"
+				     " ON a.id = e.agent LEFT JOIN hosts h ON h.id = e.host"
+				     " WHERE e.id = ?")) ||
 	    !(anc = calloc(ANCESTORS_MAX, sizeof(*anc)))) {
 		api_error(req, 500, "database error");
 		goto out;
@@ -318,8 +307,8 @@ void api_tree(struct pt_api *a, struct evhttp_request *req, const char *hex)
 	}
 	/* the agent the entity id belongs to: the walk stays on it */
 	if (fetch(&w, root.nexec ? root.exec_id[0] : root.exit_id, &(struct pt_record){ 0 }) == 0 ||
-	    sqlite3_column_type(w.by_id, 7) != SQLITE_NULL)
-		agent = sqlite3_column_int64(w.by_id, 7);
+	    !pt_q_null(w.by_id, 7))
+		agent = pt_q_i64(w.by_id, 7);
 	if ((ret = node_load(&w, entity, agent, &root)))
 		goto fail;
 	for (struct node *cur = &root; cur->has_parent;) {
@@ -376,6 +365,6 @@ fail:
 		  "database error");
 out:
 	free(anc);
-	sqlite3_finalize(w.by_id);
+	pt_q_finalize(w.by_id);
 	evhttp_clear_headers(&q);
 }

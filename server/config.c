@@ -25,7 +25,9 @@ void pt_server_usage(FILE *f)
 "                             (HOME/pki/crl.pem; `none` disables the check)\n"
 "  --db FILE|URL              SQLite database (HOME/proctrail.db), or a PostgreSQL URL\n"
 "                             (postgresql://USER@HOST/DB?host=/run/postgresql ...;\n"
-"                             docs/operations.md); --api needs SQLite for now\n"
+"                             docs/operations.md); with PostgreSQL the API reads events,\n"
+"                             trees, binaries and agents; policies, samples, rules and\n"
+"                             alerts need SQLite for now (they answer 501)\n"
 "  --retention-days N         PostgreSQL: drop each day's events partition after N days\n"
 "                             (0, the default: keep everything)\n"
 "  --rules DIR                Sigma process_creation rules evaluated on every stored exec\n"
@@ -292,12 +294,6 @@ int pt_server_config_parse(struct pt_server_config *c, int argc, char **argv, ch
 			continue;
 		if ((ret = apply(c, arg + 2, argv[a], err, errlen)))
 			return ret;
-	}
-	/* The API's queries and its lookup tables are SQLite's: refused, not silently empty. */
-	if (pt_store_is_pg_url(c->db) && c->api[0]) {
-		snprintf(err, errlen, "--api is not available with a PostgreSQL --db yet (use the"
-			 " CLI's --db, or a SQLite --db for the API)");
-		return -EINVAL;
 	}
 	/* Alerts live in the SQLite store's alerts table: rules whose alerts nobody stores are
 	 * refused rather than evaluated for nothing. */

@@ -690,14 +690,17 @@ static size_t agg_merge(struct bin_agg *v, size_t n)
 }
 
 /* Prevalence is aggregated per batch, then per transaction, and written at commit: the
- * random-key writes are one per distinct (binary, agent) of the whole group, not per event. */
-static int binaries_collect(struct pt_store *s, const struct pt_store_batch *b)
+ * random-key writes are one per distinct (binary, agent) of the whole group, not per event.
+ * Only the batch's new events (fresh) count: a resent exec is not run again. */
+static int binaries_collect(struct pt_store *s, const struct pt_store_batch *b,
+			    const uint64_t *fresh)
 {
 	size_t n = 0, i, need;
 	struct bin_agg *v;
 
 	for (i = 0; i < b->count; i++)
-		n += b->ev[i].has_sha && b->ev[i].type == PT_REC_PROCESS_EXEC;
+		n += b->ev[i].has_sha && b->ev[i].type == PT_REC_PROCESS_EXEC &&
+		     (fresh[i / 64] >> (i % 64) & 1);
 	if (!n)
 		return 0;
 	need = s->agg_n + n;
@@ -717,7 +720,7 @@ static int binaries_collect(struct pt_store *s, const struct pt_store_batch *b)
 	for (i = 0; i < b->count; i++) {
 		const struct pt_store_event *e = &b->ev[i];
 
-		if (!e->has_sha || e->type != PT_REC_PROCESS_EXEC)
+		if (!e->has_sha || e->type != PT_REC_PROCESS_EXEC || !(fresh[i / 64] >> (i % 64) & 1))
 			continue;
 		memcpy(v[n].sha, e->sha256, PT_SHA256_LEN);
 		v[n].agent = b->agent;
@@ -906,7 +909,7 @@ int pt_store_batch(struct pt_store *s, const struct pt_store_batch *b, uint64_t 
 		if (b->ev[i].type == PT_REC_LOSS &&
 		    (ret = loss_record(s, b, &b->ev[i], fresh[i / 64] >> (i % 64) & 1, now_ns)))
 			goto out;
-	if ((ret = binaries_collect(s, b)))
+	if ((ret = binaries_collect(s, b, fresh)))
 		goto out;
 	q = s->st[S_AGENT_BATCH];
 	sqlite3_bind_int64(q, 1, b->agent);

@@ -65,7 +65,19 @@ static const char SCHEMA[] =
 	"  agent bigint NOT NULL, stream_id bigint NOT NULL, seq bigint NOT NULL,"
 	"  type integer NOT NULL, time_ns bigint, pid bigint, entity_id bytea, sha256 bytea,"
 	"  host bigint, stored_ns bigint NOT NULL, record bytea NOT NULL)"
-	"  PARTITION BY RANGE (stored_ns);";
+	"  PARTITION BY RANGE (stored_ns);"
+	/* The binaries the API lists (server/api_binaries.c), under the names of the SQLite
+	 * store's tables so its queries are written once: views over the execs with a hash
+	 * (type 1, PT_REC_PROCESS_EXEC), nothing on the write path, an aggregate per request.
+	 * binary_paths is empty: a binary's paths come from its newest execs. */
+	"CREATE OR REPLACE VIEW binary_agent_stats AS SELECT sha256, agent,"
+	"  min(time_ns) AS first_seen_ns, max(time_ns) AS last_seen_ns, count(*) AS execs"
+	"  FROM events WHERE type = 1 AND sha256 IS NOT NULL GROUP BY sha256, agent;"
+	"CREATE OR REPLACE VIEW binaries AS SELECT sha256, min(first_seen_ns) AS first_seen_ns,"
+	"  max(last_seen_ns) AS last_seen_ns, count(*) AS hosts,"
+	"  CAST(sum(execs) AS bigint) AS execs FROM binary_agent_stats GROUP BY sha256;"
+	"CREATE OR REPLACE VIEW binary_paths AS SELECT CAST(NULL AS bytea) AS sha256,"
+	"  CAST(NULL AS bigint) AS size, CAST(NULL AS bytea) AS paths WHERE false;";
 
 struct pt_store_pg {
 	PGconn *db;

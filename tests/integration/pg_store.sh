@@ -9,39 +9,12 @@
 #     rest exec'd while no collector runs, then the collector restarted: every exec stored exactly once, none lost, no unexplained gap, no duplicate
 #     (agent, stream, seq) row in any partition.
 . "$(dirname "$0")/delivery_lib.bash"
+. "$(dirname "$0")/pg_lib.bash"
 
 REPLAY=$B/bench/replay
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ] || ! id postgres >/dev/null 2>&1; then
-	echo "skip: PostgreSQL server binaries or the postgres user missing (scripts/install-deps.sh)"
-	exit 77
-fi
-[ -x "$REPLAY" ] || fail "missing $REPLAY"
-command -v psql >/dev/null || fail "psql missing (scripts/install-deps.sh)"
-
-PGDIR=$T/pg
-SOCK=$PGDIR/sock
-URL="postgresql://postgres@/proctrail?host=$SOCK"
-pg_stop() {
-	[ -f "$PGDIR/data/postmaster.pid" ] &&
-		runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -m immediate -w stop >/dev/null 2>&1
-	return 0
-}
 trap 'pg_stop; delivery_cleanup' EXIT
-
-mkdir -p "$SOCK"
-chown -R postgres "$PGDIR"
-runuser -u postgres -- "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres --no-sync \
-	>"$T/initdb.log" 2>&1 || { cat "$T/initdb.log"; fail "initdb"; }
-runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w -t 300 \
-	-o "-k $SOCK -c listen_addresses='' -c fsync=on -c synchronous_commit=on" start >/dev/null ||
-	{ cat "$PGDIR/log"; fail "pg_ctl start"; }
-runuser -u postgres -- "$PGBIN/createdb" -h "$SOCK" proctrail || fail "createdb"
-ok "PostgreSQL cluster on $SOCK"
-
-pq() {
-	psql -X -q -A -t -h "$SOCK" -U postgres -d proctrail -c "$1"
-}
+[ -x "$REPLAY" ] || fail "missing $REPLAY"
+pg_start
 
 "$PT" --home "$H" pki init >/dev/null
 for n in "$NAME" cmp; do "$PT" --home "$H" enroll "$n" >/dev/null; done
@@ -157,9 +130,6 @@ expect_eq "unexplained gaps" "$(agent_json | jq -r .unexplained_gaps)" 0
 echo "resent records recognised as duplicates: $(agent_json | jq -r .duplicates)"
 stop_agent
 stop_server
-grep -q "refus\|--api is not available" <("$SERVER" --home "$H" --db "$URL" --api 127.0.0.1:1 2>&1 || true) ||
-	fail "--api with PostgreSQL was not refused"
-ok "--api with a PostgreSQL --db is refused"
 grep -q -- "--rules is not available" <("$SERVER" --home "$H" --db "$URL" --rules "$T" 2>&1 || true) ||
 	fail "--rules with PostgreSQL was not refused"
 ok "--rules with a PostgreSQL --db is refused"

@@ -234,6 +234,11 @@ static void test_binaries_and_index(void **state)
 	assert_int_equal(put(f, 7, 301, 30, 3, &r), 0);
 	assert_int_equal(q1(f, "SELECT count(*) FROM binaries"), 3);
 	assert_int_equal(q1(f, "SELECT sum(execs) FROM binaries"), 330);
+	/* a resent batch stores nothing: no exec is counted again */
+	assert_int_equal(put(f, 7, 1, 300, 3, &r), 0);
+	assert_int_equal(r.inserted, 0);
+	assert_int_equal(q1(f, "SELECT sum(execs) FROM binaries"), 330);
+	assert_int_equal(q1(f, "SELECT sum(execs) FROM binary_agent_stats"), 330);
 	assert_int_equal(q1(f, "SELECT max(hosts) FROM binaries"), 1);
 	assert_int_equal(q1(f, "SELECT min(first_seen_ns) FROM binaries"), 101);
 	assert_int_equal(q1(f, "SELECT max(last_seen_ns) FROM binaries"), 430);

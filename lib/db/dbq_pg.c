@@ -1,33 +1,34 @@
-/* cli/dbq.h on PostgreSQL (libpq): ?N parameters become $N, every parameter and column goes
+/* proctrail/dbq.h on PostgreSQL (libpq): ?N parameters become $N, every parameter and column goes
  * in binary, so integers and blobs read back exactly as SQLite gives them. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libpq-fe.h>
 
-#include "dbq.h"
+#include "dbq-int.h"
 #include "proctrail/log.h"
 
-struct cli_pg {
+struct pt_pg {
 	PGconn *conn;
 };
 
-struct cli_pgq {
-	struct cli_pg *db;
+struct pt_pgq {
+	struct pt_pg *db;
 	char *sql;
 	PGresult *res;
 	int nparams;
 	bool failed;                  /* a parameter could not be kept, or the query failed */
 	bool started, done, stream;
 	int row;                      /* the row read, in a whole (not streamed) result */
-	unsigned oid[CLI_Q_PARAMS_MAX];
-	char *val[CLI_Q_PARAMS_MAX];
-	int len[CLI_Q_PARAMS_MAX], fmt[CLI_Q_PARAMS_MAX];
+	unsigned oid[PT_Q_PARAMS_MAX];
+	char *val[PT_Q_PARAMS_MAX];
+	int len[PT_Q_PARAMS_MAX], fmt[PT_Q_PARAMS_MAX];
 };
 
-struct cli_pg *cli_pg_open(const char *url)
+struct pt_pg *pt_pg_open(const char *url)
 {
-	struct cli_pg *db = calloc(1, sizeof(*db));
+	struct pt_pg *db = calloc(1, sizeof(*db));
 
 	if (!db)
 		return NULL;
@@ -36,13 +37,13 @@ struct cli_pg *cli_pg_open(const char *url)
 		const char *m = db->conn ? PQerrorMessage(db->conn) : "out of memory";
 
 		log_warnx("PostgreSQL: %.*s", (int)strcspn(m, "\n"), m);
-		cli_pg_close(db);
+		pt_pg_close(db);
 		return NULL;
 	}
 	return db;
 }
 
-void cli_pg_close(struct cli_pg *db)
+void pt_pg_close(struct pt_pg *db)
 {
 	if (!db)
 		return;
@@ -50,15 +51,41 @@ void cli_pg_close(struct cli_pg *db)
 	free(db);
 }
 
-const char *cli_pg_errmsg(struct cli_pg *db)
+const char *pt_pg_errmsg(struct pt_pg *db)
 {
 	return PQerrorMessage(db->conn);
 }
 
-/* ?N -> $N, and a bare ? -> the next number. The CLI's queries hold no '?' in literals. */
-struct cli_pgq *cli_pg_prepare(struct cli_pg *db, const char *sql, bool stream)
+int pt_pg_exec(struct pt_pg *db, const char *sql)
 {
-	struct cli_pgq *q = calloc(1, sizeof(*q));
+	PGresult *r = PQexec(db->conn, sql);
+	int ret = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -EIO;
+
+	if (ret) {
+		const char *m = PQerrorMessage(db->conn);
+
+		log_warnx("PostgreSQL: %s: %.*s", sql, (int)strcspn(m, "\n"), m);
+	}
+	PQclear(r);
+	return ret;
+}
+
+bool pt_pg_in_tx(struct pt_pg *db)
+{
+	return PQtransactionStatus(db->conn) != PQTRANS_IDLE;
+}
+
+/* A restarted server or a cut connection: one reset per check, the next request retries. */
+void pt_pg_check(struct pt_pg *db)
+{
+	if (PQstatus(db->conn) != CONNECTION_OK)
+		PQreset(db->conn);
+}
+
+/* ?N -> $N, and a bare ? -> the next number (dbq.h: no '?' in a literal). */
+struct pt_pgq *pt_pg_prepare(struct pt_pg *db, const char *sql, bool stream)
+{
+	struct pt_pgq *q = calloc(1, sizeof(*q));
 	size_t i, o = 0;
 	int next = 1, n;
 
@@ -78,15 +105,15 @@ struct cli_pgq *cli_pg_prepare(struct cli_pg *db, const char *sql, bool stream)
 		if (sql[i + 1] < '0' || sql[i + 1] > '9')
 			o += (size_t)snprintf(q->sql + o, 4, "%d", n % 1000);
 		/* every $N the query names is sent, NULL when never bound */
-		q->nparams = n > q->nparams ? (n < CLI_Q_PARAMS_MAX ? n : CLI_Q_PARAMS_MAX) : q->nparams;
+		q->nparams = n > q->nparams ? (n < PT_Q_PARAMS_MAX ? n : PT_Q_PARAMS_MAX) : q->nparams;
 	}
 	q->sql[o] = '\0';
 	return q;
 }
 
-void cli_pg_bind(struct cli_pgq *q, int i, unsigned oid, const void *v, size_t len)
+void pt_pg_bind(struct pt_pgq *q, int i, unsigned oid, const void *v, size_t len)
 {
-	if (i < 1 || i > CLI_Q_PARAMS_MAX || len > INT32_MAX) {
+	if (i < 1 || i > PT_Q_PARAMS_MAX || len > INT32_MAX) {
 		q->failed = true;
 		return;
 	}
@@ -105,7 +132,7 @@ void cli_pg_bind(struct cli_pgq *q, int i, unsigned oid, const void *v, size_t l
 }
 
 /* Reads what is left of the query's results, so the connection is free again. */
-static void drain(struct cli_pgq *q)
+static void drain(struct pt_pgq *q)
 {
 	PGresult *r;
 
@@ -115,7 +142,7 @@ static void drain(struct cli_pgq *q)
 
 /* Rows one at a time (single-row mode): events --json over millions of rows holds one. The
  * others take their whole result at once, so the caller may run queries between rows. */
-int cli_pg_step(struct cli_pgq *q)
+int pt_pg_step(struct pt_pgq *q)
 {
 	ExecStatusType st;
 
@@ -152,19 +179,21 @@ int cli_pg_step(struct cli_pgq *q)
 	return q->failed ? -1 : 0;
 }
 
-bool cli_pg_null(struct cli_pgq *q, int col)
+bool pt_pg_null(struct pt_pgq *q, int col)
 {
 	return PQgetisnull(q->res, q->row, col);
 }
 
-int64_t cli_pg_i64(struct cli_pgq *q, int col)
+int64_t pt_pg_i64(struct pt_pgq *q, int col)
 {
 	const uint8_t *p = (const uint8_t *)PQgetvalue(q->res, q->row, col);
 	int n = PQgetlength(q->res, q->row, col);
 	uint64_t v = 0;
 
-	if (PQgetisnull(q->res, q->row, col) || (n != 2 && n != 4 && n != 8))
+	if (PQgetisnull(q->res, q->row, col) || (n != 1 && n != 2 && n != 4 && n != 8))
 		return 0;
+	if (n == 1)             /* a boolean */
+		return p[0] != 0;
 	for (int b = 0; b < n; b++)
 		v = v << 8 | p[b];
 	if (n < 8 && (p[0] & 0x80))    /* sign-extend int2/int4 */
@@ -172,7 +201,7 @@ int64_t cli_pg_i64(struct cli_pgq *q, int col)
 	return (int64_t)v;
 }
 
-const void *cli_pg_bytes(struct cli_pgq *q, int col, size_t *len)
+const void *pt_pg_bytes(struct pt_pgq *q, int col, size_t *len)
 {
 	if (PQgetisnull(q->res, q->row, col)) {
 		if (len)
@@ -184,7 +213,17 @@ const void *cli_pg_bytes(struct cli_pgq *q, int col, size_t *len)
 	return PQgetvalue(q->res, q->row, col);   /* libpq ends every value with a NUL */
 }
 
-void cli_pg_finalize(struct cli_pgq *q)
+void pt_pg_reset(struct pt_pgq *q)
+{
+	PQclear(q->res);
+	q->res = NULL;
+	if (q->started && !q->done)
+		drain(q);
+	q->started = q->done = false;   /* a failure stays: the query is not run again */
+	q->row = 0;
+}
+
+void pt_pg_finalize(struct pt_pgq *q)
 {
 	if (!q)
 		return;
@@ -192,7 +231,7 @@ void cli_pg_finalize(struct cli_pgq *q)
 	q->res = NULL;
 	if (q->started && !q->done)
 		drain(q);    /* a query left before its end: the connection takes the next one */
-	for (int i = 0; i < CLI_Q_PARAMS_MAX; i++)
+	for (int i = 0; i < PT_Q_PARAMS_MAX; i++)
 		free(q->val[i]);
 	free(q->sql);
 	free(q);
