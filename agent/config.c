@@ -48,6 +48,10 @@ static const struct setting settings[] = {
 	  "an exec undecided this long is allowed by the fail-open watchdog (1000)" },
 	{ "policy-hash-max-bytes", K_U64, OFF(enforce.hash_max_bytes), 1, UINT64_MAX,
 	  "larger executables are allowed unchecked under a policy, counted (268435456)" },
+	{ "policy-allow-cache", K_BOOL, OFF(enforce.allow_cache), 0, 0,
+	  "after an allow, an ignore mark spares the same unchanged file the next checks (yes)" },
+	{ "policy-allow-cache-marks", K_U32, OFF(enforce.allow_cache_marks), 1, 1u << 20,
+	  "allow marks held at most, all dropped at the bound (8192, at most max_user_marks/4)" },
 	{ "hash-memfd", K_BOOL, OFF(enforce.hash_memfd), 0, 0,
 	  "hash memfd execs before they run, with a fanotify mark on memfds only (yes)" },
 	{ "allow-sample", K_BOOL, OFF(uplink.allow_sample), 0, 0,
@@ -177,6 +181,7 @@ int pt_agent_config_load(struct pt_agent_config *c, int argc, char **argv)
 	c->uplink.network_child = true;
 	c->uplink.network_user = PT_UPLINK_NETWORK_USER;
 	c->enforce.hash_memfd = true;
+	c->enforce.allow_cache = true;
 	c->spool_dir = PT_AGENT_SPOOL_DIR_DEFAULT;
 	c->metrics_interval_ms = PT_AGENT_METRICS_INTERVAL_DEFAULT;
 

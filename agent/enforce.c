@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -29,6 +30,15 @@
 #define DECIDE_MS_DEFAULT 1000u
 #define HASH_MAX_DEFAULT (256ull << 20)
 #define WD_TICK_MS       50
+#define MARKS_DEFAULT    8192u      /* allow-cache bound, at most a quarter of max_user_marks */
+
+/* Ignore-mark flags, best first: FAN_MARK_IGNORE (6.0) states the ignore semantics exactly;
+ * FAN_MARK_EVICTABLE (5.19) lets the kernel drop a mark with its inode instead of pinning it.
+ * None carries FAN_MARK_IGNORED_SURV_MODIFY: the next write clears the mark. */
+static const unsigned mark_levels[] = {
+	FAN_MARK_IGNORE | FAN_MARK_EVICTABLE, FAN_MARK_IGNORED_MASK | FAN_MARK_EVICTABLE,
+	FAN_MARK_IGNORED_MASK, 0
+};
 
 /* Shared with the watchdog process (MAP_SHARED): lock-free, the agent may stop anywhere. */
 enum { SLOT_IDLE, SLOT_PENDING, SLOT_WD_WRITING, SLOT_DONE };
@@ -54,6 +64,12 @@ struct pt_enforcer {
 	void *ctx;
 
 	pthread_mutex_t lock;            /* rules, version, stats */
+	/* Held from the rule lookup of one exec to its answer and its allow mark, and by a policy
+	 * swap and its flush: no allow mark decided under old rules outlives the flush, and no
+	 * answer after pt_enforcer_apply() returns used old rules. Taken before lock. */
+	pthread_mutex_t decide_lock;
+	unsigned mark_level;             /* index in mark_levels; the last one: cache off */
+	uint64_t mark_max;
 	struct pt_policy_rule *rules;    /* sorted by sha256 */
 	uint32_t nrules;
 	uint64_t version, since_ns;
@@ -298,97 +314,234 @@ static void report(struct pt_enforcer *e, const struct fanotify_event_metadata *
 		e->emit(e->ctx, &r);
 }
 
-/* The answer for one exec. Unknown or unreadable files are allowed (fail open, counted). */
-static uint32_t decide(struct pt_enforcer *e, const struct fanotify_event_metadata *m)
+static void count(struct pt_enforcer *e, uint64_t *field, int64_t delta)
 {
-	struct stat st, st2;
+	pthread_mutex_lock(&e->lock);
+	*field += (uint64_t)delta;
+	pthread_mutex_unlock(&e->lock);
+}
+
+/* File systems whose files change without a local write (another client, the server, a FUSE
+ * daemon): the kernel would not clear an allow mark, so none is added there. */
+static bool changes_unseen(int fd)
+{
+	static const long remote[] = {
+		0x6969 /* nfs */, (long)0xFF534D42 /* cifs */, (long)0xFE534D42 /* smb2 */,
+		0x65735546 /* fuse */, 0x01021997 /* 9p */, 0x00c36400 /* ceph */,
+		0x5346414F /* afs */, 0x7461636f /* ocfs2 */, 0x01161970 /* gfs2 */,
+		0x564c /* ncp */, 0x517B /* smb */,
+	};
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) < 0)
+		return true;
+	for (unsigned i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
+		if ((long)sf.f_type == remote[i])
+			return true;
+	return false;
+}
+
+/* What one exec event is, then what is answered. */
+struct verdict {
+	uint32_t answer;
+	bool checked;                    /* sha is this content's (hashed or from the cache) */
+	bool markable;                   /* an allow mark may be added if it is allowed */
+	bool found;                      /* under a rule: hit, version */
+	const char *how;
 	struct pt_file_id id;
 	uint8_t sha[PT_SHA256_LEN];
+	uint64_t size, version;
+	struct pt_policy_rule hit;
+};
+
+/* The file behind the event and its hash. Unknown or unreadable files are allowed unchecked
+ * (fail open, counted). */
+static void examine(struct pt_enforcer *e, const struct fanotify_event_metadata *m,
+		    struct verdict *v)
+{
+	struct stat st, st2;
 	struct cache_ent *c;
-	struct pt_policy_rule key, hit;
-	bool memfd, found = false;
-	uint64_t version;
+	bool memfd;
 
 	if (fstat(m->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		pthread_mutex_lock(&e->lock);
-		e->st.unchecked_error++;
-		pthread_mutex_unlock(&e->lock);
-		return FAN_ALLOW;
+		count(e, &e->st.unchecked_error, 1);
+		v->how = "not a readable file";
+		return;
 	}
-	file_id_of(&st, &id);
+	file_id_of(&st, &v->id);
+	v->size = (uint64_t)st.st_size;
 	memfd = e->memfd_probe >= 0 && st.st_dev == e->memfd_dev;
-	c = cache_slot(e, &id);
-	if (c->valid && same_id(&c->id, &id)) {
-		memcpy(sha, c->sha, PT_SHA256_LEN);
-		pthread_mutex_lock(&e->lock);
-		e->st.cache_hits++;
-		pthread_mutex_unlock(&e->lock);
+	/* A memfd is new anyway, and unlinked like any file of nlink 0 (O_TMPFILE, deleted):
+	 * no new open reaches those by a name, so a mark would only pin them. */
+	v->markable = !memfd && st.st_nlink > 0;
+	c = cache_slot(e, &v->id);
+	if (c->valid && same_id(&c->id, &v->id)) {
+		memcpy(v->sha, c->sha, PT_SHA256_LEN);
+		count(e, &e->st.cache_hits, 1);
+		v->how = "cache";
 	} else {
 		uint64_t max = e->o.hash_max_bytes;
 		if ((uint64_t)st.st_size > max) {
-			pthread_mutex_lock(&e->lock);
-			e->st.unchecked_too_large++;
-			pthread_mutex_unlock(&e->lock);
-			return FAN_ALLOW;
+			count(e, &e->st.unchecked_too_large, 1);
+			v->how = "too large, unchecked";
+			return;
 		}
-		if (pt_hash_fd(m->fd, max, sha, NULL) < 0 || fstat(m->fd, &st2) < 0 ||
+		if (pt_hash_fd(m->fd, max, v->sha, NULL) < 0 || fstat(m->fd, &st2) < 0 ||
 		    st2.st_size != st.st_size || st2.st_mtim.tv_nsec != st.st_mtim.tv_nsec ||
 		    st2.st_mtim.tv_sec != st.st_mtim.tv_sec || st2.st_ctim.tv_sec != st.st_ctim.tv_sec ||
 		    st2.st_ctim.tv_nsec != st.st_ctim.tv_nsec) {
 			/* Written to while read: what runs is not what was hashed. The kernel refuses
 			 * to exec a file open for writing (ETXTBSY), so this is a race we lose only
 			 * against a writer that finished; counted. */
-			pthread_mutex_lock(&e->lock);
-			e->st.unchecked_error++;
-			pthread_mutex_unlock(&e->lock);
-			return FAN_ALLOW;
+			count(e, &e->st.unchecked_error, 1);
+			v->how = "changed while hashed, unchecked";
+			return;
 		}
-		c->id = id;
-		memcpy(c->sha, sha, PT_SHA256_LEN);
+		c->id = v->id;
+		memcpy(c->sha, v->sha, PT_SHA256_LEN);
 		c->valid = true;
 		pthread_mutex_lock(&e->lock);
 		e->st.hashed++;
 		if (memfd)
 			e->st.memfd_hashed++;
 		pthread_mutex_unlock(&e->lock);
+		v->how = "hashed";
 	}
 	if (memfd)
-		pt_memfd_hash_put(&id, sha);
-	memcpy(key.sha256, sha, PT_SHA256_LEN);
+		pt_memfd_hash_put(&v->id, v->sha);
+	v->checked = true;
+}
+
+/* The rules now (decide_lock held). */
+static void judge(struct pt_enforcer *e, struct verdict *v)
+{
+	struct pt_policy_rule key;
+
+	memcpy(key.sha256, v->sha, PT_SHA256_LEN);
 	pthread_mutex_lock(&e->lock);
 	const struct pt_policy_rule *r = e->nrules ?
 		bsearch(&key, e->rules, e->nrules, sizeof(*e->rules), cmp_rule) : NULL;
 	if (r) {
-		hit = *r;
-		found = true;
-		if (hit.flags & PT_RULE_F_AUDIT)
+		v->hit = *r;
+		v->found = true;
+		if (r->flags & PT_RULE_F_AUDIT)
 			e->st.audited++;
 		else
 			e->st.denied++;
 	}
-	version = e->version;
+	v->version = e->version;
 	pthread_mutex_unlock(&e->lock);
-	if (!found)
-		return FAN_ALLOW;
-	report(e, m, sha, (uint64_t)st.st_size, &hit, version);
-	return hit.flags & PT_RULE_F_AUDIT ? FAN_ALLOW : FAN_DENY;
+	if (v->found && !(v->hit.flags & PT_RULE_F_AUDIT))
+		v->answer = FAN_DENY;
+}
+
+/* ---------- the allow cache ---------- */
+
+/* Removes every allow mark (inode marks: the group's filesystem marks stay). decide_lock
+ * held, or the group not running. Returns how many were counted, or -errno. */
+static int64_t allow_flush(struct pt_enforcer *e)
+{
+	int64_t had;
+
+	if (e->fan < 0)
+		return 0;
+	if (fanotify_mark(e->fan, FAN_MARK_FLUSH, 0, AT_FDCWD, "/") < 0)
+		return -errno;
+	pthread_mutex_lock(&e->lock);
+	had = (int64_t)e->st.allow_marks;
+	e->st.allow_marks = 0;
+	pthread_mutex_unlock(&e->lock);
+	return had;
+}
+
+/* After fd's exec was allowed on content checked against the rules (decide_lock held). */
+static void allow_mark(struct pt_enforcer *e, int fd, const struct pt_file_id *id)
+{
+	struct stat st;
+	struct pt_file_id now;
+	uint64_t held;
+	unsigned flags;
+
+	if (!mark_levels[e->mark_level])
+		return;
+	pthread_mutex_lock(&e->lock);
+	held = e->st.allow_marks;
+	pthread_mutex_unlock(&e->lock);
+	if (held >= e->mark_max) {
+		int64_t rc = allow_flush(e);
+		if (rc < 0) {
+			log_warnx("enforce: allow cache full, flush: %s; cache off",
+				  strerror((int)-rc));
+			e->mark_level = sizeof(mark_levels) / sizeof(mark_levels[0]) - 1;
+			return;
+		}
+		count(e, &e->st.allow_flush_full, 1);
+		log_debug("enforce: allow cache full (%llu marks): flushed", (unsigned long long)held);
+	}
+	while (fanotify_mark(e->fan, FAN_MARK_ADD | (flags = mark_levels[e->mark_level]),
+			     FAN_OPEN_EXEC_PERM, fd, NULL) < 0) {
+		if (errno != EINVAL) {
+			count(e, &e->st.allow_mark_failed, 1);
+			return;
+		}
+		/* An older kernel: the next flags down, for good. */
+		if (!mark_levels[++e->mark_level]) {
+			count(e, &e->st.allow_mark_failed, 1);
+			log_info("enforce: allow cache off: this kernel refuses ignore marks (%s)",
+				 strerror(EINVAL));
+			return;
+		}
+	}
+	pthread_mutex_lock(&e->lock);
+	e->st.allow_marks++;
+	e->st.allow_marked++;
+	pthread_mutex_unlock(&e->lock);
+	/* A write between the hash and the mark was not there to clear it: the identity tells.
+	 * A write after the mark clears it in the kernel. */
+	if (fstat(fd, &st) == 0) {
+		file_id_of(&st, &now);
+		if (same_id(&now, id)) {
+			log_debug("enforce: allow mark on dev %u:%u ino %llu", major(id->dev),
+				  minor(id->dev), (unsigned long long)id->ino);
+			return;
+		}
+	}
+	if (fanotify_mark(e->fan, FAN_MARK_REMOVE | (flags & (FAN_MARK_IGNORE | FAN_MARK_IGNORED_MASK)),
+			  FAN_OPEN_EXEC_PERM, fd, NULL) < 0 && errno != ENOENT) {
+		/* Cannot take this one back: take them all back. */
+		if (allow_flush(e) < 0)
+			log_warnx("enforce: a raced allow mark stays: %s", strerror(errno));
+	} else {
+		count(e, &e->st.allow_marks, -1);
+	}
+	count(e, &e->st.allow_raced, 1);
 }
 
 static void handle_event(struct pt_enforcer *e, const struct fanotify_event_metadata *m)
 {
 	struct wd_shared *sh = e->sh;
 	int exp = SLOT_PENDING;
-	uint32_t answer;
+	struct verdict v = { .answer = FAN_ALLOW, .how = "not an exec" };
+	bool ours;
 
 	atomic_store(&sh->slot_fd, m->fd);
 	atomic_store(&sh->slot_start_ms, mono_ms());
 	atomic_store(&sh->slot_state, SLOT_PENDING);
-	pthread_mutex_lock(&e->lock);
-	e->st.events++;
-	pthread_mutex_unlock(&e->lock);
-	answer = (m->mask & FAN_OPEN_EXEC_PERM) ? decide(e, m) : FAN_ALLOW;
-	if (atomic_compare_exchange_strong(&sh->slot_state, &exp, SLOT_DONE)) {
-		int rc = respond(e->fan, m->fd, answer);
+	count(e, &e->st.events, 1);
+	if (m->mask & FAN_OPEN_EXEC_PERM)
+		examine(e, m, &v);
+	pthread_mutex_lock(&e->decide_lock);
+	if (v.checked)
+		judge(e, &v);
+	/* Before the answer: once the exec returns, its event is in the log (tests). */
+	log_debug("enforce: event dev %u:%u ino %llu: %s (%s)", major((dev_t)v.id.dev),
+		  minor((dev_t)v.id.dev), (unsigned long long)v.id.ino,
+		  v.answer == FAN_DENY ? "deny" : v.found ? "allow, audit rule" : "allow", v.how);
+	if (v.found)
+		report(e, m, v.sha, v.size, &v.hit, v.version);
+	ours = atomic_compare_exchange_strong(&sh->slot_state, &exp, SLOT_DONE);
+	if (ours) {
+		int rc = respond(e->fan, m->fd, v.answer);
 		if (rc < 0)
 			log_warnx("enforce: answering an exec: %s", strerror(-rc));
 	} else {
@@ -397,6 +550,10 @@ static void handle_event(struct pt_enforcer *e, const struct fanotify_event_meta
 		for (int i = 0; i < 200 && atomic_load(&sh->slot_state) != SLOT_DONE; i++)
 			usleep(1000);
 	}
+	/* Only content checked and allowed with no rule: never a blocked or audited file. */
+	if (e->o.allow_cache && v.checked && v.markable && !v.found && !changes_unseen(m->fd))
+		allow_mark(e, m->fd, &v.id);
+	pthread_mutex_unlock(&e->decide_lock);
 	close(m->fd);
 	atomic_store(&sh->slot_state, SLOT_IDLE);
 }
@@ -460,6 +617,10 @@ static void group_close(struct pt_enforcer *e)
 		munmap(e->sh, sizeof(*e->sh));
 		e->sh = NULL;
 	}
+	/* The allow marks go with the group. */
+	pthread_mutex_lock(&e->lock);
+	e->st.allow_marks = 0;
+	pthread_mutex_unlock(&e->lock);
 	/* Closing the last descriptor of the group allows every pending event. */
 	if (e->fan >= 0)
 		close(e->fan);
@@ -659,6 +820,23 @@ unsigned pt_enforce_protected(uint8_t (*sha)[PT_SHA256_LEN], char (*paths)[256],
 
 /* ---------- the interface ---------- */
 
+/* Allow marks count against the user's fanotify marks, shared with every other group of
+ * root's (another enforcer, an audit tool): take at most a quarter. */
+static uint64_t default_marks(void)
+{
+	FILE *f = fopen("/proc/sys/fs/fanotify/max_user_marks", "re");
+	unsigned long long max = 0;
+
+	if (f) {
+		if (fscanf(f, "%llu", &max) != 1)
+			max = 0;
+		fclose(f);
+	}
+	if (!max || max / 4 > MARKS_DEFAULT)
+		return MARKS_DEFAULT;
+	return max / 4 ? max / 4 : 1;
+}
+
 int pt_enforcer_new(const struct pt_enforce_opts *o, pt_enforce_emit_fn emit, void *ctx,
 		    struct pt_enforcer **out)
 {
@@ -680,6 +858,8 @@ int pt_enforcer_new(const struct pt_enforce_opts *o, pt_enforce_emit_fn emit, vo
 	e->ctx = ctx;
 	e->fan = e->stopfd = e->memfd_probe = -1;
 	pthread_mutex_init(&e->lock, NULL);
+	pthread_mutex_init(&e->decide_lock, NULL);
+	e->mark_max = e->o.allow_cache_marks ? e->o.allow_cache_marks : default_marks();
 	e->cache = calloc(CACHE_SLOTS, sizeof(*e->cache));
 	if (!e->cache) {
 		pt_enforcer_free(e);
@@ -755,6 +935,10 @@ int pt_enforcer_apply(struct pt_enforcer *e, uint64_t version, const struct pt_p
 		}
 		e->fs_marked = true;
 	}
+	/* New rules, then no allow mark of the old ones: an exec decided under the old rules
+	 * either finished (its mark is flushed here) or waits for decide_lock and is looked up
+	 * in the new rules. Only then is the version acknowledged (the caller). */
+	pthread_mutex_lock(&e->decide_lock);
 	pthread_mutex_lock(&e->lock);
 	free(e->rules);
 	e->rules = sorted;
@@ -763,6 +947,24 @@ int pt_enforcer_apply(struct pt_enforcer *e, uint64_t version, const struct pt_p
 		e->since_ns = real_ns();
 	e->version = version;
 	pthread_mutex_unlock(&e->lock);
+	int64_t flushed = allow_flush(e);
+	pthread_mutex_unlock(&e->decide_lock);
+	if (flushed < 0) {
+		/* Cannot happen on a working group; if it does, the marks go with the group. */
+		log_warnx("enforce: flushing the allow cache: %s; opening the group again",
+			  strerror((int)-flushed));
+		group_close(e);
+		if (n && ((rc = group_open(e, msg, msglen)) < 0 ||
+			  (rc = mark_filesystems(e, msg, msglen)) < 0)) {
+			group_close(e);
+			return rc;
+		}
+		e->fs_marked = n > 0;
+	} else if (e->fan >= 0) {
+		count(e, &e->st.allow_flush_policy, 1);
+		log_info("enforce: version %llu: allow cache flushed (%lld mark(s))",
+			 (unsigned long long)version, (long long)flushed);
+	}
 	if (!n && e->fs_marked) {
 		/* No rule: no permission check on the exec path at all. */
 		group_close(e);
@@ -820,8 +1022,20 @@ void pt_enforcer_free(struct pt_enforcer *e)
 	if (!e)
 		return;
 	group_close(e);
+	if (e->st.events)
+		log_info("enforce: %llu permission events, %llu hashed, %llu cache hits, %llu denied, "
+			 "%llu audited; allow cache: %llu marked, %llu raced, %llu refused, "
+			 "%llu flushes by policy, %llu at the bound of %llu",
+			 (unsigned long long)e->st.events, (unsigned long long)e->st.hashed,
+			 (unsigned long long)e->st.cache_hits, (unsigned long long)e->st.denied,
+			 (unsigned long long)e->st.audited, (unsigned long long)e->st.allow_marked,
+			 (unsigned long long)e->st.allow_raced,
+			 (unsigned long long)e->st.allow_mark_failed,
+			 (unsigned long long)e->st.allow_flush_policy,
+			 (unsigned long long)e->st.allow_flush_full, (unsigned long long)e->mark_max);
 	free(e->rules);
 	free(e->cache);
+	pthread_mutex_destroy(&e->decide_lock);
 	pthread_mutex_destroy(&e->lock);
 	free(e);
 }

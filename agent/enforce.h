@@ -5,6 +5,13 @@
  *     fstat(event fd) -> identity cache -> else hash that fd (bounded) -> rules (sorted, bsearch)
  *     -> FAN_ALLOW / FAN_DENY (EPERM to the exec) -> an exec_blocked record to emit()
  *
+ * Allow cache (docs/sensor.md, "Allow cache"): a file allowed after its hash was checked gets
+ * an inode mark with FAN_OPEN_EXEC_PERM in its ignore mask (without SURV_MODIFY: the kernel
+ * clears it at the next write), so its next execs make no permission event. Every policy
+ * applied flushes those marks before pt_enforcer_apply() returns; the number of marks is
+ * bounded (all flushed at the bound); memfds, unlinked files and files under a rule never get
+ * one.
+ *
  * It decides on the descriptor fanotify hands over, never on a path looked up again. With no
  * rule there is no fanotify group and no mark at all, except (hash_memfd) one mark on the
  * kernel's internal memfd file system, which only memfd execs reach.
@@ -35,6 +42,8 @@ struct pt_enforce_opts {
 	unsigned decide_ms;        /* 0: 1000; the watchdog allows what waits longer */
 	uint32_t max_rules;        /* 0: PT_POLICY_HASHES_MAX; a larger policy is refused whole */
 	bool hash_memfd;           /* mark the memfd file system even without a policy */
+	bool allow_cache;          /* ignore marks on allowed files (false: every exec asks) */
+	uint32_t allow_cache_marks; /* 0: min(8192, max_user_marks / 4); all flushed at it */
 };
 
 struct pt_enforce_stats {
@@ -43,6 +52,13 @@ struct pt_enforce_stats {
 	uint64_t unchecked_error;       /* allowed: the fd could not be read or changed meanwhile */
 	uint64_t watchdog_allowed;      /* allowed by the watchdog (stuck or stopped agent) */
 	uint64_t memfd_hashed;
+	/* the allow cache */
+	uint64_t allow_marks;           /* ignore marks held now (an evicted inode drops its own) */
+	uint64_t allow_marked;          /* ignore marks added */
+	uint64_t allow_raced;           /* removed again: the file changed while it was marked */
+	uint64_t allow_mark_failed;     /* fanotify_mark refused (the file keeps asking) */
+	uint64_t allow_flush_policy;    /* flushes by a policy applied */
+	uint64_t allow_flush_full;      /* flushes at the bound */
 };
 
 /* rec is valid only during the call. */
@@ -54,7 +70,8 @@ int pt_enforcer_new(const struct pt_enforce_opts *o, pt_enforce_emit_fn emit, vo
 		    struct pt_enforcer **out);
 /* Replaces the rules with these (any order, duplicates allowed) as `version`. All or nothing:
  * on error (-E2BIG too many, -EPERM a guardrail, -errno from fanotify) nothing changed and
- * msg says why. n == 0 removes every mark. */
+ * msg says why. n == 0 removes every mark. On success every allow-cache mark made under the
+ * previous rules is gone and every exec answered from now on was decided under these. */
 int pt_enforcer_apply(struct pt_enforcer *e, uint64_t version, const struct pt_policy_rule *rules,
 		      uint32_t n, char *msg, size_t msglen);
 /* Whether sha is under a rule now (for execs no permission event covered: the sensor's

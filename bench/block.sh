@@ -4,16 +4,23 @@
 # private copy of /bin/true) under four setups:
 #   none      nothing running
 #   agent     proctrail-agent in collector mode, no policy (sensor only, no permission mark)
-#   agent10k  the same agent enforcing a policy of 10,000 hashes (fanotify marks on)
+#   nocache10k the same agent enforcing a policy of 10,000 hashes, allow cache off
+#             (policy-allow-cache no: every exec asks the agent, as before the cache)
+#   agent10k  the same agent enforcing a policy of 10,000 hashes (fanotify marks on, its
+#             allow cache on: the default)
 #   fapo10k   Debian's fapolicyd enforcing the same 10,000 hashes (deny rules), everything
 #             else allowed -- never its default rules, which deny untrusted execs machine-wide
 #
-#   bench/block.sh [rounds] [secs] [procs]     defaults 5 rounds, 5 s, 2 spawners
+#   bench/block.sh [rounds] [secs] [procs] [agent flags for agent10k...]
+#                                              defaults 5 rounds, 5 s, 2 spawners
+# Also printed: the agent's CPU per exec (agent_us, agent10k_us) and, for agent10k, the
+# permission events it answered per exec timed (perm10k; with its allow cache, near 0).
 set -u
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
 SECS=${2:-5}
 PROCS=${3:-2}
+shift $(($# < 3 ? $# : 3))
 B=build
 AGENT=$B/proctrail-agent
 SERVER=$B/proctrail-server
@@ -138,15 +145,40 @@ fapo_start() {
 	sleep 0.5
 }
 
-rate() { "$SPAWN" -p "$PROCS" -s "$SECS" "$BIN" | sed -n 's/.*rate=\([0-9.]*\).*/\1/p'; }
+# rate [agent]: exec/s; with the agent, also its CPU (all threads) in microseconds per exec
+# (AGENT_US): a figure the machine's other load inflates far less than a rate
+AGENT_US=NA
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+rate() {
+	local t0=0 out execs
+	[ $# -gt 0 ] && t0=$(ticks "$APID")
+	out=$("$SPAWN" -p "$PROCS" -s "$SECS" "$BIN")
+	execs=$(sed -n 's/.*execs=\([0-9]*\).*/\1/p' <<<"$out")
+	[ $# -gt 0 ] && AGENT_US=$(awk -v t="$(($(ticks "$APID") - t0))" -v hz="$(getconf CLK_TCK)" \
+		-v n="$execs" 'BEGIN { printf "%.1f", n ? t * 1e6 / hz / n : 0 }')
+	EXECS=$execs
+	sed -n 's/.*rate=\([0-9.]*\).*/\1/p' <<<"$out"
+}
+# permission events the enforcing agent answered in its last run, per exec timed (its exit
+# summary; other processes' execs on the machine count too)
+perm_per_exec() {
+	awk -v n="$EXECS" '/permission events/ { for (i = 1; i < NF; i++) if ($(i + 1) == "permission") e = $i }
+		END { printf "%.3f", n ? e / n : 0 }' "$TMP/agent.log"
+}
 
+cpu_ticks() { awk '/^cpu /{t=0; for(i=2;i<=NF;i++) t+=$i; print t, $9}' /proc/stat; }
+read -r T0 S0 < <(cpu_ticks)
+W0=$(date +%s)
 echo "# cpu: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(nproc) cpus; $ROUNDS rounds x $SECS s, $PROCS spawners"
 for r in $(seq "$ROUNDS"); do
 	n=$(rate)
-	agent_start; a=$(rate); agent_stop
-	agent_start --allow-policy yes; p=$(rate); agent_stop
+	agent_start; rate agent >"$TMP/r"; a=$(cat "$TMP/r"); au=$AGENT_US; agent_stop
+	agent_start --allow-policy yes --policy-allow-cache no; rate agent >"$TMP/r"; c=$(cat "$TMP/r")
+	cu=$AGENT_US; agent_stop; ce=$(perm_per_exec)
+	agent_start --allow-policy yes "$@"; rate agent >"$TMP/r"; p=$(cat "$TMP/r"); pu=$AGENT_US; agent_stop
+	pe=$(perm_per_exec)
 	if fapo_start; then f=$(rate); fapo_stop; else f=NA; fi
-	echo "round $r none=$n agent=$a agent10k=$p fapo10k=$f"
+	echo "round $r none=$n agent=$a nocache10k=$c agent10k=$p fapo10k=$f agent_us=$au nocache10k_us=$cu agent10k_us=$pu perm_nocache10k=$ce perm10k=$pe"
 done | tee "$TMP/rounds"
 python3 - "$TMP/rounds" <<'PY'
 import statistics, sys
@@ -155,11 +187,19 @@ def med(k):
     v = [float(r[k]) for r in rows if r[k] != "NA"]
     return (statistics.median(v), min(v), max(v)) if v else None
 n = med("none")
-for k in ("none", "agent", "agent10k", "fapo10k"):
+for k in ("none", "agent", "nocache10k", "agent10k", "fapo10k"):
     m = med(k)
     if not m:
         print(f"{k}: not run"); continue
     ratios = [float(r[k]) / float(r["none"]) for r in rows if r[k] != "NA"]
     print(f"{k}: median {m[0]:.0f} exec/s (min {m[1]:.0f}, max {m[2]:.0f}); ratio to none: "
           f"median {statistics.median(ratios):.3f} (min {min(ratios):.3f}, max {max(ratios):.3f})")
+for k in ("agent_us", "nocache10k_us", "agent10k_us", "perm_nocache10k", "perm10k"):
+    m = med(k)
+    if m:
+        print(f"{k}: median {m[0]:.3f} (min {m[1]:.3f}, max {m[2]:.3f})" + (
+            " agent CPU us per exec" if k.endswith("_us") else " permission events per exec"))
 PY
+read -r T1 S1 < <(cpu_ticks)
+awk -v t="$((T1 - T0))" -v s="$((S1 - S0))" -v w="$(($(date +%s) - W0))" -v l="$(cut -d' ' -f1-3 /proc/loadavg)" \
+	'BEGIN { printf "steal %.2f%% over %ds; load %s\n", t ? 100 * s / t : 0, w, l }'
