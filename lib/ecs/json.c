@@ -5,6 +5,7 @@
 #include "proctrail/escape.h"
 #include "json.h"
 #include "proctrail/hex.h"
+#include "proctrail/wire.h"
 
 /* The formatter makes many small appends: copy directly while there is capacity (cap never
  * exceeds max), and let pt_buf_append grow and bound-check otherwise. */
@@ -45,12 +46,12 @@ static void put_dec(char *p, unsigned v, int width)
 	}
 }
 
-void pt_json_raw(struct pt_json *j, const char *s)
+void pt_json_raw_n(struct pt_json *j, const char *s, size_t n)
 {
-	put(j, s, strlen(s));
+	put(j, s, n);
 }
 
-static void comma(struct pt_json *j)
+void pt_json_comma(struct pt_json *j)
 {
 	if (j->need_comma)
 		put(j, ",", 1);
@@ -62,23 +63,48 @@ static const uint8_t plain[256] = {
 	[0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1,
 };
 
-void pt_json_string(struct pt_json *j, const char *s, size_t len)
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* How many bytes from p are plain[], eight at a time: paths and arguments are mostly plain
+ * ASCII, and a branch per byte was the formatter's largest cost. A word has a byte that is not
+ * plain when one is < 0x20, >= 0x7f, '"' or '\\' (each test below is exact about whether some
+ * byte matches, which is all that is asked: such a word is finished byte by byte). */
+static size_t plain_prefix(const unsigned char *p, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t v, q, b;
+
+		memcpy(&v, p + i, 8);
+		q = v ^ (ONES * '"');
+		b = v ^ (ONES * '\\');
+		if (((v | (v + ONES)) | ((v - ONES * 0x20) & ~v) | ((q - ONES) & ~q) |
+		     ((b - ONES) & ~b)) & HIGHS)
+			break;
+	}
+	while (i < n && plain[p[i]])
+		i++;
+	return i;
+}
+
+/* The inside of a string literal, without its quotes. */
+static void string_body(struct pt_json *j, const unsigned char *p, size_t len)
+{
 	size_t i = 0, run = 0;
 
-	put(j, "\"", 1);
 	while (i < len) {
-		unsigned c = p[i];
-		size_t l;
+		size_t l = plain_prefix(p + i, len - i);
+		unsigned c;
 		uint32_t cp;
 		char esc[8];
 
-		if (plain[c]) {
-			i++;
-			run++;
-			continue;
-		}
+		i += l;
+		run += l;
+		if (i == len)
+			break;
+		c = p[i];
 		l = c >= 0x80 ? pt_utf8_decode(p + i, len - i, &cp) : 0;
 		if (l && !pt_codepoint_is_hostile(cp)) {
 			i += l;
@@ -112,25 +138,43 @@ void pt_json_string(struct pt_json *j, const char *s, size_t len)
 		i++;
 	}
 	put(j, p + i - run, run);
+}
+
+void pt_json_string(struct pt_json *j, const char *s, size_t len)
+{
+	put(j, "\"", 1);
+	string_body(j, (const unsigned char *)s, len);
 	put(j, "\"", 1);
 }
 
 /* Keys are the formatter's own constants (plain ASCII, nothing to escape): written as they are,
- * not scanned byte by byte like values. */
-void pt_json_key(struct pt_json *j, const char *key)
+ * in one step when the buffer has room, not scanned byte by byte like values. */
+void pt_json_key_n(struct pt_json *j, const char *key, size_t n)
 {
-	comma(j);
+	struct pt_buf *b = j->out;
+
+	if (!j->err && b->cap - b->len >= n + 4) {
+		uint8_t *o = b->data + b->len;
+
+		if (j->need_comma)
+			*o++ = ',';
+		*o++ = '"';
+		memcpy(o, key, n);
+		o += n;
+		*o++ = '"';
+		*o++ = ':';
+		b->len = (size_t)(o - b->data);
+		j->need_comma = true;
+		return;
+	}
+	pt_json_comma(j);
 	put(j, "\"", 1);
-	put(j, key, strlen(key));
+	put(j, key, n);
 	put(j, "\":", 2);
 }
 
-void pt_json_open(struct pt_json *j, const char *key, char brace)
+void pt_json_brace(struct pt_json *j, char brace)
 {
-	if (key)
-		pt_json_key(j, key);
-	else
-		comma(j);
 	put(j, &brace, 1);
 	j->need_comma = false;
 }
@@ -141,56 +185,49 @@ void pt_json_close(struct pt_json *j, char brace)
 	j->need_comma = true;
 }
 
-void pt_json_kstr(struct pt_json *j, const char *key, const char *s, size_t len)
-{
-	pt_json_key(j, key);
-	pt_json_string(j, s, len);
-}
-
-void pt_json_kcstr(struct pt_json *j, const char *key, const char *s)
-{
-	pt_json_kstr(j, key, s, strlen(s));
-}
-
-void pt_json_ku64(struct pt_json *j, const char *key, uint64_t v)
+void pt_json_u64(struct pt_json *j, uint64_t v)
 {
 	char num[20];
-	size_t n = u64_dec(v, num);
 
-	pt_json_key(j, key);
-	put(j, num, n);
+	put(j, num, u64_dec(v, num));
 }
 
-void pt_json_ku64_str(struct pt_json *j, const char *key, uint64_t v)
+void pt_json_u64_str(struct pt_json *j, uint64_t v)
 {
-	char num[20];
-	size_t n = u64_dec(v, num);
+	char num[22];
+	size_t n = u64_dec(v, num + 1);
 
-	pt_json_kstr(j, key, num, n);
+	num[0] = '"';
+	num[n + 1] = '"';
+	put(j, num, n + 2);
 }
 
-void pt_json_kbool(struct pt_json *j, const char *key, bool v)
+void pt_json_bool(struct pt_json *j, bool v)
 {
-	pt_json_key(j, key);
-	pt_json_raw(j, v ? "true" : "false");
+	if (v)
+		put(j, "true", 4);
+	else
+		put(j, "false", 5);
 }
 
-void pt_json_khex(struct pt_json *j, const char *key, const uint8_t *p, size_t len)
+void pt_json_hex(struct pt_json *j, const uint8_t *p, size_t len)
 {
-	char buf[2 * 64 + 1];
+	char buf[2 * 64 + 2];
 
 	if (len > 64) {
 		j->err = j->err ? j->err : -EINVAL;
 		return;
 	}
-	pt_hex_encode(p, len, buf);
-	pt_json_kstr(j, key, buf, 2 * len);
+	buf[0] = '"';
+	pt_hex_encode(p, len, buf + 1);
+	buf[2 * len + 1] = '"';
+	put(j, buf, 2 * len + 2);
 }
 
 /* RFC 3339 in UTC with nanoseconds, "2026-11-25T08:27:32.406918762Z". The civil date comes
  * from H. Hinnant's days-to-civil algorithm: no gmtime_r/snprintf on the hot path. A u64 of
  * nanoseconds ends in 2554, so the year always has four digits. */
-void pt_json_ktime(struct pt_json *j, const char *key, uint64_t ns)
+void pt_json_time(struct pt_json *j, uint64_t ns)
 {
 	uint64_t secs = ns / 1000000000u, days = secs / 86400u, sod = secs % 86400u;
 	uint64_t z = days + 719468u, era = z / 146097u, doe = z - era * 146097u;
@@ -199,8 +236,9 @@ void pt_json_ktime(struct pt_json *j, const char *key, uint64_t ns)
 	unsigned d = (unsigned)(doy - (153u * mp + 2u) / 5u + 1u);
 	unsigned m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
 	unsigned y = (unsigned)(yoe + era * 400u + (m <= 2));
-	char buf[30];
+	char q[32], *buf = q + 1;
 
+	q[0] = '"';
 	put_dec(buf, y, 4);
 	buf[4] = '-';
 	put_dec(buf + 5, m, 2);
@@ -215,25 +253,54 @@ void pt_json_ktime(struct pt_json *j, const char *key, uint64_t ns)
 	buf[19] = '.';
 	put_dec(buf + 20, (unsigned)(ns % 1000000000u), 9);
 	buf[29] = 'Z';
-	pt_json_kstr(j, key, buf, sizeof(buf));
+	q[31] = '"';
+	put(j, q, sizeof(q));
 }
 
 void pt_json_elem_str(struct pt_json *j, const char *s, size_t len)
 {
-	comma(j);
+	pt_json_comma(j);
 	pt_json_string(j, s, len);
 }
 
-void pt_json_kargv(struct pt_json *j, const char *key, const char *argv, size_t len)
+void pt_json_argv(struct pt_json *j, const char *argv, size_t len)
 {
 	size_t i = 0;
 
-	pt_json_open(j, key, '[');
+	pt_json_brace(j, '[');
 	while (argv && i < len) {
-		size_t l = strnlen(argv + i, len - i);
+		const char *z = memchr(argv + i, '\0', len - i);
+		size_t l = z ? (size_t)(z - (argv + i)) : len - i;
 
 		pt_json_elem_str(j, argv + i, l);
 		i += l + 1;
 	}
 	pt_json_close(j, ']');
+}
+
+/* Escaped entry by entry: a NUL is never part of a UTF-8 sequence, so the result is the escape
+ * of the joined text (a sequence cut by a NUL is invalid either way). */
+void pt_json_joined(struct pt_json *j, const char *argv, size_t len)
+{
+	size_t i = 0;
+
+	if (!argv)
+		len = 0;
+	if (len > PT_ARGV_MAX)
+		len = PT_ARGV_MAX;
+	if (len && argv[len - 1] == '\0')
+		len--;
+	put(j, "\"", 1);
+	while (i < len) {
+		const char *z = memchr(argv + i, '\0', len - i);
+		size_t l = z ? (size_t)(z - (argv + i)) : len - i;
+
+		string_body(j, (const unsigned char *)argv + i, l);
+		i += l;
+		if (z) {
+			put(j, " ", 1);
+			i++;
+		}
+	}
+	put(j, "\"", 1);
 }
