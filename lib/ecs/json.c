@@ -23,18 +23,32 @@ static inline void put(struct pt_json *j, const void *p, size_t n)
 	j->err = pt_buf_append(b, p, n);
 }
 
-/* Decimal without printf: the formatter writes a dozen numbers per record. */
+/* Decimal without printf, two digits per step: the formatter writes a dozen numbers per record. */
+static const char digit_pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
 static size_t u64_dec(uint64_t v, char out[20])
 {
 	char tmp[20];
-	size_t n = 0, i;
+	size_t i = sizeof(tmp), n;
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+
+		v /= 100;
+		i -= 2;
+		memcpy(tmp + i, digit_pairs + 2 * r, 2);
+	}
+	if (v >= 10) {
+		i -= 2;
+		memcpy(tmp + i, digit_pairs + 2 * v, 2);
+	} else {
+		tmp[--i] = (char)('0' + v);
+	}
+	n = sizeof(tmp) - i;
+	memcpy(out, tmp + i, n);
 	return n;
 }
 
@@ -148,25 +162,10 @@ void pt_json_string(struct pt_json *j, const char *s, size_t len)
 }
 
 /* Keys are the formatter's own constants (plain ASCII, nothing to escape): written as they are,
- * in one step when the buffer has room, not scanned byte by byte like values. */
-void pt_json_key_n(struct pt_json *j, const char *key, size_t n)
+ * not scanned byte by byte like values. The fast path, when the buffer has room, is inline in
+ * json.h; this is the rest (growth, bounds). */
+void pt_json_key_slow(struct pt_json *j, const char *key, size_t n)
 {
-	struct pt_buf *b = j->out;
-
-	if (!j->err && b->cap - b->len >= n + 4) {
-		uint8_t *o = b->data + b->len;
-
-		if (j->need_comma)
-			*o++ = ',';
-		*o++ = '"';
-		memcpy(o, key, n);
-		o += n;
-		*o++ = '"';
-		*o++ = ':';
-		b->len = (size_t)(o - b->data);
-		j->need_comma = true;
-		return;
-	}
 	pt_json_comma(j);
 	put(j, "\"", 1);
 	put(j, key, n);
@@ -229,27 +228,36 @@ void pt_json_hex(struct pt_json *j, const uint8_t *p, size_t len)
  * nanoseconds ends in 2554, so the year always has four digits. */
 void pt_json_time(struct pt_json *j, uint64_t ns)
 {
+	/* the date of the last time written, per thread: a record's times are nearly always of
+	 * one day, and the calendar arithmetic was most of the cost */
+	static __thread uint64_t memo_days = UINT64_MAX;
+	static __thread char memo_date[10];
 	uint64_t secs = ns / 1000000000u, days = secs / 86400u, sod = secs % 86400u;
-	uint64_t z = days + 719468u, era = z / 146097u, doe = z - era * 146097u;
-	uint64_t yoe = (doe - doe / 1460u + doe / 36524u - doe / 146096u) / 365u;
-	uint64_t doy = doe - (365u * yoe + yoe / 4u - yoe / 100u), mp = (5u * doy + 2u) / 153u;
-	unsigned d = (unsigned)(doy - (153u * mp + 2u) / 5u + 1u);
-	unsigned m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
-	unsigned y = (unsigned)(yoe + era * 400u + (m <= 2));
 	char q[32], *buf = q + 1;
 
+	if (days != memo_days) {
+		uint64_t z = days + 719468u, era = z / 146097u, doe = z - era * 146097u;
+		uint64_t yoe = (doe - doe / 1460u + doe / 36524u - doe / 146096u) / 365u;
+		uint64_t doy = doe - (365u * yoe + yoe / 4u - yoe / 100u), mp = (5u * doy + 2u) / 153u;
+		unsigned d = (unsigned)(doy - (153u * mp + 2u) / 5u + 1u);
+		unsigned m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+		unsigned y = (unsigned)(yoe + era * 400u + (m <= 2));
+
+		put_dec(memo_date, y, 4);
+		memo_date[4] = '-';
+		put_dec(memo_date + 5, m, 2);
+		memo_date[7] = '-';
+		put_dec(memo_date + 8, d, 2);
+		memo_days = days;
+	}
 	q[0] = '"';
-	put_dec(buf, y, 4);
-	buf[4] = '-';
-	put_dec(buf + 5, m, 2);
-	buf[7] = '-';
-	put_dec(buf + 8, d, 2);
+	memcpy(buf, memo_date, 10);
 	buf[10] = 'T';
-	put_dec(buf + 11, (unsigned)(sod / 3600u), 2);
+	memcpy(buf + 11, digit_pairs + 2 * (sod / 3600u), 2);
 	buf[13] = ':';
-	put_dec(buf + 14, (unsigned)(sod / 60u % 60u), 2);
+	memcpy(buf + 14, digit_pairs + 2 * (sod / 60u % 60u), 2);
 	buf[16] = ':';
-	put_dec(buf + 17, (unsigned)(sod % 60u), 2);
+	memcpy(buf + 17, digit_pairs + 2 * (sod % 60u), 2);
 	buf[19] = '.';
 	put_dec(buf + 20, (unsigned)(ns % 1000000000u), 9);
 	buf[29] = 'Z';

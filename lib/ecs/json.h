@@ -29,7 +29,28 @@ static inline void pt_json_raw(struct pt_json *j, const char *s)
 void pt_json_string(struct pt_json *j, const char *s, size_t len);
 /* Writes "key": with a comma before. key is written unescaped: a constant of the formatter's,
  * printable ASCII without quote or backslash, never input. */
-void pt_json_key_n(struct pt_json *j, const char *key, size_t n);
+void pt_json_key_slow(struct pt_json *j, const char *key, size_t n);
+/* Inline too: with a constant key the copy is a few moves, not a call. */
+static inline void pt_json_key_n(struct pt_json *j, const char *key, size_t n)
+{
+	struct pt_buf *b = j->out;
+	uint8_t *o;
+
+	if (j->err || b->cap - b->len < n + 4) {
+		pt_json_key_slow(j, key, n);
+		return;
+	}
+	o = b->data + b->len;
+	if (j->need_comma)
+		*o++ = ',';
+	*o++ = '"';
+	memcpy(o, key, n);
+	o += n;
+	*o++ = '"';
+	*o++ = ':';
+	b->len = (size_t)(o - b->data);
+	j->need_comma = true;
+}
 static inline void pt_json_key(struct pt_json *j, const char *key)
 {
 	pt_json_key_n(j, key, strlen(key));
