@@ -26,7 +26,6 @@
 #define HASH_OUTSTANDING_MAX 1024u
 
 struct slot {
-	struct pt_record rec;
 	uint64_t ring_pos;
 	bool hashing;              /* job submitted; wait for job->done */
 	struct pt_hash_job *job;   /* NULL: no hash could be asked for (reason: unreadable);

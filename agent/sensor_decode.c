@@ -1,5 +1,6 @@
 /* Kernel ring records -> wire records (see sensor_decode.h). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/sysmacros.h>
@@ -405,13 +406,23 @@ int pt_sensor_decode(struct pt_sensor_decoder *d, const void *data, size_t len,
 {
 	struct pt_k_hdr h;
 
-	memset(&out->rec, 0, sizeof(out->rec));
+	/* the record is cleared up to the member its type uses: the union is sized by the
+	 * agent status's counters, three times an exec, and each record is cleared */
+	size_t used = offsetof(struct pt_record, u);
+
 	out->hash_path = false;
 	out->is_fork = false;
 	out->script[0] = '\0';
+	if (len >= sizeof(h)) {
+		memcpy(&h, data, sizeof(h));
+		if (h.type == PT_K_EXEC)
+			used += sizeof(out->rec.u.exec);
+		else if (h.type == PT_K_EXIT)
+			used += sizeof(out->rec.u.exit);
+	}
+	memset(&out->rec, 0, used);
 	if (len < sizeof(h))
 		return -EBADMSG;
-	memcpy(&h, data, sizeof(h));
 	if (h.type == PT_K_EXEC)
 		return decode_exec(d, data, len, out);
 	if (h.type == PT_K_EXIT)
