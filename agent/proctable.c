@@ -12,7 +12,13 @@ struct pt_proctable {
 	struct pt_proc *lru_head, *lru_tail;   /* head: the next to be pushed out */
 	struct pt_proctable_stats st;
 	uint64_t ns_per_tick;
+	/* Entries of exited processes, reused: a fork and an exit per process made a calloc and
+	 * a free each, and bursts of exits went past malloc's per-thread cache. Linked by hnext. */
+	struct pt_proc *spare;
+	uint32_t nspare;
 };
+
+#define SPARE_MAX 256u
 
 struct pt_image *pt_image_new(struct pt_str path, struct pt_str argv, uint32_t argc,
 			      bool truncated)
@@ -29,6 +35,7 @@ struct pt_image *pt_image_new(struct pt_str path, struct pt_str argv, uint32_t a
 	i->path_len = (uint16_t)path.len;
 	i->argv_len = (uint16_t)argv.len;
 	i->argv_truncated = truncated;
+	i->entry_point = 0xff;
 	if (path.len)
 		memcpy(i->data, path.ptr, path.len);
 	i->data[path.len] = '\0';
@@ -100,11 +107,29 @@ static void lru_append(struct pt_proctable *t, struct pt_proc *p)
 	t->lru_tail = p;
 }
 
-static void proc_free(struct pt_proc *p)
+static void proc_free(struct pt_proctable *t, struct pt_proc *p)
 {
 	pt_image_unref(p->img);
 	pt_image_unref(p->entry.img);
+	if (t->nspare < SPARE_MAX) {
+		p->hnext = t->spare;
+		t->spare = p;
+		t->nspare++;
+		return;
+	}
 	free(p);
+}
+
+static struct pt_proc *proc_alloc(struct pt_proctable *t)
+{
+	struct pt_proc *p = t->spare;
+
+	if (!p)
+		return calloc(1, sizeof(*p));
+	t->spare = p->hnext;
+	t->nspare--;
+	memset(p, 0, sizeof(*p));
+	return p;
 }
 
 static void remove_entry(struct pt_proctable *t, struct pt_proc *p)
@@ -119,7 +144,7 @@ static void remove_entry(struct pt_proctable *t, struct pt_proc *p)
 	t->st.live--;
 	if (p->seeded)
 		t->st.seeded--;
-	proc_free(p);
+	proc_free(t, p);
 }
 
 void pt_proctable_free(struct pt_proctable *t)
@@ -128,6 +153,12 @@ void pt_proctable_free(struct pt_proctable *t)
 		return;
 	while (t->lru_head)
 		remove_entry(t, t->lru_head);
+	while (t->spare) {
+		struct pt_proc *p = t->spare;
+
+		t->spare = p->hnext;
+		free(p);
+	}
 	free(t->buckets);
 	free(t);
 }
@@ -179,7 +210,7 @@ static struct pt_proc *insert(struct pt_proctable *t, uint32_t tgid)
 		remove_entry(t, t->lru_head);
 		t->st.evicted++;
 	}
-	p = calloc(1, sizeof(*p));
+	p = proc_alloc(t);
 	if (!p)
 		return NULL;
 	p->tgid = tgid;
@@ -226,6 +257,7 @@ unsigned pt_entry_point_type(const struct pt_proc *p)
 		{ "systemd-nspawn", false, PT_ENTRY_CONTAINER },
 	};
 	struct pt_str path;
+	unsigned type = PT_ENTRY_UNKNOWN;
 
 	if (!p)
 		return PT_ENTRY_UNKNOWN;
@@ -233,11 +265,16 @@ unsigned pt_entry_point_type(const struct pt_proc *p)
 		return PT_ENTRY_INIT;
 	if (!p->img)
 		return PT_ENTRY_UNKNOWN;
+	if (p->img->entry_point != 0xff)
+		return p->img->entry_point;
 	path = pt_image_path(p->img);
 	for (size_t i = 0; i < sizeof(points) / sizeof(points[0]); i++)
-		if (base_is(path, points[i].name, points[i].prefix))
-			return points[i].type;
-	return PT_ENTRY_UNKNOWN;
+		if (base_is(path, points[i].name, points[i].prefix)) {
+			type = points[i].type;
+			break;
+		}
+	p->img->entry_point = (uint8_t)type;
+	return type;
 }
 
 /* A leader recorded with a tick-precise start may have become exact since. */

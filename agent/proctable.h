@@ -33,6 +33,9 @@ struct pt_image {
 	uint32_t argc;             /* the real count (more than argv holds when truncated) */
 	uint16_t path_len, argv_len;
 	bool argv_truncated;
+	/* the entry-point type of the path (pt_entry_point_type), found once per image: every
+	 * exec asks it of its parent. 0xff: not looked at yet. */
+	uint8_t entry_point;
 	char data[];               /* path, NUL, argv (NUL-terminated entries) */
 };
 

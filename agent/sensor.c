@@ -26,7 +26,6 @@
 #define HASH_OUTSTANDING_MAX 1024u
 
 struct slot {
-	struct pt_record rec;
 	uint64_t ring_pos;
 	bool hashing;              /* job submitted; wait for job->done */
 	struct pt_hash_job *job;   /* NULL: no hash could be asked for (reason: unreadable);
@@ -73,7 +72,7 @@ static struct slot *queue_push(struct pt_sensor *s)
 		return NULL;
 	sl = &s->slots[(s->head + s->count) % s->cfg.max_inflight];
 	s->count++;
-	memset(&sl->d.rec, 0, sizeof(sl->d.rec));
+	/* d.rec is cleared by pt_sensor_decode() (or push_loss()), hold by pt_context_apply() */
 	memset(sl->hold.img, 0, sizeof(sl->hold.img));
 	sl->hashing = false;
 	sl->job = NULL;
@@ -149,6 +148,9 @@ static void push_loss(struct pt_sensor *s, unsigned counter, uint64_t count)
 {
 	struct slot *sl = queue_push(s);
 
+	if (!sl)
+		return;   /* check_loss() leaves room: cannot happen */
+	memset(&sl->d.rec, 0, sizeof(sl->d.rec));
 	sl->ring_pos = 0;
 	sl->d.rec.type = sl->d.rec.wire_type = PT_REC_LOSS;
 	sl->d.rec.version = PT_WIRE_VERSION;

@@ -1,5 +1,6 @@
 /* Kernel ring records -> wire records (see sensor_decode.h). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/sysmacros.h>
@@ -97,20 +98,27 @@ static uint64_t to_real(const struct pt_sensor_decoder *d, uint64_t boot_ns)
 	return (uint64_t)((int64_t)boot_ns + d->boot_to_real_ns);
 }
 
+/* The components of a path as the BPF walk wrote them, found once for the check and the join */
+struct comps {
+	unsigned n;
+	uint16_t off[PT_K_DEPTH_MAX], len[PT_K_DEPTH_MAX];
+};
+
 /* What the BPF walk can write (put_name, walk_path): NUL-terminated components of at most
  * PT_K_NAME_MAX bytes each, at most PT_K_DEPTH_MAX of them, PT_K_PATH_MAX bytes in all.
  * Anything else did not come from the program this agent loaded. */
-static int check_components(const char *p, uint32_t len)
+static int check_components(const char *p, uint32_t len, struct comps *c)
 {
-	unsigned n = 0;
-
+	c->n = 0;
 	if (len > PT_K_PATH_MAX || (len && p[len - 1] != '\0'))
 		return -EBADMSG;
-	for (uint32_t i = 0; i < len; n++) {
+	for (uint32_t i = 0; i < len; c->n++) {
 		size_t l = strnlen(p + i, len - i);
 
-		if (l + 1 > PT_K_NAME_MAX || n == PT_K_DEPTH_MAX)
+		if (l + 1 > PT_K_NAME_MAX || c->n == PT_K_DEPTH_MAX)
 			return -EBADMSG;
+		c->off[c->n] = (uint16_t)i;
+		c->len[c->n] = (uint16_t)l;
 		i += (uint32_t)l + 1;
 	}
 	return 0;
@@ -119,20 +127,13 @@ static int check_components(const char *p, uint32_t len)
 /* Components come leaf first (see bpf/proctrail.h); writes "/a/b/c", or for a file on an
  * internal mount its bare name ("memfd:x"). When the kernel stopped before the root (cut), the
  * top is unknown and the path starts with ".../" so nobody takes it for an absolute path.
- * p has passed check_components(). Returns the length; sets *trunc when cap cut it. */
-static size_t join_components(const char *p, uint32_t len, bool bare, bool cut, char *out,
-			      size_t cap, bool *trunc)
+ * c is what check_components() found in p. Returns the length; sets *trunc when cap cut it. */
+static size_t join_components(const char *p, const struct comps *c, bool bare, bool cut,
+			      char *out, size_t cap, bool *trunc)
 {
-	const char *comp[PT_K_DEPTH_MAX];
-	unsigned n = 0;
+	unsigned n = c->n;
 	size_t o = 0;
 
-	for (uint32_t i = 0; i < len && n < PT_K_DEPTH_MAX;) {
-		size_t l = strnlen(p + i, len - i);
-
-		comp[n++] = p + i;
-		i += (uint32_t)l + 1;
-	}
 	if (cut) {
 		memcpy(out, "...", 3);
 		o = 3;
@@ -141,7 +142,7 @@ static size_t join_components(const char *p, uint32_t len, bool bare, bool cut, 
 	if (n == 0 && !bare && !cut)
 		out[o++] = '/';
 	for (unsigned j = n; j-- > 0;) {
-		size_t l = strnlen(comp[j], (size_t)(p + len - comp[j]));
+		size_t l = c->len[j];
 
 		if (!(bare && j == n - 1)) {
 			if (o + 1 >= cap) {
@@ -154,7 +155,7 @@ static size_t join_components(const char *p, uint32_t len, bool bare, bool cut, 
 			l = cap - 1 - o;
 			*trunc = true;
 		}
-		memcpy(out + o, comp[j], l);
+		memcpy(out + o, p + c->off[j], l);
 		o += l;
 	}
 	out[o] = '\0';
@@ -197,7 +198,7 @@ static size_t copy_comm(char *dst, const char src[16])
  * What the process table adds (parent, session leader's executable, entry leader, names) is
  * the sensor's (sensor_context.c). */
 static void decode_context(struct pt_sensor_decoder *d, const struct pt_k_exec *e,
-			   const char *cg, struct pt_sensor_decoded *out)
+			   const char *cg, const struct comps *cgc, struct pt_sensor_decoded *out)
 {
 	struct pt_exec *x = &out->rec.u.exec;
 	struct pt_container c;
@@ -230,7 +231,7 @@ static void decode_context(struct pt_sensor_decoder *d, const struct pt_k_exec *
 		x->session_id = e->sessionid;
 		x->ctx_flags |= PT_CTX_F_SESSION_ID;
 	}
-	n = join_components(cg, e->cgroup_len, false, e->kflags & PT_K_F_CGROUP_TRUNC, out->cgroup,
+	n = join_components(cg, cgc, false, e->kflags & PT_K_F_CGROUP_TRUNC, out->cgroup,
 			    sizeof(out->cgroup), &trunc);
 	x->cgroup_path = str_of(out->cgroup, n);
 	if (pt_container_from_cgroup(out->cgroup, n, &c)) {
@@ -244,6 +245,7 @@ static int decode_exec(struct pt_sensor_decoder *d, const uint8_t *rec, size_t l
 		       struct pt_sensor_decoded *out)
 {
 	struct pt_k_exec e;
+	struct comps pc, cc, gc;   /* path, cwd, cgroup */
 	const char *data = (const char *)rec + sizeof(e);
 	struct pt_exec *x = &out->rec.u.exec;
 	bool trunc = false, cwd_trunc = false, argv_cut = false;
@@ -257,8 +259,10 @@ static int decode_exec(struct pt_sensor_decoder *d, const uint8_t *rec, size_t l
 	if ((uint64_t)e.path_len + e.cwd_len + e.argv_len + e.fname_len + e.cgroup_len > len - sizeof(e) ||
 	    (uint64_t)e.path_len + e.cwd_len + e.argv_len + e.fname_len + e.cgroup_len > PT_K_DATA_MAX ||
 	    e.argv_len > PT_K_ARGV_MAX || e.fname_len > PT_K_PATH_MAX ||
-	    check_components(data, e.path_len) || check_components(data + e.path_len, e.cwd_len) ||
-	    check_components(data + e.path_len + e.cwd_len + e.argv_len + e.fname_len, e.cgroup_len))
+	    check_components(data, e.path_len, &pc) ||
+	    check_components(data + e.path_len, e.cwd_len, &cc) ||
+	    check_components(data + e.path_len + e.cwd_len + e.argv_len + e.fname_len, e.cgroup_len,
+			     &gc))
 		return -EBADMSG;
 
 	out->rec.type = out->rec.wire_type = PT_REC_PROCESS_EXEC;
@@ -277,10 +281,10 @@ static int decode_exec(struct pt_sensor_decoder *d, const uint8_t *rec, size_t l
 	entity_id(d, e.ppid, e.parent_start_boottime, x->parent_entity_id);
 	out->parent_start_ns = e.parent_start_boottime;
 
-	plen = join_components(data, e.path_len, e.kflags & PT_K_F_INTERNAL_MNT,
+	plen = join_components(data, &pc, e.kflags & PT_K_F_INTERNAL_MNT,
 			       e.kflags & PT_K_F_PATH_TRUNC, out->path, sizeof(out->path), &trunc);
 	off = e.path_len;
-	clen = join_components(data + off, e.cwd_len, e.kflags & PT_K_F_CWD_INTERNAL,
+	clen = join_components(data + off, &cc, e.kflags & PT_K_F_CWD_INTERNAL,
 			       e.kflags & PT_K_F_CWD_TRUNC, out->cwd, sizeof(out->cwd), &cwd_trunc);
 	off += e.cwd_len;
 	x->path = str_of(out->path, plen);
@@ -291,8 +295,9 @@ static int decode_exec(struct pt_sensor_decoder *d, const uint8_t *rec, size_t l
 	if (n && out->argv[n - 1] != '\0')
 		out->argv[n++] = '\0';   /* cut inside an argument: close it */
 	/* 4 KiB of one-letter arguments is more entries than the wire carries: keep the first
-	 * PT_ARGS_MAX, marked cut, rather than make a record the encoder refuses */
-	for (size_t i = 0, args = 0; i < n; i++)
+	 * PT_ARGS_MAX, marked cut, rather than make a record the encoder refuses (fewer bytes
+	 * cannot hold that many) */
+	for (size_t i = 0, args = 0; n >= PT_ARGS_MAX && i < n; i++)
 		if (out->argv[i] == '\0' && ++args == PT_ARGS_MAX) {
 			if (i + 1 < n)
 				argv_cut = true;
@@ -348,7 +353,7 @@ static int decode_exec(struct pt_sensor_decoder *d, const uint8_t *rec, size_t l
 		x->script_path = str_of(out->script, strlen(out->script));
 	}
 	off += e.fname_len;
-	decode_context(d, &e, data + off, out);
+	decode_context(d, &e, data + off, &gc, out);
 	out->hash_path = !(e.kflags & PT_K_F_INTERNAL_MNT);
 	return 0;
 }
@@ -401,13 +406,23 @@ int pt_sensor_decode(struct pt_sensor_decoder *d, const void *data, size_t len,
 {
 	struct pt_k_hdr h;
 
-	memset(&out->rec, 0, sizeof(out->rec));
+	/* the record is cleared up to the member its type uses: the union is sized by the
+	 * agent status's counters, three times an exec, and each record is cleared */
+	size_t used = offsetof(struct pt_record, u);
+
 	out->hash_path = false;
 	out->is_fork = false;
 	out->script[0] = '\0';
+	if (len >= sizeof(h)) {
+		memcpy(&h, data, sizeof(h));
+		if (h.type == PT_K_EXEC)
+			used += sizeof(out->rec.u.exec);
+		else if (h.type == PT_K_EXIT)
+			used += sizeof(out->rec.u.exit);
+	}
+	memset(&out->rec, 0, used);
 	if (len < sizeof(h))
 		return -EBADMSG;
-	memcpy(&h, data, sizeof(h));
 	if (h.type == PT_K_EXEC)
 		return decode_exec(d, data, len, out);
 	if (h.type == PT_K_EXIT)

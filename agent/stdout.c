@@ -14,7 +14,7 @@
 
 struct out_ctx {
 	struct pt_sensor *sensor;
-	struct pt_buf line, out;
+	struct pt_buf out;
 	uint64_t out_pos;          /* ring position of the last record in out */
 	struct pt_ecs_context ecs;
 	char host[256];
@@ -56,27 +56,30 @@ static int flush_out(void *vctx)
 	return 0;
 }
 
+/* Formatted straight into the batch, which always has room for a whole line (it is flushed
+ * before it holds BATCH_BYTES): no copy of each line. A line over LINE_MAX_BYTES is refused as
+ * it would be by a buffer of that size. */
 static int emit_line(void *vctx, const struct pt_record *rec, uint64_t ring_pos)
 {
 	struct out_ctx *c = vctx;
+	size_t start = c->out.len;
 	int err;
 
-	pt_buf_reset(&c->line);
 	c->ecs.sequence++;
-	err = pt_ecs_format(rec, &c->ecs, &c->line);
+	err = pt_ecs_format(rec, &c->ecs, &c->out);
 	if (!err)
-		err = pt_buf_append(&c->line, "\n", 1);
+		err = pt_buf_append(&c->out, "\n", 1);
+	if (!err && c->out.len - start > LINE_MAX_BYTES)
+		err = -EMSGSIZE;
 	if (err) {
 		/* a record too large for a line is reported and skipped, not a reason to stop */
+		c->out.len = start;
 		log_warnx("record %llu not printed: %s", (unsigned long long)c->ecs.sequence,
 			  strerror(-err));
 		if (ring_pos)
 			c->out_pos = ring_pos;
 		return 0;
 	}
-	err = pt_buf_append(&c->out, c->line.data, c->line.len);
-	if (err)
-		return err;   /* cannot happen: out is flushed before it holds BATCH_BYTES */
 	if (ring_pos)
 		c->out_pos = ring_pos;
 	return c->out.len >= BATCH_BYTES ? flush_out(c) : 0;
@@ -108,7 +111,6 @@ int pt_stdout_main(const struct pt_sensor_config *cfg)
 	struct out_ctx c = { 0 };
 	int err, status = 1;
 
-	pt_buf_init(&c.line, LINE_MAX_BYTES);
 	pt_buf_init(&c.out, OUT_MAX_BYTES);
 	sc.flush = flush_out;
 	if (gethostname(c.host, sizeof(c.host) - 1) == 0)
@@ -130,7 +132,6 @@ int pt_stdout_main(const struct pt_sensor_config *cfg)
 cleanup:
 	pt_agent_stop_on_signals(NULL);
 	pt_sensor_free(c.sensor);
-	pt_buf_free(&c.line);
 	pt_buf_free(&c.out);
 	return status;
 }

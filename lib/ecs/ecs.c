@@ -96,20 +96,7 @@ static size_t base_name(struct pt_str p, const char **out)
  * (docs/ecs.md). Rules match on it as text; the args array keeps the exact boundaries. */
 static void command_line(struct pt_json *j, const char *key, struct pt_str argv)
 {
-	char stack[PT_ARGV_MAX];
-	size_t n = argv.ptr ? argv.len : 0;
-
-	if (n > sizeof(stack))
-		n = sizeof(stack);
-	if (n)
-		memcpy(stack, argv.ptr, n);
-	/* entries end in NUL: each inner NUL becomes a space, the last one goes */
-	if (n && stack[n - 1] == '\0')
-		n--;
-	for (size_t i = 0; i < n; i++)
-		if (stack[i] == '\0')
-			stack[i] = ' ';
-	pt_json_kstr(j, key, stack, n);
+	pt_json_kjoined(j, key, argv.ptr, argv.ptr ? argv.len : 0);
 }
 
 static void names(struct pt_json *j, const char *key, const char *id_key, uint64_t id,
