@@ -11,8 +11,23 @@
 #   RELIABILITY_OUTAGE_SECONDS=N  collector outage under load (default 600)
 #   RELIABILITY_FUZZ_SECONDS=N    fresh fuzzing per harness (default 600)
 # A run of about an hour takes the defaults; raise REPEAT for a night.
+#
+# Arguments name the steps to run (default: all): faults fuzz valgrind cppcheck clang-tidy, or
+# static for the last two, e.g. `bash tests/reliability/run.sh static`. The programs, unit tests
+# and fuzzers are not built here: `make reliability` builds them first (the analyzers read
+# build/bpf's skeleton headers, so they want at least one `make`).
 set -u
 cd "$(dirname "$0")/../.."
+
+steps=" $* "
+[ "$steps" = "  " ] && steps=" faults fuzz valgrind cppcheck clang-tidy "
+steps=${steps/ static / cppcheck clang-tidy }
+for s in $steps; do
+	case $s in faults | fuzz | valgrind | cppcheck | clang-tidy) ;;
+	*) echo "run.sh: unknown step $s (faults fuzz valgrind cppcheck clang-tidy static)" >&2; exit 2 ;;
+	esac
+done
+want() { [[ "$steps" == *" $1 "* ]]; }
 
 repeat=${RELIABILITY_REPEAT:-3}
 rounds=${RELIABILITY_ROUNDS:-200}
@@ -46,41 +61,56 @@ step() { # name command...: one pass/fail step
 	fi
 }
 
-echo "== fault and attack tests, $repeat passes of $rounds kill rounds"
-for i in $(seq "$repeat"); do
-	log="$logdir/faults-$i.log"
-	PT_KILL9_ROUNDS=$rounds PT_COLLECTOR_KILL9_ROUNDS=$rounds PT_NETCUT_CUTS=$rounds \
-		PT_OUTAGE_SECONDS=${RELIABILITY_OUTAGE_SECONDS:-600} INTEGRATION_TIMEOUT=14400 \
-		TEST_FILTER='^(delivery_|security_|collector_)' bash tests/run.sh >"$log" 2>&1
-	tally "faults pass $i"
-done
+if want faults; then
+	echo "== fault and attack tests, $repeat passes of $rounds kill rounds"
+	for i in $(seq "$repeat"); do
+		log="$logdir/faults-$i.log"
+		PT_KILL9_ROUNDS=$rounds PT_COLLECTOR_KILL9_ROUNDS=$rounds PT_NETCUT_CUTS=$rounds \
+			PT_OUTAGE_SECONDS=${RELIABILITY_OUTAGE_SECONDS:-600} INTEGRATION_TIMEOUT=14400 \
+			TEST_FILTER='^(delivery_|security_|collector_)' bash tests/run.sh >"$log" 2>&1
+		tally "faults pass $i"
+	done
+fi
 
-echo "== fuzzers, ${RELIABILITY_FUZZ_SECONDS:-600}s each"
-log="$logdir/fuzz.log"
-FUZZ_SECONDS=${RELIABILITY_FUZZ_SECONDS:-600} TEST_FILTER='^fuzz_' bash tests/run.sh >"$log" 2>&1
-tally "fuzz"
+if want fuzz; then
+	echo "== fuzzers, ${RELIABILITY_FUZZ_SECONDS:-600}s each"
+	log="$logdir/fuzz.log"
+	FUZZ_SECONDS=${RELIABILITY_FUZZ_SECONDS:-600} TEST_FILTER='^fuzz_' bash tests/run.sh >"$log" 2>&1
+	tally "fuzz"
+fi
 
-echo "== unit tests under valgrind"
-for bin in build/tests/test_*; do
-	[ -x "$bin" ] || continue
-	step "valgrind/$(basename "$bin")" valgrind -q --error-exitcode=1 --leak-check=full \
-		--errors-for-leak-kinds=definite "$bin"
-done
+if want valgrind; then
+	echo "== unit tests under valgrind"
+	for bin in build/tests/test_*; do
+		[ -x "$bin" ] || continue
+		step "valgrind/$(basename "$bin")" valgrind -q --error-exitcode=1 --leak-check=full \
+			--errors-for-leak-kinds=definite "$bin"
+	done
+fi
 
-echo "== static analysis"
-# sys/queue.h's macros are given to cppcheck so it parses the TAILQ users instead of stopping
-step cppcheck cppcheck -q --enable=warning,portability --inline-suppr --error-exitcode=1 \
-	--include=/usr/include/x86_64-linux-gnu/sys/queue.h -Iinclude -Ibpf -Ibuild/bpf \
-	-D_GNU_SOURCE --std=c11 agent lib server cli
+# the two files that include libpq's header need its include path, as in the Makefile
+pq_inc=$(pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+if want cppcheck; then
+	echo "== cppcheck"
+	# sys/queue.h's macros are given to cppcheck so it parses the TAILQ users instead of stopping
+	# shellcheck disable=SC2086 # pq_inc is a list of flags
+	step cppcheck cppcheck -q --enable=warning,portability --inline-suppr --error-exitcode=1 \
+		--include=/usr/include/x86_64-linux-gnu/sys/queue.h -Iinclude -Ibpf -Ibuild/bpf $pq_inc \
+		-D_GNU_SOURCE --std=c11 agent lib server cli
+fi
 tidy() {
 	local rc=0
 	for f in agent/*.c lib/*/*.c server/*.c cli/*.c; do
 		# the checks are in .clang-tidy
-		clang-tidy -quiet "$f" -- -std=gnu11 -D_GNU_SOURCE -Iinclude -Ibpf -Ibuild/bpf || rc=1
+		# shellcheck disable=SC2086 # pq_inc is a list of flags
+		clang-tidy -quiet "$f" -- -std=gnu11 -D_GNU_SOURCE -Iinclude -Ibpf -Ibuild/bpf $pq_inc || rc=1
 	done
 	return $rc
 }
-step clang-tidy tidy
+if want clang-tidy; then
+	echo "== clang-tidy"
+	step clang-tidy tidy
+fi
 
 echo
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
