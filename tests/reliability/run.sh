@@ -54,6 +54,7 @@ tally() { # name: reads the summary line of tests/run.sh from $log
 step() { # name command...: one pass/fail step
 	local name=$1; shift
 	log="$logdir/$name.log"
+	mkdir -p "$(dirname "$log")"
 	if "$@" >"$log" 2>&1; then
 		passed=$((passed + 1)); echo "PASS  $name"
 	else
