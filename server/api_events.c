@@ -308,13 +308,14 @@ void api_events(struct pt_api *a, struct evhttp_request *req)
 		if (!sc.full && !sc.budget && (ret = bind_run(a, src.sql, &f, &src, 0, hi, 0, &sc)))
 			goto fail;
 	} else if (hi > 1) {
-		int64_t ep = (int64_t)((hi - 1) >> PT_STORE_EPOCH_BITS), fts_bottom = ep + 1;
+		int64_t ep = (int64_t)((hi - 1) >> PT_STORE_EPOCH_BITS);
 
 		if (pt_api_cmdline_indexed(&f)) {
 			/* the index has every epoch above the one its mark falls in */
 			if ((ret = meta_u64(a, "cmdline_fts_from", &fts_from)))
 				goto fail;
-			fts_bottom = fts_from ? (int64_t)(fts_from >> PT_STORE_EPOCH_BITS) + 1 : 0;
+			int64_t fts_bottom =
+				fts_from ? (int64_t)(fts_from >> PT_STORE_EPOCH_BITS) + 1 : 0;
 			if (fts_bottom <= ep) {
 				if ((ret = cmdline_fts_run(a, &f, &src, hi, ep, fts_bottom, &sc)))
 					goto fail;
@@ -386,7 +387,7 @@ int api_key_rows(struct pt_api *a, int64_t k, sqlite3_int64 agent,
 	uint64_t upto = 0, maxid = 0;
 	unsigned n = 0;
 	int64_t ep;
-	int rc, ret = 0;
+	int rc = SQLITE_DONE, ret = 0;
 
 	if (meta_u64(a, "key_indexed_upto", &upto))
 		return -EIO;
@@ -406,6 +407,11 @@ int api_key_rows(struct pt_api *a, int64_t k, sqlite3_int64 agent,
 		n++;
 		if (fn(st, arg2))
 			goto out;
+	}
+	/* a failed step is not the end of the rows: the answer would look complete */
+	if (n < max && rc != SQLITE_DONE) {
+		ret = -EIO;
+		goto out;
 	}
 	sqlite3_finalize(st);
 	st = NULL;
@@ -432,6 +438,10 @@ int api_key_rows(struct pt_api *a, int64_t k, sqlite3_int64 agent,
 			n++;
 			if (fn(st, arg2))
 				goto out;
+		}
+		if (n < max && rc != SQLITE_DONE) {
+			ret = -EIO;
+			goto out;
 		}
 	}
 out:
