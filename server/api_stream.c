@@ -132,7 +132,6 @@ static void poll_kind(struct pt_api *a, struct evbuffer *b, bool alerts)
 	uint64_t from = UINT64_MAX;
 	char sql[1024];
 	bool any = false;
-	int rc;
 
 	TAILQ_FOREACH(s, &a->streams, link)
 		if (s->alerts == alerts) {
@@ -153,7 +152,8 @@ static void poll_kind(struct pt_api *a, struct evbuffer *b, bool alerts)
 		return;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
 	sqlite3_bind_int64(st, 2, API_STREAM_BATCH);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	/* a failed step only ends this poll: last_id moved for sent rows only, the next resumes */
+	while (sqlite3_step(st) == SQLITE_ROW) {
 		uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
 
 		TAILQ_FOREACH(s, &a->streams, link) {
@@ -208,6 +208,8 @@ void api_stream_poll(struct pt_api *a)
 
 void api_stream_free_all(struct pt_api *a)
 {
-	while (!TAILQ_EMPTY(&a->streams))
+	/* stream_free unlinks it: the analyzer does not see TAILQ_REMOVE of the first element
+	 * move tqh_first, and takes the freed one for the next */
+	while (!TAILQ_EMPTY(&a->streams)) /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
 		stream_free(TAILQ_FIRST(&a->streams), true);
 }
