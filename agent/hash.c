@@ -205,7 +205,7 @@ int pt_hash_executed(const struct pt_file_id *id, const char *path, uint32_t pid
 		*deleted = st.st_nlink == 0;
 	}
 	r = pt_hash_fd(fd, max_bytes, sha256, NULL);
-	if (r == -EFBIG)
+	if (r == -EFBIG)      /* NOLINTNEXTLINE(bugprone-branch-clone): two causes, one status */
 		status = PT_HASH_CHANGED;     /* grew past the size the kernel saw */
 	else if (r < 0)
 		status = PT_HASH_UNREADABLE;

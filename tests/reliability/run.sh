@@ -104,9 +104,11 @@ fi
 tidy() {
 	local rc=0
 	for f in agent/*.c lib/*/*.c server/*.c cli/*.c; do
-		# the checks are in .clang-tidy
+		# The checks are in .clang-tidy. The generated BPF skeleton is a system header here:
+		# its findings (a leak libbpf's destroy_skeleton frees) are in code we do not write.
 		# shellcheck disable=SC2086 # pq_inc is a list of flags
-		clang-tidy -quiet "$f" -- -std=gnu11 -D_GNU_SOURCE -Iinclude -Ibpf -Ibuild/bpf $pq_inc || rc=1
+		clang-tidy -quiet "$f" -- -std=gnu11 -D_GNU_SOURCE -Iinclude -Ibpf -isystem build/bpf \
+			$pq_inc || rc=1
 	done
 	return $rc
 }
