@@ -84,8 +84,14 @@ if want valgrind; then
 	echo "== unit tests under valgrind"
 	for bin in build/tests/test_*; do
 		[ -x "$bin" ] || continue
+		# valgrind implements neither seccomp nor landlock (ENOSYS): confinement is tested
+		# natively and under ASan instead
+		[ "$(basename "$bin")" = test_confine ] && continue
+		# fair scheduling: valgrind runs one thread at a time, and without it a busy worker
+		# may starve the test's thread (test_hash's abandoned job then finishes unseen)
 		step "valgrind/$(basename "$bin")" valgrind -q --error-exitcode=1 --leak-check=full \
-			--errors-for-leak-kinds=definite "$bin"
+			--errors-for-leak-kinds=definite --fair-sched=yes \
+			--suppressions=tests/reliability/valgrind.supp "$bin"
 	done
 fi
 
@@ -102,13 +108,20 @@ if want cppcheck; then
 		-D_GNU_SOURCE --std=c11 agent lib server cli
 fi
 tidy() {
-	local rc=0
+	local rc=0 f out findings
 	for f in agent/*.c lib/*/*.c server/*.c cli/*.c; do
-		# The checks are in .clang-tidy. The generated BPF skeleton is a system header here:
-		# its findings (a leak libbpf's destroy_skeleton frees) are in code we do not write.
+		# the checks are in .clang-tidy
 		# shellcheck disable=SC2086 # pq_inc is a list of flags
-		clang-tidy -quiet "$f" -- -std=gnu11 -D_GNU_SOURCE -Iinclude -Ibpf -isystem build/bpf \
-			$pq_inc || rc=1
+		out=$(clang-tidy -quiet "$f" -- -std=gnu11 -D_GNU_SOURCE -Iinclude -Ibpf -Ibuild/bpf \
+			$pq_inc 2>&1) && continue
+		echo "$out"
+		# A finding located in the generated BPF skeleton is bpftool's code, not ours (a leak
+		# the analyzer sees because it cannot follow libbpf's destroy_skeleton): not counted.
+		# Anything else, or a failure without a located finding, is.
+		findings=$(grep -E '^[^ ]+:[0-9]+:[0-9]+: (warning|error):' <<<"$out")
+		if [ -z "$findings" ] || grep -qv '^build/bpf/' <<<"$findings"; then
+			rc=1
+		fi
 	done
 	return $rc
 }
