@@ -88,7 +88,7 @@ if want valgrind; then
 		# natively and under ASan instead
 		[ "$(basename "$bin")" = test_confine ] && continue
 		# fair scheduling: valgrind runs one thread at a time, and without it a busy worker
-		# may starve the test's thread (test_hash's abandoned job then finishes unseen)
+		# thread may starve the test's own thread
 		step "valgrind/$(basename "$bin")" valgrind -q --error-exitcode=1 --leak-check=full \
 			--errors-for-leak-kinds=definite --fair-sched=yes \
 			--suppressions=tests/reliability/valgrind.supp "$bin"
@@ -119,7 +119,7 @@ tidy() {
 		# the analyzer sees because it cannot follow libbpf's destroy_skeleton): not counted.
 		# Anything else, or a failure without a located finding, is.
 		findings=$(grep -E '^[^ ]+:[0-9]+:[0-9]+: (warning|error):' <<<"$out")
-		if [ -z "$findings" ] || grep -qv '^build/bpf/' <<<"$findings"; then
+		if [ -z "$findings" ] || grep -qvE '^([^ ]*/)?build/bpf/' <<<"$findings"; then
 			rc=1
 		fi
 	done
