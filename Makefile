@@ -2,7 +2,7 @@
 #
 #   make                     build/proctrail-agent, build/proctrail-server, build/proctrail
 #   make test                unit + integration tests, then the unit tests under ASan+UBSan,
-#                            then every fuzz corpus replayed; ends with "N passed, N failed, N skipped"
+#                            cppcheck, then every fuzz corpus replayed; ends with "N passed, N failed, N skipped"
 #   make fuzz                libFuzzer harnesses into build/fuzz/
 #   make reliability         the long fault/attack/fuzz/analysis suite (an hour or more)
 #   make run                 local deployment under ./var: collector on SQLite + a local agent

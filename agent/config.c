@@ -224,6 +224,8 @@ int pt_agent_config_load(struct pt_agent_config *c, int argc, char **argv)
 	}
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
+		/* argv[i] for i < argc is never NULL
+		 * NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
 		if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
 			continue;
 		if (!strcmp(a, "--config")) {

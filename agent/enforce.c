@@ -866,7 +866,7 @@ int pt_enforcer_new(const struct pt_enforce_opts *o, pt_enforce_emit_fn emit, vo
 		return -ENOMEM;
 	}
 	if (e->o.hash_memfd) {
-		if ((rc = group_open(e, msg, sizeof(msg))) < 0)
+		if (group_open(e, msg, sizeof(msg)) < 0)
 			log_warnx("enforce: memfd hashing off: %s", msg);
 		else if ((rc = mark_memfd(e)) < 0) {
 			/* Linux refuses filesystem marks on its internal memfd mount (SB_NOUSER):
@@ -906,7 +906,7 @@ int pt_enforcer_apply(struct pt_enforcer *e, uint64_t version, const struct pt_p
 		qsort(sorted, n, sizeof(*sorted), cmp_rule);
 		nprot = pt_enforce_protected(prot, ppaths, 80);
 		for (unsigned i = 0; i < nprot; i++) {
-			struct pt_policy_rule k;
+			struct pt_policy_rule k = { 0 };
 			memcpy(k.sha256, prot[i], PT_SHA256_LEN);
 			const struct pt_policy_rule *r = bsearch(&k, sorted, n, sizeof(*sorted), cmp_rule);
 			if (r && !(r->flags & PT_RULE_F_AUDIT)) {
@@ -980,7 +980,7 @@ int pt_enforcer_apply(struct pt_enforcer *e, uint64_t version, const struct pt_p
 bool pt_enforcer_match(struct pt_enforcer *e, const uint8_t sha[PT_SHA256_LEN],
 		       struct pt_policy_rule *rule, uint64_t *version)
 {
-	struct pt_policy_rule key;
+	struct pt_policy_rule key = { 0 };
 	bool found = false;
 
 	memcpy(key.sha256, sha, PT_SHA256_LEN);

@@ -175,7 +175,8 @@ int pt_hash_executed(const struct pt_file_id *id, const char *path, uint32_t pid
 		     uint64_t max_bytes, uint8_t sha256[PT_SHA256_LEN], bool *deleted)
 {
 	char exe[64];
-	struct stat st, st2;
+	/* zeroed: clang's analyzer does not know a failed open's -errno is negative */
+	struct stat st = { 0 }, st2;
 	int fd = -1, err_path = -ENOENT, err_exe, status, r;
 
 	*deleted = false;
@@ -204,7 +205,7 @@ int pt_hash_executed(const struct pt_file_id *id, const char *path, uint32_t pid
 		*deleted = st.st_nlink == 0;
 	}
 	r = pt_hash_fd(fd, max_bytes, sha256, NULL);
-	if (r == -EFBIG)
+	if (r == -EFBIG)      /* NOLINTNEXTLINE(bugprone-branch-clone): two causes, one status */
 		status = PT_HASH_CHANGED;     /* grew past the size the kernel saw */
 	else if (r < 0)
 		status = PT_HASH_UNREADABLE;

@@ -145,7 +145,8 @@ cleanup:
 /* The script's hash, keyed in the cache by its own fstat identity. */
 static void hash_script(struct pt_hasher *h, struct pt_hash_job *job)
 {
-	struct stat st, st2;
+	/* zeroed: clang's analyzer does not know a failed open's -errno is negative */
+	struct stat st = { 0 }, st2;
 	struct pt_file_id id;
 	int fd = open_script(job->script_path, job->exec_time_ns, &st);
 	int r;

@@ -51,10 +51,9 @@ int pt_policy_file_load(const char *path, struct pt_enforcer *e, char *msg, size
 		return rc == -EMSGSIZE ? -EBADMSG : rc;
 	}
 	buf = (uint8_t *)text;
-	if ((rc = pt_frame_header_parse(buf, len, PT_FRAME_MAX, &h)) < 0 ||
+	if (pt_frame_header_parse(buf, len, PT_FRAME_MAX, &h) < 0 ||
 	    h.type != PT_FRAME_POLICY || PT_FRAME_HDR_LEN + h.payload_len != len ||
-	    (rc = pt_frame_split(buf, len, &f)) < 0 ||
-	    (rc = pt_policy_decode(&f, &m, NULL)) < 0) {
+	    pt_frame_split(buf, len, &f) < 0 || pt_policy_decode(&f, &m, NULL) < 0) {
 		snprintf(msg, msglen, "%s: not a valid POLICY frame; ignored", path);
 		rc = -EBADMSG;
 		goto out;

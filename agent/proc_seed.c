@@ -140,8 +140,10 @@ int pt_proctable_seed_from(struct pt_proctable *t, const char *proc_dir)
 		close(dfd);
 	}
 	closedir(d);
-	/* parents before children, so entry leaders are inherited down */
-	qsort(v, n, sizeof(*v), by_start);
+	/* parents before children, so entry leaders are inherited down (v is NULL when n is 0,
+	 * which qsort may not be given) */
+	if (n)
+		qsort(v, n, sizeof(*v), by_start);
 	for (size_t i = 0; i < n; i++)
 		if (pt_proc_seed(t, v[i].tgid, v[i].ppid, v[i].ticks, v[i].img) == 0)
 			seeded++;

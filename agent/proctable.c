@@ -73,6 +73,7 @@ int pt_proctable_new(uint32_t max, struct pt_proctable **out)
 	t->nbuckets = 1024;
 	while (t->nbuckets < t->max && t->nbuckets < (1u << 22))
 		t->nbuckets <<= 1;
+	/* a table of pointers: NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
 	if (!t->buckets) {
 		free(t);

@@ -38,6 +38,7 @@ int pt_seen_new(unsigned entries, struct pt_seen **out)
 	t->n = entries;
 	t->nbuckets = entries;
 	t->entries = calloc(entries, sizeof(*t->entries));
+	/* a table of pointers: NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
 	if (!t->entries || !t->buckets) {
 		pt_seen_free(t);

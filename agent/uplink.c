@@ -268,7 +268,7 @@ static int on_policy(struct pt_uplink *u, const struct pt_frame *f, const struct
 	if (n && !rules)
 		return send_policy_result(u, pm->version, PT_ERR_INTERNAL, "out of memory");
 	pt_policy_iter_init(&it, f);
-	while (i < n && (rc = pt_policy_next_rule(&it, &rules[i])) == 1)
+	while (i < n && pt_policy_next_rule(&it, &rules[i]) == 1)
 		i++;
 	rc = pt_enforcer_apply(u->o.enforcer, pm->version, rules, i, msg, sizeof(msg));
 	if (rc == 0 && u->o.policy_file) {

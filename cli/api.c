@@ -273,7 +273,6 @@ static int tcp_connect(const struct cli_api *api, int *fdp)
 		return 0;
 next:
 		close(fd);
-		fd = -1;
 	}
 	freeaddrinfo(res);
 	fprintf(stderr, "proctrail: cannot connect to %s:%s: %s (is the collector running with "

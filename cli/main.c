@@ -117,7 +117,7 @@ int main(int argc, char **argv)
 			continue;
 		if (!nopt)
 			return commands[i].fn(&env, n, argv + a);
-		sub = calloc((size_t)(n + nopt + 1), sizeof(*sub));
+		sub = calloc((size_t)n + (size_t)nopt + 1, sizeof(*sub));
 		if (!sub)
 			return 1;
 		sub[0] = argv[a];

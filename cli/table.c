@@ -250,10 +250,10 @@ const char *cli_human(char *out, size_t cap, uint64_t v)
 		snprintf(out, cap, "%llu", (unsigned long long)v);
 		return out;
 	}
-	while (x >= 1024 && u < 5) {
+	do {            /* once at least: v, so x, is 1024 or more */
 		x /= 1024;
 		u++;
-	}
+	} while (x >= 1024 && u < 5);
 	snprintf(out, cap, x < 10 ? "%.1f%c" : "%.0f%c", x, units[u]);
 	return out;
 }

@@ -53,7 +53,7 @@ static void node_line(const struct pt_jr *d, int node, int depth, int self)
 			for (int e = pt_jr_first(d, ex); e >= 0 && e < (int)d->tok[ex].next;
 			     e = (int)d->tok[e].next) {
 				indent(depth + 2, "exec ");
-				n = pt_jr_cell(d, pt_jr_get(d, e, "time"), raw, sizeof(raw));
+				pt_jr_cell(d, pt_jr_get(d, e, "time"), raw, sizeof(raw));
 				printf("%s  ", cli_local_time(t1, sizeof(t1), raw));
 				n = pt_jr_cell(d, pt_jr_get(d, e, "executable"), raw, sizeof(raw));
 				printf("%s", cli_cell(esc, sizeof(esc), raw, n, EXE_COLS));

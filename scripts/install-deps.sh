@@ -21,12 +21,13 @@ PACKAGES=(
 	systemd man-db
 	# fleet: promtool (in Debian's prometheus package) lints the metrics expositions
 	prometheus
+	cppcheck   # make test runs it over the sources (tests/run.sh, "static analysis")
 )
 # npm comes with some nodejs packages (NodeSource's) and conflicts with Debian's npm there
 command -v npm >/dev/null || PACKAGES+=(npm)
 # `install-deps.sh reliability`: also what the long suite runs (make reliability)
 if [ "${1:-}" = "reliability" ]; then
-	PACKAGES+=(valgrind cppcheck clang-tidy stress-ng)
+	PACKAGES+=(valgrind clang-tidy stress-ng)
 fi
 # `install-deps.sh bench`: the peers make bench compares with, its plots and the profiler
 if [ "${1:-}" = "bench" ]; then

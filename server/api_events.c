@@ -351,13 +351,14 @@ void api_events(struct pt_api *a, struct evhttp_request *req)
 			hi = sc.last_examined;
 		} while (a->pg && !sc.full && !sc.budget && sc.examined - before == PG_CHUNK);
 	} else if (hi > 1) {
-		int64_t ep = (int64_t)((hi - 1) >> PT_STORE_EPOCH_BITS), fts_bottom = ep + 1;
+		int64_t ep = (int64_t)((hi - 1) >> PT_STORE_EPOCH_BITS);
 
 		if (pt_api_cmdline_indexed(&f)) {
 			/* the index has every epoch above the one its mark falls in */
 			if ((ret = meta_u64(a, "cmdline_fts_from", &fts_from)))
 				goto fail;
-			fts_bottom = fts_from ? (int64_t)(fts_from >> PT_STORE_EPOCH_BITS) + 1 : 0;
+			int64_t fts_bottom =
+				fts_from ? (int64_t)(fts_from >> PT_STORE_EPOCH_BITS) + 1 : 0;
 			if (fts_bottom <= ep) {
 				if ((ret = cmdline_fts_run(a, &f, &src, hi, ep, fts_bottom, &sc)))
 					goto fail;
@@ -489,6 +490,11 @@ int api_key_rows(struct pt_api *a, char tag, const void *v, size_t len, int64_t 
 		if (fn(st, arg2))
 			goto out;
 	}
+	/* a failed step is not the end of the rows: the answer would look complete */
+	if (rc < 0) {
+		ret = -EIO;
+		goto out;
+	}
 	pt_q_finalize(st);
 	if (!(st = pt_q_prepare(a->q, "SELECT coalesce(max(id), 0) FROM events")) ||
 	    pt_q_step(st) != 1) {
@@ -512,6 +518,10 @@ int api_key_rows(struct pt_api *a, char tag, const void *v, size_t len, int64_t 
 			n++;
 			if (fn(st, arg2))
 				goto out;
+		}
+		if (n < max && rc != SQLITE_DONE) {
+			ret = -EIO;
+			goto out;
 		}
 	}
 out:

@@ -152,6 +152,7 @@ static void poll_kind(struct pt_api *a, struct evbuffer *b, bool alerts)
 		return;
 	pt_q_bind_i64(st, 1, (int64_t)from);
 	pt_q_bind_i64(st, 2, API_STREAM_BATCH);
+	/* a failed step only ends this poll: last_id moved for sent rows only, the next resumes */
 	while (pt_q_step(st) == 1) {
 		uint64_t id = (uint64_t)pt_q_i64(st, 0);
 
@@ -208,6 +209,8 @@ void api_stream_poll(struct pt_api *a)
 
 void api_stream_free_all(struct pt_api *a)
 {
-	while (!TAILQ_EMPTY(&a->streams))
+	/* stream_free unlinks it: the analyzer does not see TAILQ_REMOVE of the first element
+	 * move tqh_first, and takes the freed one for the next */
+	while (!TAILQ_EMPTY(&a->streams)) /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
 		stream_free(TAILQ_FIRST(&a->streams), true);
 }

@@ -157,6 +157,8 @@ static int node_json(struct walk *w, const struct node *n)
 		s = pt_q_text(w->by_id, 6, NULL);
 		pt_json_kcstr(j, "host", s ? s : "");
 		pt_json_kstr(j, "executable", x->path.ptr ? x->path.ptr : "", x->path.len);
+		/* a decoded string of len > 0 has a ptr
+		 * NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 		while (k > 0 && x->path.ptr[k - 1] != '/')
 			k--;
 		pt_json_kstr(j, "name", x->path.ptr ? x->path.ptr + k : "", x->path.len - k);

@@ -281,6 +281,8 @@ int pt_server_config_parse(struct pt_server_config *c, int argc, char **argv, ch
 	for (a = 1; a < argc; a++) {
 		const char *arg = argv[a];
 
+		/* argv[a] for a < argc is never NULL
+		 * NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
 		if (!strcmp(arg, "-v") || !strcmp(arg, "--verbose")) {
 			c->verbose++;
 			continue;

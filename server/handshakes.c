@@ -32,6 +32,7 @@ int hs_pool_init(struct hs_pool *p, unsigned max)
 	p->nbuckets = 16;
 	while (p->nbuckets < 2 * (size_t)max && p->nbuckets < (1u << 20))
 		p->nbuckets <<= 1;
+	/* a table of pointers: NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	p->buckets = calloc(p->nbuckets, sizeof(*p->buckets));
 	return p->buckets ? 0 : -ENOMEM;
 }

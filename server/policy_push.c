@@ -24,12 +24,11 @@ void srv_policy_send(struct server *srv, struct conn *c)
 	uint8_t *buf = NULL;
 	uint32_t n = 0;
 	size_t cap;
-	int rc;
 
 	if (!srv->policy.db || !srv->policy.version || !c->sess || c->closing)
 		return;
-	if ((rc = pt_policy_rules_for(srv->policy.db, c->sess->agent_id, srv->policy.version,
-				      &rules, &n)) < 0) {
+	if (pt_policy_rules_for(srv->policy.db, c->sess->agent_id, srv->policy.version, &rules,
+				&n) < 0) {
 		log_warnx("policy: rules for %s: %s", c->sess->agent_id,
 			  sqlite3_errmsg(srv->policy.db));
 		return;

@@ -1102,7 +1102,8 @@ static int cmp_agent_row(const void *a, const void *b)
 
 /* In place, without the temporary copy (an allocation and its page faults per fill) that
  * glibc's qsort makes for a large array: quicksort, median of three, insertion sort below
- * 16, the smaller side recursed. */
+ * 16, the smaller side recursed. `type` is a type name, which cannot be parenthesised:
+ * NOLINTBEGIN(bugprone-macro-parentheses) */
 #define SORT_FN(name, type, cmp)                                                          \
 static void name(type *v, size_t n)                                                       \
 {                                                                                         \
@@ -1128,6 +1129,7 @@ static void name(type *v, size_t n)                                             
 			type t = v[k]; v[k] = v[k - 1]; v[k - 1] = t;                     \
 		}                                                                         \
 }
+/* NOLINTEND(bugprone-macro-parentheses) */
 SORT_FN(sort_keys, struct key_row, cmp_key_row)
 SORT_FN(sort_agent_rows, struct agent_row, cmp_agent_row)
 

@@ -5,6 +5,7 @@
 #   unit (san)    build-san/tests/test_*     the same under ASan+UBSan
 #   integration   tests/integration/*.sh     exit 0 pass, 77 skip (needs root/BPF), else fail
 #   fuzz          build/fuzz/fuzz_*          corpus replayed, then FUZZ_SECONDS of fresh fuzzing
+#   static        cppcheck                   tests/reliability/run.sh cppcheck: no finding
 #
 # With CI=true a skip is a failure: CI runs as root, so nothing may be skipped there.
 # TEST_FILTER=regex limits the run to matching names; FUZZ_SECONDS (default 5) sets fuzz time.
@@ -78,6 +79,20 @@ for bin in build-san/tests/test_*; do
 	run_cmocka "$bin" "unit-san/$name"
 done
 unset ASAN_OPTIONS UBSAN_OPTIONS
+
+# cppcheck is quick, so every run keeps the tree clean of its findings; clang-tidy and valgrind
+# run in the long form (tests/reliability/run.sh, docs/reliability.md)
+echo "== static analysis"
+if want cppcheck; then
+	log="$logdir/cppcheck.log"
+	if ! command -v cppcheck >/dev/null; then
+		record static/cppcheck skip; echo "      cppcheck is not installed (scripts/install-deps.sh)"
+	elif bash tests/reliability/run.sh cppcheck >"$log" 2>&1; then
+		record static/cppcheck pass
+	else
+		record static/cppcheck fail; tail -20 "$log"
+	fi
+fi
 
 echo "== integration tests"
 for t in tests/integration/*.sh; do

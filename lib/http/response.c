@@ -256,7 +256,7 @@ int pt_http_resp_feed(struct pt_http_resp *r, const uint8_t *data, size_t n, siz
 			break;
 		case PT_HTTP_CHUNK_CRLF:
 			/* the CRLF after a chunk's data (a bare LF is tolerated) */
-			if ((ret = take_line(r, p, left, 2, &took, &eol)))
+			if (take_line(r, p, left, 2, &took, &eol))
 				return -EPROTO;
 			off += took;
 			if (!eol)

@@ -159,6 +159,9 @@ static int parse_key(struct ctx *c, const char *key, uint16_t *field, struct mod
 	unsigned i;
 
 	memset(m, 0, sizeof(*m));
+	/* key is set when scalar_dup returned 0: the analyzer does not follow refuse(), a
+	 * variadic function, to its -EINVAL
+	 * NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
 	if (strlen(key) >= sizeof(buf))
 		return refuse(c, "field name too long");
 	strcpy(buf, key);
@@ -760,6 +763,8 @@ static int load_rule(struct ctx *c, yaml_node_t *root, struct sg_rule *r)
 			return refuse(c, "more than %u YAML nodes", PT_SIGMA_NODES_MAX);
 		if ((ret = scalar_dup(c, k, "a selection name", 200, &name)))
 			return ret;
+		/* set when scalar_dup returned 0, as in parse_key
+		 * NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
 		if (!strcmp(name, "condition")) {
 			free(name);
 			if (cond)

@@ -34,7 +34,9 @@ static int rotate(struct pt_spool *s)
 
 	if (s->bytes + PT_SPOOL_SEG_HDR_LEN > s->max_bytes)
 		return -ENOSPC;
-	/* An older segment with this number holds no record (else next_seq would be past it). */
+	/* An older segment with this number holds no record (else next_seq would be past it).
+	 * nsegs > 0 means segs is allocated:
+	 * NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 	if (s->nsegs && s->segs[s->nsegs - 1].id == s->next_seq) {
 		spool_seg_name(name, sizeof(name), s->next_seq);
 		unlinkat(s->dirfd, name, 0);

@@ -85,8 +85,13 @@ static bool jstring(struct jp *j, char *out, size_t cap)
 			case 'f': tmp[0] = '\f'; tl = 1; break;
 			case 'u': {
 				unsigned cp;
+				char hex[5] = { 0 };
 
-				if (j->end - j->p < 5 || sscanf(j->p + 1, "%4x", &cp) != 1)
+				if (j->end - j->p < 5)
+					return jfail(j);
+				/* the output is not NUL-terminated: sscanf would read past it */
+				memcpy(hex, j->p + 1, 4);
+				if (sscanf(hex, "%4x", &cp) != 1)
 					return jfail(j);
 				if (cp >= 0xd800 && cp <= 0xdfff)
 					return jfail(j);   /* we never write surrogates */

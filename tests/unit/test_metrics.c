@@ -24,6 +24,12 @@ static void expect_valid(const struct pt_buf *b)
 	assert_int_equal(rc, 0);
 }
 
+/* Not strstr: the exposition is not NUL-terminated (valgrind saw it read past the end). */
+static bool has_text(const struct pt_buf *b, const char *s)
+{
+	return memmem(b->data, b->len, s, strlen(s)) != NULL;
+}
+
 static int has_line(const struct pt_buf *b, const char *line)
 {
 	char *text = strndup((const char *)b->data, b->len), *p = text;
@@ -99,13 +105,13 @@ static void test_agent_exposition(void **state)
 		char want[160];
 
 		snprintf(want, sizeof(want), "counter=\"%s\"}", pt_loss_counter_name(i));
-		assert_non_null(strstr((const char *)b.data, want));
+		assert_true(has_text(&b, want));
 	}
 	/* no policy: no series */
 	pt_buf_reset(&b);
 	m.policy_version = -1;
 	assert_int_equal(pt_agent_metrics_format(&b, &m), 0);
-	assert_null(strstr((const char *)b.data, "policy_version"));
+	assert_false(has_text(&b, "policy_version"));
 	pt_buf_free(&b);
 	/* too small a buffer: an error, never a truncated exposition passed as whole */
 	pt_buf_init(&b, 512);
@@ -169,8 +175,8 @@ static void test_collector_exposition(void **state)
 				 "counter=\"ring_full\"} 24"));
 	assert_true(has_line(&b, "proctrail_collector_agent_lost_records_top{agent=\"agent16\","
 				 "counter=\"ring_full\"} 16"));
-	assert_null(strstr((const char *)b.data, "agent=\"agent15\""));
-	assert_null(strstr((const char *)b.data, "agent=\"quiet\""));
+	assert_false(has_text(&b, "agent=\"agent15\""));
+	assert_false(has_text(&b, "agent=\"quiet\""));
 	assert_true(has_line(&b, "proctrail_collector_agents_tracked 26"));
 	pt_buf_free(&b);
 	srv_metrics_free(&srv->metrics);
