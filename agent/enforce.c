@@ -415,7 +415,7 @@ static void examine(struct pt_enforcer *e, const struct fanotify_event_metadata 
 /* The rules now (decide_lock held). */
 static void judge(struct pt_enforcer *e, struct verdict *v)
 {
-	struct pt_policy_rule key;
+	struct pt_policy_rule key = { 0 };
 
 	memcpy(key.sha256, v->sha, PT_SHA256_LEN);
 	pthread_mutex_lock(&e->lock);

@@ -519,7 +519,7 @@ int api_key_rows(struct pt_api *a, char tag, const void *v, size_t len, int64_t 
 			if (fn(st, arg2))
 				goto out;
 		}
-		if (n < max && rc != SQLITE_DONE) {
+		if (rc < 0) {
 			ret = -EIO;
 			goto out;
 		}
