@@ -10,6 +10,7 @@
 #   RELIABILITY_ROUNDS=N          kill -9 rounds per pass, agent and collector (default 200)
 #   RELIABILITY_OUTAGE_SECONDS=N  collector outage under load (default 600)
 #   RELIABILITY_FUZZ_SECONDS=N    fresh fuzzing per harness (default 600)
+#   RELIABILITY_WIRE_ROUNDS=N     random wire round trips per seed, 3 seeds (default 1000000)
 # A run of about an hour takes the defaults; raise REPEAT for a night.
 #
 # Arguments name the steps to run (default: all): faults fuzz valgrind cppcheck clang-tidy, or
@@ -78,6 +79,11 @@ if want fuzz; then
 	log="$logdir/fuzz.log"
 	FUZZ_SECONDS=${RELIABILITY_FUZZ_SECONDS:-600} TEST_FILTER='^fuzz_' bash tests/run.sh >"$log" 2>&1
 	tally "fuzz"
+	# the random encode/decode round trip of every record and frame type, long and from new seeds
+	for seed in 1 2 3; do
+		WIRE_ROUNDS=${RELIABILITY_WIRE_ROUNDS:-1000000} WIRE_SEED=$seed \
+			step "wire-roundtrip-seed$seed" build/tests/test_wire
+	done
 fi
 
 if want valgrind; then

@@ -12,8 +12,9 @@
 
 #include "proctrail/wire.h"
 
-#define ROUNDS 3000
-
+/* WIRE_ROUNDS and WIRE_SEED (environment) run the random round trip longer or from another
+ * seed, for the figures in docs/wire-format.md; make test keeps the defaults. */
+static long rounds = 3000;
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint64_t rnd(void)
@@ -370,14 +371,14 @@ static void test_record_roundtrip_random(void **state)
 	size_t used;
 
 	(void)state;
-	for (int round = 0; round < ROUNDS; round++) {
+	for (long round = 0; round < rounds; round++) {
 		rnd_record(&in, &s);
 		pt_writer_init(&w, big, sizeof(big));
 		assert_int_equal(pt_record_encode(&w, &in), 0);
 		int derr = pt_record_decode(big, w.len, &out, &used, &st);
 
 		if (derr)
-			fail_msg("round %d: type %u decode %d", round, in.type, derr);
+			fail_msg("round %ld: type %u decode %d", round, in.type, derr);
 		assert_int_equal(used, w.len);
 		assert_record_equal(&in, &out);
 	}
@@ -576,7 +577,7 @@ static void test_frames_roundtrip(void **state)
 	struct pt_frame_header h;
 
 	(void)state;
-	for (int round = 0; round < 500; round++) {
+	for (long round = 0; round < rounds / 6; round++) {
 		pt_writer_init(&w, buf, sizeof(buf));
 		switch (round % 7) {
 		case 0: {
@@ -1078,6 +1079,12 @@ static void test_names(void **state)
 
 int main(void)
 {
+	const char *r = getenv("WIRE_ROUNDS"), *seed = getenv("WIRE_SEED");
+
+	if (r && strtol(r, NULL, 10) > 0)
+		rounds = strtol(r, NULL, 10);
+	if (seed && strtoull(seed, NULL, 0))
+		rng_state = strtoull(seed, NULL, 0);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_roundtrip_random),
 		cmocka_unit_test(test_context_flags_match_attributes),
