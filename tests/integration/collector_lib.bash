@@ -48,6 +48,14 @@ deploy() {
 # start_server [extra flags...]: waits until the port accepts connections.
 start_server() {
 	local tries
+	# A second start would orphan the first collector (cleanup stops only the last). One just
+	# sent SIGKILL is given time to die: a zombie (killed, not yet reaped) is gone.
+	for tries in $(seq 100); do
+		[ -n "${SERVER_PID:-}" ] && [ -e "/proc/$SERVER_PID" ] &&
+			[ "$(awk '{print $3}' "/proc/$SERVER_PID/stat" 2>/dev/null)" != Z ] || break
+		[ "$tries" -lt 100 ] || fail "start_server: collector $SERVER_PID still runs (stop_server first)"
+		sleep 0.1
+	done
 	if [ "$(id -u)" -eq 0 ]; then
 		chown nobody "$H"
 		USER_FLAG=(--user nobody)

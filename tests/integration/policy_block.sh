@@ -243,6 +243,7 @@ agent_field .policy_result_message | grep -q "over this agent's limit of 1" ||
 	fail "too large: message $(agent_field .policy_result_message)"
 expect_eq "too large: no rule applied (the sleeper runs)" "$(try "$SLEEPER" 0)" ok
 stop_agent
+stop_server
 
 # ---- the allow cache (the agent's debug lines: "event dev M:m ino I: ..." before each answer)
 start_server --ping-interval 1
