@@ -80,5 +80,17 @@ expect_eq "exec+exit stored + dropped = produced by the sensor" "$((ee + dropped
 # The collector sums the counts of the LOSS records it stored, per counter.
 agent_json | jq '.loss.spool_full.reported + .loss.queue_full.reported + .loss.encode.reported' >"$T/rep"
 expect_eq "drops reported in LOSS records" "$(cat "$T/rep")" "$dropped"
-expect_eq "unexplained gaps" "$(agent_json | jq -r .unexplained_gaps)" 0
+gaps=$(agent_json | jq -r .unexplained_gaps)
+if [ "$gaps" != 0 ]; then
+	# Seen once in a busy fresh-clone run, every record of the first run stored: say where it
+	# was, and whether the second run's rows (still arriving) filled it afterwards.
+	echo "gaps (first_seq last_seq): $(q "SELECT first_seq, last_seq FROM gaps" | tr '\n' ' ')"
+	echo "stored above $last: $(q "SELECT min(seq), max(seq), count(*) FROM events e JOIN agents a
+		ON a.id = e.agent WHERE a.name = '$NAME' AND e.stream_id = $stream AND e.seq > $last")"
+	stop_agent
+	echo "second run: $(grep "summary:" "$T/agent.log" | tail -1)"
+	echo "gaps after it stopped: $(q "SELECT first_seq, last_seq FROM gaps" | tr '\n' ' ')"
+	grep -v "Connection refused" "$T/agent.log" | tail -25
+fi
+expect_eq "unexplained gaps" "$gaps" 0
 stop_agent

@@ -52,10 +52,13 @@ t_start=$SECONDS
 "$HOLD" --connect "127.0.0.1:$PORT" --from 127.0.0.10 --per-source 1 --trickle-ms 300 \
 	--seconds 25 >"$T/trickle.out" 2>&1 &
 trickle=$!
-# One address over its share of 8, seven more that fill the pool of 32 between them.
+# One address over its share of 8, then seven more that fill the pool of 32 between them. The
+# first must hold its 8 before the others start: in a pool already full it would only win
+# places by eviction, down to a fair share of 4, and never reach its own limit (on a busy
+# machine the seven were sometimes first).
 hold --from 127.0.0.2 --per-source 40 --reopen-ms 200
-hold --from "$SOURCES" --per-source 20 --reopen-ms 200
 wait_counter refused-per-address 1
+hold --from "$SOURCES" --per-source 20 --reopen-ms 200
 wait_counter handshaking 32
 wait_counter refused-handshakes-full 1
 ok "flood held: 1 x 40 + 7 x 20 connections, pool full ($(grep counters: "$T/server.log" | tail -1 | sed 's/.*counters: //'))"
