@@ -78,6 +78,15 @@ static int window(struct pt_spool *s, struct pt_spool_cursor *c, const struct se
 	return 0;
 }
 
+/* Moves on to the segment after sg, from its start. A segment is named by its first seq, so
+ * the next one may be numbered sg->id + 1 (sg held one record): the offset reached in sg must
+ * not carry over into it, or its first records are skipped. */
+static void next_segment(struct pt_spool_cursor *c, const struct seg *sg)
+{
+	c->seg_id = sg->id + 1;
+	c->off = 0;
+}
+
 int pt_spool_read(struct pt_spool *s, struct pt_spool_cursor *c, struct pt_spool_item *it)
 {
 	int rc = 0;
@@ -100,13 +109,13 @@ int pt_spool_read(struct pt_spool *s, struct pt_spool_cursor *c, struct pt_spool
 		}
 		/* Whole segments below the wanted sequence are skipped without reading them. */
 		if (sg->last_seq && sg->last_seq < c->from_seq && idx + 1 < s->nsegs) {
-			c->seg_id = sg->id + 1;
+			next_segment(c, sg);
 			continue;
 		}
 		if (c->off >= sg->size) {
 			if (idx + 1 == s->nsegs)
 				break;
-			c->seg_id = sg->id + 1;
+			next_segment(c, sg);
 			continue;
 		}
 		uint64_t left = sg->size - c->off;
