@@ -384,7 +384,7 @@ int BPF_PROG(pt_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 }
 
 SEC("tp_btf/sched_process_exit")
-int BPF_PROG(pt_exit, struct task_struct *task)
+int BPF_PROG(pt_exit, struct task_struct *task, bool group_dead)
 {
 	struct pt_k_exit *e;
 	struct signal_struct *sig;
@@ -393,8 +393,10 @@ int BPF_PROG(pt_exit, struct task_struct *task)
 	if (task->flags & PF_KTHREAD)
 		return 0;
 	sig = task->signal;
-	/* one record per process, not per thread: only the last thread out reports */
-	if (sig->live.counter != 0)
+	/* One record per process, not per thread: only the thread whose decrement of
+	 * signal->live reached zero. Reading live here instead let two threads exiting together
+	 * both see zero (the second decremented before the first got here): two exits. */
+	if (!group_dead)
 		return 0;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
